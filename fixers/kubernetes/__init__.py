@@ -1,0 +1,3 @@
+"""Kubernetes fixers. FIXERS: hand-written fixers; FAMILIES: (claims(meta), fixer) pairs."""
+FIXERS: list = []
+FAMILIES: list = []
