@@ -1,0 +1,47 @@
+"""`iacbot fix --branch`: each verified fix on its own new local branch, verified again alone."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from bot import git_branches
+from bot.provenance import branch_name, commit_message
+from fixers.engine import FIXED, RunReport, remediate
+from fixers.models import RuleMeta
+from fixers.scanner import Scanner
+
+
+def commit_branches(root: Path, report: RunReport, scanner: Scanner,
+                    catalog: Mapping[str, RuleMeta]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Returns ([(branch, summary)], problems). A fix is re-made on the committed file alone, so
+    each branch holds exactly one finding's change and passes verification by itself."""
+    try:
+        top = git_branches.toplevel(root)
+    except git_branches.GitError as exc:
+        return [], [str(exc)]
+    prefix = root.relative_to(top)
+    version = scanner.ping()
+    made, problems = [], []
+    for attempt in report.by_status(FIXED):
+        finding = attempt.finding
+        name = branch_name(attempt)
+        repo_path = (prefix / finding.file).as_posix()
+        if git_branches.branch_exists(top, name):
+            problems.append(f"{finding.file}: branch {name} already exists; left untouched")
+            continue
+        original = report.changes.get(finding.file, (None, None))[0]
+        if git_branches.committed_text(top, repo_path) != original:
+            problems.append(f"{finding.file}: differs from HEAD (uncommitted changes?); no branch for {finding.rule_id}")
+            continue
+        alone = remediate(root, [finding], scanner.scan_texts, catalog)
+        fixed = alone.by_status(FIXED)
+        if not fixed or finding.file not in alone.changes:
+            reason = alone.attempts[0].reason if alone.attempts else "no change"
+            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({reason}); no branch")
+            continue
+        verification = (f"re-scan with checkov {version}: {finding.rule_id} passes on {finding.resource}, "
+                        f"no check newly fails, file re-parses")
+        git_branches.commit_on_new_branch(top, name, repo_path, alone.changes[finding.file][1],
+                                          commit_message(fixed[0], verification))
+        made.append((name, fixed[0].summary))
+    return made, problems

@@ -1,0 +1,28 @@
+"""iacbot's own scan of a local directory, through the long-lived scanner process."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixers.models import Finding
+from fixers.scanner import CheckResult, Scanner
+
+
+def finding_from_check(check: CheckResult) -> Finding:
+    return Finding(
+        rule_id=check.check_id,
+        file=check.file,
+        resource=check.resource,
+        line_start=check.line_start,
+        line_end=check.line_end,
+        severity=check.severity,
+        source="checkov",
+        message=check.check_name,
+        evaluated_keys=check.evaluated_keys,
+    )
+
+
+def scan_directory(scanner: Scanner, root: Path) -> tuple[list[Finding], list[str]]:
+    """(findings, problems): checkov's parsing errors become problems naming the file."""
+    result = scanner.scan(root)
+    problems = [f"{path}: checkov could not parse this file; it was not scanned" for path in result.parsing_errors]
+    return [finding_from_check(c) for c in result.failed], problems

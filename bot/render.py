@@ -1,0 +1,68 @@
+"""Human output of a run: unified diffs and summary tables (rich)."""
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from fixers.engine import CLEARED, FIXED, UNFIXED, RunReport
+from fixers.models import Finding
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"a/{path}", tofile=f"b/{path}", n=3)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def changed_line_count(before: str, after: str) -> int:
+    """Lines added plus lines removed: what a reviewer reads."""
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
+
+
+def print_diffs(console: Console, report: RunReport) -> None:
+    for path, (before, after) in sorted(report.changes.items()):
+        for line in unified_diff(path, before, after).splitlines():
+            style = ("bold" if line.startswith(("+++", "---")) else "green" if line.startswith("+")
+                     else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else None)
+            console.print(Text(line, style=style or ""), highlight=False, soft_wrap=True)
+
+
+def print_summary(console: Console, report: RunReport, wrote: bool) -> None:
+    fixed, cleared, unfixed = (report.by_status(s) for s in (FIXED, CLEARED, UNFIXED))
+    table = Table(title="iacbot fix: summary", title_justify="left")
+    for column in ("rule", "findings", "fixed", "cleared by another fix", "left", "why left (first)"):
+        table.add_column(column, overflow="fold")
+    per_rule: dict[str, Counter] = {}
+    first_reason: dict[str, str] = {}
+    for attempt in report.attempts:
+        per_rule.setdefault(attempt.finding.rule_id, Counter())[attempt.status] += 1
+        if attempt.status == UNFIXED:
+            first_reason.setdefault(attempt.finding.rule_id, attempt.reason)
+    for rule in sorted(per_rule, key=lambda r: (-sum(per_rule[r].values()), r)):
+        counts = per_rule[rule]
+        table.add_row(rule, str(sum(counts.values())), str(counts[FIXED]), str(counts[CLEARED]),
+                      str(counts[UNFIXED]), _short(first_reason.get(rule, "")))
+    console.print(table)
+    verb = "written to" if wrote else "proposed for (dry run; --write applies them)"
+    console.print(f"{len(report.attempts)} findings: {len(fixed)} fixed, {len(cleared)} cleared by another fix, "
+                  f"{len(unfixed)} left; {len(report.changes)} files {verb}.")
+    for problem in report.problems:
+        console.print(Text(f"problem: {problem}", style="yellow"), highlight=False)
+
+
+def print_findings(console: Console, findings: list[Finding], fixer_ids: dict[str, str | None]) -> None:
+    table = Table(title=f"{len(findings)} failed checks", title_justify="left")
+    for column in ("rule", "resource", "file", "lines", "fixer"):
+        table.add_column(column, overflow="fold")
+    for f in sorted(findings, key=lambda f: (f.file, f.line_start, f.rule_id)):
+        table.add_row(f.rule_id, f.resource, f.file, f"{f.line_start}-{f.line_end}", fixer_ids.get(f.rule_id) or "-")
+    console.print(table)
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

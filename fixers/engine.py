@@ -1,0 +1,300 @@
+"""The remediation engine: findings in, verified patches out.
+
+For each verification scope (a Terraform directory, or one YAML file) the engine asks the
+registered fixer for each finding, applying patches one after another to the same text, then
+verifies the whole batch with one re-scan. A batch that is not clean is replayed one patch at a
+time so that only the guilty patches are dropped. The engine reads files and calls the scanner;
+fixers stay pure.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
+
+from fixers import registry
+from fixers.models import (Confidence, Finding, FixContext, Fixer, Location, NoChange, Patched,
+                           RepoFacts, RuleMeta, Unknown)
+from fixers.syntax import file_kind, parse_error
+from fixers.terraform.provider import aws_provider_major
+from fixers.verify import ScanKey, describe, failed_keys, finding_key, judge, unparseable_files
+
+FIXED = "fixed"            # a patch of this finding's fixer was verified
+CLEARED = "cleared"        # no patch of its own was needed: another verified patch cleared it
+UNFIXED = "unfixed"        # no verified patch; `reason` says why
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened to one finding."""
+
+    finding: Finding
+    status: str
+    reason: str = ""
+    fixer: Fixer | None = None
+    summary: str = ""
+    location: Location | None = None
+
+
+@dataclass
+class RunReport:
+    attempts: list[Attempt] = field(default_factory=list)
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)   # path -> (before, after)
+    problems: list[str] = field(default_factory=list)                   # bad input, named by file
+
+    def by_status(self, status: str) -> list[Attempt]:
+        return [a for a in self.attempts if a.status == status]
+
+
+class ScanTexts(Protocol):
+    def __call__(self, files: Mapping[str, str]) -> object:
+        """Scan {repository-relative path: text}; return a ScanResult (failed CheckResults)."""
+
+
+@dataclass(frozen=True)
+class _Step:
+    finding: Finding
+    fixer: Fixer
+    outcome: Patched | NoChange
+
+
+def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanTexts,
+              catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None) -> RunReport:
+    """Fix what can be fixed, verify it, and say why the rest was not."""
+    report = RunReport()
+    findings = _unique(dataclasses.replace(f, fix_class=registry.fix_class(f, catalog)) for f in findings)
+    sources = _read_sources(repo_root, {f.file for f in findings}, report)
+    facts = RepoFacts(aws_provider_major=aws_provider_major(_terraform_texts(repo_root)))
+    initial_failed = {finding_key(f) for f in findings}
+
+    by_scope: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if finding.file not in sources:
+            report.attempts.append(Attempt(finding, UNFIXED, _unreadable_reason(finding.file, report)))
+        elif file_kind(finding.file) is None:
+            report.attempts.append(Attempt(finding, UNFIXED, f"{finding.file} is not a Terraform or Kubernetes YAML file"))
+        else:
+            by_scope[_scope_of(finding.file)].append(finding)
+
+    for scope, scope_findings in sorted(by_scope.items()):
+        scope_texts = _scope_texts(repo_root, scope, sources)
+        _remediate_scope(scope_texts, scope_findings, scan_texts, catalog, facts, initial_failed, report)
+        if on_scope_done:
+            on_scope_done(len(scope_findings))
+    return report
+
+
+def _remediate_scope(originals: dict[str, str], findings: list[Finding], scan_texts: ScanTexts,
+                     catalog: Mapping[str, RuleMeta], facts: RepoFacts, initial_failed: set[ScanKey],
+                     report: RunReport) -> None:
+    steps: list[_Step] = []
+    patched = dict(originals)
+    for finding in sorted(findings, key=lambda f: (f.file, f.line_start, f.rule_id, f.resource)):
+        attempt_or_step = _propose(patched[finding.file], finding, catalog, facts)
+        if isinstance(attempt_or_step, Attempt):
+            report.attempts.append(attempt_or_step)
+            continue
+        steps.append(attempt_or_step)
+        if isinstance(attempt_or_step.outcome, Patched):
+            patched[finding.file] = attempt_or_step.outcome.text
+    if not steps:
+        return
+
+    checker = _Checker(originals, scan_texts, initial_failed)
+    accepted = checker.accept_batch(steps, patched)
+    if accepted is None:
+        accepted, rejected = _replay_one_by_one(originals, steps, checker, catalog, facts)
+        report.attempts.extend(rejected)
+    final, results = accepted
+    report.attempts.extend(results)
+    for path, text in final.items():
+        if text != originals[path]:
+            report.changes[path] = (originals[path], text)
+
+
+def _propose(source: str, finding: Finding, catalog: Mapping[str, RuleMeta], facts: RepoFacts) -> _Step | Attempt:
+    fixer = registry.fixer_for(finding.rule_id, catalog)
+    if fixer is None:
+        return Attempt(finding, UNFIXED, f"no fixer handles {finding.rule_id} yet")
+    error = parse_error(finding.file, source)
+    if error:
+        return Attempt(finding, UNFIXED, f"{finding.file}: {error}", fixer)
+    ctx = FixContext(path=finding.file, catalog=catalog, repo=facts)
+    try:
+        outcome = fixer.fix(source, finding, ctx)
+    except Exception as exc:  # a fixer bug must not end the run; it is reported like any refusal
+        return Attempt(finding, UNFIXED, f"fixer {fixer.info.id} failed: {type(exc).__name__}: {exc}", fixer)
+    if isinstance(outcome, Unknown):
+        return Attempt(finding, UNFIXED, outcome.reason, fixer)
+    return _Step(finding, fixer, outcome)
+
+
+class _Checker:
+    """Scans a scope before/after and judges steps; the before-scan is made only when needed."""
+
+    def __init__(self, originals: dict[str, str], scan_texts: ScanTexts, initial_failed: set[ScanKey]):
+        self.originals = originals
+        self.scan_texts = scan_texts
+        self.initial_failed = {k for k in initial_failed if k[1] in originals}
+        self._before: set[ScanKey] | None = None
+
+    def failed_before(self, failed_after: set[ScanKey]) -> set[ScanKey]:
+        # The findings we were given are the scan "before". Only when the after-scan shows
+        # something they do not list do we pay for a scan of the original scope, since the
+        # findings may come from a wider scan (other scope, other scanner).
+        if failed_after <= self.initial_failed:
+            return self.initial_failed
+        if self._before is None:
+            self._before = failed_keys(self.scan_texts(self.originals).failed)
+        return self._before
+
+    def judge(self, texts: dict[str, str], targets: set[ScanKey]):
+        changed = {p: t for p, t in texts.items() if t != self.originals[p]}
+        broken = unparseable_files(changed)
+        if broken:
+            return judge(targets, set(), set(), broken), set()
+        failed_after = failed_keys(self.scan_texts(texts).failed)
+        return judge(targets, self.failed_before(failed_after), failed_after), failed_after
+
+    def accept_batch(self, steps: list[_Step], patched: dict[str, str]):
+        """All steps at once; None when the batch is not clean."""
+        targets = {finding_key(s.finding) for s in steps if isinstance(s.outcome, Patched)}
+        verdict, failed_after = self.judge(patched, targets)
+        if not verdict.clean:
+            return None
+        return patched, [_result(s, failed_after) for s in steps]
+
+
+def _replay_one_by_one(originals: dict[str, str], steps: list[_Step], checker: _Checker,
+                       catalog: Mapping[str, RuleMeta], facts: RepoFacts):
+    """Apply steps one at a time on the accepted text, keeping each only if it verifies."""
+    current = dict(originals)
+    current_failed: set[ScanKey] | None = None
+    accepted: list[_Step] = []
+    rejected: list[Attempt] = []
+    for step in steps:
+        proposal = _propose(current[step.finding.file], step.finding, catalog, facts)
+        if isinstance(proposal, Attempt):
+            rejected.append(proposal)
+            continue
+        if isinstance(proposal.outcome, NoChange):
+            accepted.append(proposal)
+            continue
+        trial = {**current, step.finding.file: proposal.outcome.text}
+        target = finding_key(step.finding)
+        verdict, failed_after = checker.judge(trial, {target})
+        if current_failed is not None:
+            verdict = judge({target}, current_failed, failed_after, verdict.unparseable)
+        if verdict.clean:
+            current, current_failed = trial, failed_after
+            accepted.append(proposal)
+        else:
+            rejected.append(Attempt(step.finding, UNFIXED, _rejection(verdict), proposal.fixer, proposal.outcome.summary))
+    final_failed = current_failed if current_failed is not None else checker.failed_before(set())
+    return (current, [_result(s, final_failed) for s in accepted]), rejected
+
+
+def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:
+    passing = finding_key(step.finding) not in failed_after
+    if isinstance(step.outcome, Patched):
+        return Attempt(step.finding, FIXED, "", step.fixer, step.outcome.summary, step.outcome.location)
+    if passing:
+        return Attempt(step.finding, CLEARED, step.outcome.reason, step.fixer)
+    return Attempt(step.finding, UNFIXED, f"fixer found nothing to change ({step.outcome.reason}) but the rule still fails", step.fixer)
+
+
+def _rejection(verdict) -> str:
+    if verdict.unparseable:
+        return "patch dropped: " + "; ".join(f"{p} would no longer parse ({e})" for p, e in verdict.unparseable.items())
+    parts = []
+    if verdict.still_failing:
+        parts.append("the rule still fails after the patch")
+    if verdict.new_failures:
+        parts.append("it would make " + ", ".join(sorted(describe(k) for k in verdict.new_failures)) + " fail")
+    return "patch dropped on re-scan: " + "; ".join(parts)
+
+
+# --- reading the repository -------------------------------------------------------------------
+
+def _unique(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (rule, file, block): a module scanned through several callers is reported
+    once per caller, but it is one place to fix."""
+    seen: dict[ScanKey, Finding] = {}
+    for finding in findings:
+        seen.setdefault(finding_key(finding), finding)
+    return list(seen.values())
+
+
+def _scope_of(path: str) -> str:
+    """Terraform is evaluated per directory (variables, locals and sibling resources live in
+    neighbouring files); a YAML manifest stands alone."""
+    return str(PurePosixPath(path).parent) + "/" if file_kind(path) == "terraform" else path
+
+
+def _scope_texts(repo_root: Path, scope: str, sources: dict[str, str]) -> dict[str, str]:
+    if not scope.endswith("/"):
+        return {scope: sources[scope]}
+    directory = scope.rstrip("/")
+    texts = {}
+    for path in sorted((repo_root / directory).glob("*.tf")):
+        relative = (PurePosixPath(directory) / path.name).as_posix() if directory != "." else path.name
+        text = sources.get(relative) or _read_text(path)
+        if text is not None:
+            texts[relative] = text
+    return texts
+
+
+def _read_sources(repo_root: Path, paths: Iterable[str], report: RunReport) -> dict[str, str]:
+    sources = {}
+    for path in sorted(paths):
+        text, problem = read_source(repo_root / path)
+        if problem:
+            report.problems.append(f"{path}: {problem}")
+        else:
+            sources[path] = text
+    return sources
+
+
+def read_source(path: Path) -> tuple[str, str | None]:
+    """The file's text, or a reason it cannot be edited safely (named for the user)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "", "file not found"
+    except IsADirectoryError:
+        return "", "is a directory"
+    except OSError as exc:
+        return "", f"cannot read ({exc.strerror})"
+    if b"\0" in data:
+        return "", "binary file (contains NUL bytes); not edited"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return "", f"not UTF-8 text (invalid byte at offset {exc.start}); not edited"
+    # Python's text layer would translate CRLF; keep the bytes exactly as written.
+    return text, None
+
+
+def _read_text(path: Path) -> str | None:
+    text, problem = read_source(path)
+    return None if problem else text
+
+
+def _unreadable_reason(path: str, report: RunReport) -> str:
+    for problem in report.problems:
+        if problem.startswith(f"{path}: "):
+            return problem
+    return f"{path}: cannot be read"
+
+
+def _terraform_texts(repo_root: Path) -> dict[str, str]:
+    texts = {}
+    for path in sorted(repo_root.rglob("*.tf")):
+        if any(part.startswith(".") for part in path.relative_to(repo_root).parts):
+            continue
+        text = _read_text(path)
+        if text is not None:
+            texts[path.relative_to(repo_root).as_posix()] = text
+    return texts

@@ -1,0 +1,41 @@
+"""Does a file parse? One answer per file kind, used before and after every edit."""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import hcl2
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+TERRAFORM_SUFFIXES = {".tf", ".tfvars"}
+YAML_SUFFIXES = {".yaml", ".yml"}
+
+
+def file_kind(path: str) -> str | None:
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix in TERRAFORM_SUFFIXES:
+        return "terraform"
+    if suffix in YAML_SUFFIXES:
+        return "yaml"
+    return None
+
+
+def parse_error(path: str, text: str) -> str | None:
+    """None when `text` parses as the kind of file `path` names; otherwise a short reason with a line."""
+    kind = file_kind(path)
+    try:
+        if kind == "terraform":
+            hcl2.loads(text)
+        elif kind == "yaml":
+            for _ in YAML(typ="safe", pure=True).load_all(text):
+                pass
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        return f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+    except Exception as exc:  # python-hcl2 raises lark errors and plain ValueErrors alike
+        line = getattr(exc, "line", None)
+        where = f" at line {line}" if isinstance(line, int) and line > 0 else ""
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"invalid HCL{where}: {first_line}"
+    return None
