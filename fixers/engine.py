@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 from fixers import registry
 from fixers.models import (Confidence, Finding, FixContext, Fixer, Location, NoChange, Patched,
                            RepoFacts, RuleMeta, Unknown)
+from fixers.locate.by_line import resource_at_line
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
 from fixers.verify import ScanKey, describe, failed_keys, finding_key, judge, unparseable_files
@@ -64,8 +65,8 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
               catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None) -> RunReport:
     """Fix what can be fixed, verify it, and say why the rest was not."""
     report = RunReport()
-    findings = _unique(dataclasses.replace(f, fix_class=registry.fix_class(f, catalog)) for f in findings)
     sources = _read_sources(repo_root, {f.file for f in findings}, report)
+    findings = _unique(_complete(f, sources, catalog) for f in findings)
     facts = RepoFacts(aws_provider_major=aws_provider_major(_terraform_texts(repo_root)))
     initial_failed = {finding_key(f) for f in findings}
 
@@ -112,6 +113,14 @@ def _remediate_scope(originals: dict[str, str], findings: list[Finding], scan_te
     for path, text in final.items():
         if text != originals[path]:
             report.changes[path] = (originals[path], text)
+
+
+def _complete(finding: Finding, sources: Mapping[str, str], catalog: Mapping[str, RuleMeta]) -> Finding:
+    """Fill what a scanner may not say: the resource (SARIF gives only a line) and the fix class."""
+    resource = finding.resource
+    if not resource and finding.file in sources:
+        resource = resource_at_line(finding.file, sources[finding.file], finding.line_start)
+    return dataclasses.replace(finding, resource=resource, fix_class=registry.fix_class(finding, catalog))
 
 
 def _propose(source: str, finding: Finding, catalog: Mapping[str, RuleMeta], facts: RepoFacts) -> _Step | Attempt:
