@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("path", type=Path)
     scan.add_argument("--json", type=Path, metavar="FILE", help="also write the findings as checkov-like JSON")
 
+    commands.add_parser("fixers", help="list the registered fixers")
+
     fix = commands.add_parser("fix", help="propose verified fixes (dry run unless --write or --branch)")
     fix.add_argument("path", type=Path)
     fix.add_argument("--write", action="store_true", help="apply the verified fixes to the working tree")
@@ -46,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(no_color=args.no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
-    errors = Console(stderr=True, no_color=args.no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    console = Console(no_color=plain, highlight=False, width=None if sys.stdout.isatty() else 132)
+    errors = Console(stderr=True, no_color=plain, highlight=False)
+    if args.command == "fixers":
+        render.print_fixers(console, registry.all_fixers())
+        return EXIT_OK
     root = args.path
     if not root.is_dir():
         errors.print(f"iacbot: {root}: not a directory (give the repository to scan or fix)")

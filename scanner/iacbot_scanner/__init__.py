@@ -1,0 +1,1 @@
+"""iacbot's checkov side: runs only in .venv-scanner, never imports the engine (bot/, fixers/)."""

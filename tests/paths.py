@@ -1,0 +1,5 @@
+"""Paths tests share: the repository and the shared corpus beside it (../shared in CI)."""
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
