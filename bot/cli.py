@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Callable, ContextManager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManager[Scanner]] = Scanner) -> int:
+    """`open_scanner` lets a caller (the tests) share one running scanner across runs."""
     parser = build_parser()
     args = parser.parse_args(argv)
     plain = args.no_color or bool(os.environ.get("NO_COLOR"))
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     root = root.resolve()
     try:
         if args.command == "scan":
-            return _scan(args, root, console, errors)
-        return _fix(args, root, console, errors)
+            return _scan(args, root, console, errors, open_scanner)
+        return _fix(args, root, console, errors, open_scanner)
     except ScannerError as exc:
         errors.print(f"iacbot: scanner: {exc}")
         return EXIT_FAILED
@@ -71,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _scan(args, root: Path, console: Console, errors: Console) -> int:
+def _scan(args, root: Path, console: Console, errors: Console, open_scanner) -> int:
     catalog = load_catalog()
-    with Scanner() as scanner:
+    with open_scanner() as scanner:
         findings, problems = scan_directory(scanner, root)
     fixer_ids = {}
     for f in findings:
@@ -87,9 +89,9 @@ def _scan(args, root: Path, console: Console, errors: Console) -> int:
     return EXIT_OK
 
 
-def _fix(args, root: Path, console: Console, errors: Console) -> int:
+def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> int:
     catalog = load_catalog()
-    with Scanner() as scanner:
+    with open_scanner() as scanner:
         if args.findings:
             findings, input_problems = load_findings_file(args.findings, root)
             problems = [str(p) for p in input_problems]
