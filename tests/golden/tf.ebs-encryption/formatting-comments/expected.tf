@@ -1,0 +1,12 @@
+resource "aws_instance" "web" {
+  ami = "ami-123"   # the image
+  root_block_device {
+    volume_size = 20
+    encrypted = true
+  }
+  /* extra disk */
+  ebs_block_device {
+    device_name = "/dev/sdb" // data
+    encrypted = true
+  }
+}

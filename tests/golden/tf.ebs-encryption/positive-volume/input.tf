@@ -1,0 +1,4 @@
+resource "aws_ebs_volume" "data" {
+  availability_zone = "us-west-2a"
+  size              = 40
+}

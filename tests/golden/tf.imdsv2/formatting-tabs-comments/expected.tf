@@ -1,0 +1,10 @@
+resource "aws_instance" "web" {
+	ami = "ami-123" # comment
+	user_data = <<-EOT
+		echo hi
+	EOT
+	// last
+	metadata_options {
+		http_tokens = "required"
+	}
+}

@@ -1,0 +1,11 @@
+# data bucket
+resource "aws_s3_bucket" "data" {
+  bucket = "my-data" # keep name
+  server_side_encryption_configuration {
+    rule {
+      apply_server_side_encryption_by_default {
+        sse_algorithm = "aws:kms"
+      }
+    }
+  }
+}

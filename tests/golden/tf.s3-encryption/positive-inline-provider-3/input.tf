@@ -1,0 +1,4 @@
+# data bucket
+resource "aws_s3_bucket" "data" {
+  bucket = "my-data" # keep name
+}

@@ -1,0 +1,15 @@
+/* buckets */
+resource   "aws_s3_bucket"   "data"   {
+    bucket    = "my-data"   // odd spacing
+    policy = <<POLICY
+{"Version": "2012-10-17"}
+POLICY
+}
+
+resource "aws_s3_bucket_versioning" "data" {
+  bucket = aws_s3_bucket.data.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+# after

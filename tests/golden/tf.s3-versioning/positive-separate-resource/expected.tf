@@ -1,0 +1,11 @@
+# data bucket
+resource "aws_s3_bucket" "data" {
+  bucket = "my-data" # keep name
+}
+
+resource "aws_s3_bucket_versioning" "data" {
+  bucket = aws_s3_bucket.data.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}

@@ -1,0 +1,2 @@
+resource "aws_instance" "web" { ami = "ami-123" }
+# trailing comment stays
