@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
@@ -79,40 +80,136 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
         else:
             by_scope[_scope_of(finding.file)].append(finding)
 
-    for scope, scope_findings in sorted(by_scope.items()):
-        scope_texts = _scope_texts(repo_root, scope, sources)
-        _remediate_scope(scope_texts, scope_findings, scan_texts, catalog, facts, initial_failed, report)
-        if on_scope_done:
-            on_scope_done(len(scope_findings))
+    # Verification of one scope waits mostly on the scanner process; meanwhile this thread
+    # proposes the next scope's patches, so both cores work.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iacbot-verify") as verifier:
+        pending = []
+        for scope, scope_findings in sorted(by_scope.items()):
+            scope_texts = _scope_texts(repo_root, scope, sources)
+            proposal = _propose_scope(scope_texts, scope_findings, catalog, facts)
+            pending.append((verifier.submit(_verify_scope, proposal, scan_texts, catalog, facts, initial_failed),
+                            len(scope_findings)))
+        for future, count in pending:
+            attempts, changes = future.result()
+            report.attempts.extend(attempts)
+            report.changes.update(changes)
+            if on_scope_done:
+                on_scope_done(count)
     return report
 
 
-def _remediate_scope(originals: dict[str, str], findings: list[Finding], scan_texts: ScanTexts,
-                     catalog: Mapping[str, RuleMeta], facts: RepoFacts, initial_failed: set[ScanKey],
-                     report: RunReport) -> None:
-    steps: list[_Step] = []
-    patched = dict(originals)
-    for finding in sorted(findings, key=lambda f: (f.file, f.line_start, f.rule_id, f.resource)):
-        attempt_or_step = _propose(patched[finding.file], finding, catalog, facts)
-        if isinstance(attempt_or_step, Attempt):
-            report.attempts.append(attempt_or_step)
-            continue
-        steps.append(attempt_or_step)
-        if isinstance(attempt_or_step.outcome, Patched):
-            patched[finding.file] = attempt_or_step.outcome.text
-    if not steps:
-        return
+@dataclass(frozen=True)
+class _ScopeProposal:
+    originals: dict[str, str]
+    texts: dict[str, str]        # after every proposed patch
+    steps: list[_Step]
+    refusals: list[Attempt]      # findings no fixer could patch, with why
 
+
+def _propose_scope(originals: dict[str, str], findings: list[Finding], catalog: Mapping[str, RuleMeta],
+                   facts: RepoFacts) -> _ScopeProposal:
+    findings = sorted(findings, key=lambda f: (f.file, f.line_start, f.rule_id, f.resource))
+    broken = {path: parse_error(path, originals[path]) for path in {f.file for f in findings}}
+    unparseable = [Attempt(f, UNFIXED, f"{f.file}: {broken[f.file]}") for f in findings if broken[f.file]]
+    texts, steps, refusals = _apply_in_order(originals, [f for f in findings if not broken[f.file]], catalog, facts)
+    return _ScopeProposal(originals, texts, steps, unparseable + refusals)
+
+
+def _verify_scope(proposal: _ScopeProposal, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
+                  facts: RepoFacts, initial_failed: set[ScanKey]) -> tuple[list[Attempt], dict[str, tuple[str, str]]]:
+    """(attempts, changes) of one scope: the batch if it verifies, else what survives recovery."""
+    attempts = list(proposal.refusals)
+    if not proposal.steps:
+        return attempts, {}
+    originals = proposal.originals
     checker = _Checker(originals, scan_texts, initial_failed)
-    accepted = checker.accept_batch(steps, patched)
-    if accepted is None:
-        accepted, rejected = _replay_one_by_one(originals, steps, checker, catalog, facts)
-        report.attempts.extend(rejected)
-    final, results = accepted
-    report.attempts.extend(results)
-    for path, text in final.items():
-        if text != originals[path]:
-            report.changes[path] = (originals[path], text)
+    verdict, failed_after = checker.judge(proposal.texts, _targets(proposal.steps))
+    if verdict.clean:
+        accepted, rejected = (proposal.texts, proposal.steps, failed_after), []
+    else:
+        accepted, rejected = _recover(originals, proposal.steps, verdict, checker, catalog, facts)
+    texts, steps, failed_after = accepted
+    attempts += rejected
+    attempts += [_result(step, failed_after) for step in steps]
+    changes = {path: (originals[path], text) for path, text in texts.items() if text != originals[path]}
+    return attempts, changes
+
+
+def _apply_in_order(start: dict[str, str], findings: Sequence[Finding], catalog: Mapping[str, RuleMeta],
+                    facts: RepoFacts) -> tuple[dict[str, str], list[_Step], list[Attempt]]:
+    """Each finding's fix on the text the previous fixes left: (texts, steps, refusals)."""
+    texts = dict(start)
+    steps, refusals = [], []
+    for finding in findings:
+        proposal = _propose(texts[finding.file], finding, catalog, facts)
+        if isinstance(proposal, Attempt):
+            refusals.append(proposal)
+            continue
+        steps.append(proposal)
+        if isinstance(proposal.outcome, Patched):
+            texts[finding.file] = proposal.outcome.text
+    return texts, steps, refusals
+
+
+def _targets(steps: Iterable[_Step]) -> set[ScanKey]:
+    return {finding_key(s.finding) for s in steps if isinstance(s.outcome, Patched)}
+
+
+def _recover(originals: dict[str, str], steps: list[_Step], verdict, checker: "_Checker",
+             catalog: Mapping[str, RuleMeta], facts: RepoFacts):
+    """A batch that is not clean. Patches whose rule still fails are dropped: the re-scan has
+    shown they do not work. Patches on a block (else in a file) where something newly fails or
+    that no longer parses are set aside; the rest is verified as one batch, then each set-aside
+    patch is tried alone on top. If the rest is not clean either, every patch is tried alone."""
+    futile = [s for s in steps if finding_key(s.finding) in verdict.still_failing]
+    dropped = [Attempt(s.finding, UNFIXED, _rejection(_still_failing_only(s)), s.fixer, s.outcome.summary) for s in futile]
+    remaining = [s for s in steps if s not in futile]
+    blamed_blocks = {(k[1], k[2]) for k in verdict.new_failures}
+    blamed_files = {k[1] for k in verdict.new_failures} | set(verdict.unparseable)
+    suspects = [s for s in remaining if (s.finding.file, finding_key(s.finding)[2]) in blamed_blocks
+                or s.finding.file in verdict.unparseable]
+    if not suspects:
+        suspects = [s for s in remaining if s.finding.file in blamed_files]
+    rest = [s.finding for s in remaining if s not in suspects]
+    texts, rest_steps, refusals = _apply_in_order(originals, rest, catalog, facts)
+    rest_verdict, failed_after = checker.judge(texts, _targets(rest_steps)) if rest_steps else (None, None)
+    if not rest_steps or (rest_verdict.clean and not refusals):
+        base = (texts, rest_steps, failed_after) if rest_steps else (dict(originals), [], None)
+        accepted, rejected = _add_one_by_one(base, suspects, checker, catalog, facts)
+    else:
+        accepted, rejected = _add_one_by_one((dict(originals), [], None), remaining, checker, catalog, facts)
+    return accepted, dropped + rejected
+
+
+def _still_failing_only(step: _Step):
+    return judge({finding_key(step.finding)}, set(), {finding_key(step.finding)})
+
+
+def _add_one_by_one(base, candidates: list[_Step], checker: "_Checker", catalog: Mapping[str, RuleMeta],
+                    facts: RepoFacts):
+    """Apply candidates one at a time on the accepted text, keeping each only if it verifies."""
+    current, accepted, current_failed = base[0], list(base[1]), base[2]
+    rejected: list[Attempt] = []
+    for step in candidates:
+        proposal = _propose(current[step.finding.file], step.finding, catalog, facts)
+        if isinstance(proposal, Attempt):
+            rejected.append(proposal)
+            continue
+        if isinstance(proposal.outcome, NoChange):
+            accepted.append(proposal)
+            continue
+        trial = {**current, step.finding.file: proposal.outcome.text}
+        target = finding_key(step.finding)
+        verdict, failed_after = checker.judge(trial, {target})
+        if current_failed is not None:
+            verdict = judge({target}, current_failed, failed_after, verdict.unparseable)
+        if verdict.clean:
+            current, current_failed = trial, failed_after
+            accepted.append(proposal)
+        else:
+            rejected.append(Attempt(step.finding, UNFIXED, _rejection(verdict), proposal.fixer, proposal.outcome.summary))
+    final_failed = current_failed if current_failed is not None else checker.failed_before(set())
+    return (current, accepted, final_failed), rejected
 
 
 def _complete(finding: Finding, sources: Mapping[str, str], catalog: Mapping[str, RuleMeta]) -> Finding:
@@ -127,9 +224,6 @@ def _propose(source: str, finding: Finding, catalog: Mapping[str, RuleMeta], fac
     fixer = registry.fixer_for(finding.rule_id, catalog)
     if fixer is None:
         return Attempt(finding, UNFIXED, f"no fixer handles {finding.rule_id} yet")
-    error = parse_error(finding.file, source)
-    if error:
-        return Attempt(finding, UNFIXED, f"{finding.file}: {error}", fixer)
     ctx = FixContext(path=finding.file, catalog=catalog, repo=facts)
     try:
         outcome = fixer.fix(source, finding, ctx)
@@ -166,43 +260,6 @@ class _Checker:
             return judge(targets, set(), set(), broken), set()
         failed_after = failed_keys(self.scan_texts(texts).failed)
         return judge(targets, self.failed_before(failed_after), failed_after), failed_after
-
-    def accept_batch(self, steps: list[_Step], patched: dict[str, str]):
-        """All steps at once; None when the batch is not clean."""
-        targets = {finding_key(s.finding) for s in steps if isinstance(s.outcome, Patched)}
-        verdict, failed_after = self.judge(patched, targets)
-        if not verdict.clean:
-            return None
-        return patched, [_result(s, failed_after) for s in steps]
-
-
-def _replay_one_by_one(originals: dict[str, str], steps: list[_Step], checker: _Checker,
-                       catalog: Mapping[str, RuleMeta], facts: RepoFacts):
-    """Apply steps one at a time on the accepted text, keeping each only if it verifies."""
-    current = dict(originals)
-    current_failed: set[ScanKey] | None = None
-    accepted: list[_Step] = []
-    rejected: list[Attempt] = []
-    for step in steps:
-        proposal = _propose(current[step.finding.file], step.finding, catalog, facts)
-        if isinstance(proposal, Attempt):
-            rejected.append(proposal)
-            continue
-        if isinstance(proposal.outcome, NoChange):
-            accepted.append(proposal)
-            continue
-        trial = {**current, step.finding.file: proposal.outcome.text}
-        target = finding_key(step.finding)
-        verdict, failed_after = checker.judge(trial, {target})
-        if current_failed is not None:
-            verdict = judge({target}, current_failed, failed_after, verdict.unparseable)
-        if verdict.clean:
-            current, current_failed = trial, failed_after
-            accepted.append(proposal)
-        else:
-            rejected.append(Attempt(step.finding, UNFIXED, _rejection(verdict), proposal.fixer, proposal.outcome.summary))
-    final_failed = current_failed if current_failed is not None else checker.failed_before(set())
-    return (current, [_result(s, final_failed) for s in accepted]), rejected
 
 
 def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:

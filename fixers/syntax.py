@@ -1,11 +1,14 @@
 """Does a file parse? One answer per file kind, used before and after every edit."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 import hcl2
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from fixers.edit.hcl import HclEditError, parse_tree
 
 TERRAFORM_SUFFIXES = {".tf", ".tfvars"}
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -20,15 +23,21 @@ def file_kind(path: str) -> str | None:
     return None
 
 
-def parse_error(path: str, text: str) -> str | None:
-    """None when `text` parses as the kind of file `path` names; otherwise a short reason with a line."""
+@lru_cache(maxsize=256)
+def parse_error(path: str, text: str, strict: bool = False) -> str | None:
+    """Cached, since verification asks again about files an earlier batch already checked.
+    None when `text` parses as the kind of file `path` names; otherwise a short reason with a line."""
     kind = file_kind(path)
     try:
-        if kind == "terraform":
-            hcl2.loads(text)
+        if kind == "terraform" and strict:
+            hcl2.loads(text)  # parse and transform to data, as a consumer of the file would
+        elif kind == "terraform":
+            parse_tree(text)  # the grammar alone, from the tree cache the HCL fixers fill
         elif kind == "yaml":
             for _ in YAML(typ="safe", pure=True).load_all(text):
                 pass
+    except HclEditError as exc:
+        return f"invalid HCL: {exc}"
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

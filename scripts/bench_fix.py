@@ -75,7 +75,7 @@ def bench(name: str, corpus_root: Path, scratch: Path) -> dict:
     cleared = baseline - after
     new = after - baseline
     changed = [p for p in before_files if after_files.get(p) != before_files[p]]
-    unparseable = [p for p in changed if parse_error(p, after_files[p].decode("utf-8"))]
+    unparseable = [p for p in changed if parse_error(p, after_files[p].decode("utf-8"), strict=True)]
     cleared_by_file = Counter(key[1] for key in cleared.elements())
     per_failure = []
     total_lines = 0

@@ -7,9 +7,11 @@ understands; fixers turn it into Unknown.
 """
 from __future__ import annotations
 
+
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Sequence, Union
 
 import hcl2
@@ -22,7 +24,10 @@ class HclEditError(Exception):
 
 # ---------------------------------------------------------------- reading the tree
 
+@lru_cache(maxsize=32)
 def parse_tree(text: str) -> Tree:
+    """Cached: a fix's re-parsed output is the next fix's input, and parsing dominates the run.
+    Callers only read the tree."""
     try:
         return hcl2.parses_to_tree(text)
     except Exception as error:  # lark raises many kinds; all mean "not HCL we can read"
@@ -32,8 +37,8 @@ def parse_tree(text: str) -> Tree:
 
 def parses(text: str) -> bool:
     try:
-        hcl2.loads(text)
-    except Exception:
+        parse_tree(text)
+    except HclEditError:
         return False
     return True
 

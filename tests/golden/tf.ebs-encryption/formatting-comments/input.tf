@@ -1,8 +1,11 @@
 resource "aws_instance" "web" {
   ami = "ami-123"   # the image
-  root_block_device { volume_size = 20 }
+  root_block_device {
+      volume_size = 20   # odd indent
+  }
   /* extra disk */
   ebs_block_device {
     device_name = "/dev/sdb" // data
+    encrypted   =   false    // was off
   }
 }
