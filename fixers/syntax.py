@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fixers.edit.hcl import HclEditError, parse_tree
+from fixers.edit.yaml_nodes import YamlEditError, load_cached
 
 TERRAFORM_SUFFIXES = {".tf", ".tfvars"}
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -23,6 +24,14 @@ def file_kind(path: str) -> str | None:
     return None
 
 
+def _yaml_loads_cached(text: str) -> bool:
+    try:
+        load_cached(text)
+    except YamlEditError:
+        return False  # the plain loader below says where
+    return True
+
+
 @lru_cache(maxsize=256)
 def parse_error(path: str, text: str, strict: bool = False) -> str | None:
     """Cached, since verification asks again about files an earlier batch already checked.
@@ -33,6 +42,8 @@ def parse_error(path: str, text: str, strict: bool = False) -> str | None:
             hcl2.loads(text)  # parse and transform to data, as a consumer of the file would
         elif kind == "terraform":
             parse_tree(text)  # the grammar alone, from the tree cache the HCL fixers fill
+        elif kind == "yaml" and not strict and _yaml_loads_cached(text):
+            return None
         elif kind == "yaml":
             for _ in YAML(typ="safe", pure=True).load_all(text):
                 pass

@@ -174,8 +174,11 @@ def render_value(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        # JSON escapes are HCL escapes; "${" and "%{" would start a template, so double them.
-        return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+        # "${" and "%{" start templates; HCL escapes them by doubling, but python-hcl2 cannot read
+        # the escapes back, so such a value could not be verified: refuse it.
+        if "${" in value or "%{" in value:
+            raise HclEditError(f"cannot write {value!r}: it contains a template marker ('${{' or '%{{')")
+        return json.dumps(value)  # JSON escapes are HCL escapes
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     raise HclEditError(f"cannot write a value of type {type(value).__name__} as HCL")

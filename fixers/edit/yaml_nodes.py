@@ -5,9 +5,11 @@ BOM included), which is what lets edits be spliced into the text instead of dump
 """
 from __future__ import annotations
 
+import copy
 import io
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 from ruamel.yaml import YAML
@@ -40,18 +42,31 @@ def _without_inner_tabs(text: str) -> str:
     return "".join(out)
 
 
+# Parsing dominates a run: one fix's checked output is the next fix's input, so both readers
+# are cached by text. Nodes are only read; loaded data is copied because callers modify it.
+
 def compose_documents(text: str) -> list[Node]:
+    return list(_compose_cached(text))
+
+
+@lru_cache(maxsize=64)
+def _compose_cached(text: str) -> tuple[Node, ...]:
     try:
-        return [doc for doc in YAML().compose_all(io.StringIO(_without_inner_tabs(text))) if doc is not None]
+        return tuple(doc for doc in YAML().compose_all(io.StringIO(_without_inner_tabs(text))) if doc is not None)
     except Exception as exc:  # ruamel raises many error types; all mean "not YAML we can edit"
         raise YamlEditError(f"the file does not parse as YAML: {_first_line(exc)}") from None
 
 
 def load_documents(text: str) -> list[Any]:
     """Plain data of every document, through the safe loader (what a scanner would see)."""
+    return copy.deepcopy(list(load_cached(text)))
+
+
+@lru_cache(maxsize=64)
+def load_cached(text: str) -> tuple[Any, ...]:
     try:
         loaded = YAML(typ="safe", pure=True).load_all(io.StringIO(_without_inner_tabs(text)))
-        return [doc for doc in loaded if doc is not None]
+        return tuple(doc for doc in loaded if doc is not None)
     except Exception as exc:
         raise YamlEditError(f"the file does not parse as YAML: {_first_line(exc)}") from None
 

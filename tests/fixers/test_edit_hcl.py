@@ -13,7 +13,8 @@ from fixers.edit.hcl import (
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 scalars = st.one_of(st.booleans(), st.integers(-1000, 1000),
-                    st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), max_size=12))
+                    st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), max_size=12)
+                    .filter(lambda t: "${" not in t and "%{" not in t))  # refused: see test_template_markers_are_refused
 comments = st.sampled_from(["", " # hash", " // slashes", " /* block */"])
 indents = st.sampled_from(["  ", "    ", "\t", " "])
 spacing = st.sampled_from([" = ", "=", "   =   "])
@@ -54,7 +55,7 @@ def _resource(data: dict) -> dict:
     return data["resource"][0]['"aws_instance"']['"web"']
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(resources(), scalars)
 def test_new_attribute_changes_only_the_block_interior(source, value):
     block = find_block(parse_tree(source), "resource", ["aws_instance", "web"])
@@ -67,7 +68,7 @@ def test_new_attribute_changes_only_the_block_interior(source, value):
     assert hcl2.loads(after) == expected
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(resources(), scalars)
 def test_nested_path_is_created_and_reads_back(source, value):
     block = find_block(parse_tree(source), "resource", ["aws_instance", "web"])
@@ -82,7 +83,7 @@ def test_nested_path_is_created_and_reads_back(source, value):
     assert again == after
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(resources(), scalars)
 def test_replacing_a_value_touches_only_that_value(source, value):
     block = find_block(parse_tree(source), "resource", ["aws_instance", "web"])
@@ -93,7 +94,7 @@ def test_replacing_a_value_touches_only_that_value(source, value):
     assert after == with_target[:old.value_start] + render_value(value) + with_target[old.value_end:]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(resources())
 def test_appended_block_leaves_everything_else_intact(source):
     block = find_block(parse_tree(source), "resource", ["aws_instance", "web"])
@@ -139,3 +140,10 @@ def test_computed_expressions_are_not_literals(text):
                                          ('["x", 2]', ["x", 2]), ("null", None)])
 def test_literals(text, value):
     assert literal_value(text) == value
+
+
+@pytest.mark.parametrize("value", ["${var.x}", "50%{", "a%{b"])
+def test_template_markers_are_refused(value):
+    # python-hcl2 cannot read back HCL's escaped template markers, so such a value is never written.
+    with pytest.raises(HclEditError, match="template marker"):
+        render_value(value)

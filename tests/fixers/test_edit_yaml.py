@@ -114,7 +114,7 @@ def _render(v):
     return str(v) if isinstance(v, int) else f'"{v}"'
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(documents(), st.lists(keys, min_size=1, max_size=3), scalars)
 def test_edit_changes_only_the_target_region(doc, path, value):
     text, data = doc
