@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fixers.engine import CLEARED, FIXED, UNFIXED, RunReport
-from fixers.models import Finding
+from fixers.models import Confidence, Finding
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
@@ -48,9 +48,13 @@ def print_summary(console: Console, report: RunReport, wrote: bool) -> None:
         table.add_row(rule, str(sum(counts.values())), str(counts[FIXED]), str(counts[CLEARED]),
                       str(counts[UNFIXED]), _short(first_reason.get(rule, "")))
     console.print(table)
-    verb = "written to" if wrote else "proposed for (dry run; --write applies them)"
+    where = "written" if wrote else "changed in this dry run (nothing written; --write applies them)"
     console.print(f"{len(report.attempts)} findings: {len(fixed)} fixed, {len(cleared)} cleared by another fix, "
-                  f"{len(unfixed)} left; {len(report.changes)} files {verb}.")
+                  f"{len(unfixed)} left; {len(report.changes)} files {where}.")
+    assumed = sorted({a.finding.rule_id for a in fixed if a.fixer and a.fixer.info.confidence is Confidence.ASSUMED_VALUE})
+    if assumed:
+        console.print(Text(f"Review: fixes for {', '.join(assumed)} use an assumed value (limits, probe ports, user ids, "
+                           "read-only filesystems...) that a person must confirm.", style="yellow"), highlight=False)
     for problem in report.problems:
         console.print(Text(f"problem: {problem}", style="yellow"), highlight=False)
 
