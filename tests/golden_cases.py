@@ -37,6 +37,11 @@ class GoldenCase:
     def unknown_path(self) -> Path:
         return self.directory / "expected.unknown"
 
+    @staticmethod
+    def read_exact(path: Path) -> str:
+        """The file's text with its line endings as stored (read_text would turn CRLF into LF)."""
+        return path.read_bytes().decode("utf-8")
+
     def finding_and_context(self) -> tuple[Finding, FixContext]:
         raw = json.loads((self.directory / "finding.json").read_text())
         repo = RepoFacts(**raw.pop("repo", {}))

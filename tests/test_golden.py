@@ -16,14 +16,14 @@ def test_golden_case(case):
     fixer = fixer_for(finding.rule_id, ctx.catalog)
     assert fixer is not None, f"no fixer registered for {finding.rule_id}"
     assert fixer.info.id == case.fixer_id, "the case's directory names the fixer that must handle it"
-    source = case.input_path.read_text()
+    source = case.read_exact(case.input_path)
     outcome = fixer.fix(source, finding, ctx)
     if case.expected_path is None:
         assert isinstance(outcome, Unknown), outcome
         assert case.unknown_path.read_text().strip() in outcome.reason
         return
     assert isinstance(outcome, Patched), outcome
-    assert outcome.text == case.expected_path.read_text()
+    assert outcome.text == case.read_exact(case.expected_path)
     assert outcome.summary
     again = fixer.fix(outcome.text, finding, ctx)
     assert isinstance(again, NoChange), f"fix applied twice changed the file again: {again}"

@@ -21,8 +21,8 @@ def scanner():
 def test_expected_output_passes_the_rule_on_rescan(scanner, case):
     finding, _ = case.finding_and_context()
     name = case.input_path.name
-    before = failed_keys(scanner.scan_texts({name: case.input_path.read_text()}).failed)
-    after_result = scanner.scan_texts({name: case.expected_path.read_text()})
+    before = failed_keys(scanner.scan_texts({name: case.read_exact(case.input_path)}).failed)
+    after_result = scanner.scan_texts({name: case.read_exact(case.expected_path)})
     after = failed_keys(after_result.failed)
     assert not after_result.parsing_errors
     assert finding_key(finding) in before, f"the input must fail {finding.rule_id} on {finding.resource}: {sorted(before)}"
