@@ -1,7 +1,8 @@
 """iacbot's own scan of a local directory, through the long-lived scanner process."""
 from __future__ import annotations
 
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 from fixers.models import Finding
 from fixers.scanner import CheckResult, Scanner
@@ -25,4 +26,12 @@ def scan_directory(scanner: Scanner, root: Path) -> tuple[list[Finding], list[st
     """(findings, problems): checkov's parsing errors become problems naming the file."""
     result = scanner.scan(root)
     problems = [f"{path}: checkov could not parse this file; it was not scanned" for path in result.parsing_errors]
-    return [finding_from_check(c) for c in result.failed], problems
+    findings, outside = [], Counter()
+    for check in result.failed:
+        if PurePosixPath(check.file).is_absolute() or ".." in PurePosixPath(check.file).parts:
+            outside[check.file] += 1  # a link inside the repository to a file outside it: not ours to edit
+        else:
+            findings.append(finding_from_check(check))
+    problems += [f"{path}: outside the repository {root} (reached through a link); {count} failed checks not fixed"
+                 for path, count in sorted(outside.items())]
+    return findings, problems

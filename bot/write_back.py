@@ -13,7 +13,12 @@ def apply_changes(root: Path, report: RunReport) -> list[str]:
     """Write every change; return problems (named by file) for those that could not be written."""
     problems = []
     for path, (before, after) in sorted(report.changes.items()):
-        target = root / path
+        # Write through a symbolic link to the file it names, never replacing the link itself,
+        # and never to a file outside the repository.
+        target = (root / path).resolve()
+        if not target.is_relative_to(root.resolve()):
+            problems.append(f"{path}: links to a file outside the repository; not written")
+            continue
         current, problem = read_source(target)
         if problem or current != before:
             problems.append(f"{path}: changed on disk while iacbot ran; not written")

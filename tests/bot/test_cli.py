@@ -171,3 +171,18 @@ def test_scan_lists_findings_with_their_fixer(run, repo):
     code, out, _ = run("scan", str(repo))
     assert code == 0
     assert "CKV_K8S_20" in out and "k8s.allow-privilege-escalation" in out
+
+
+def test_write_goes_through_links_and_never_outside_the_repository(run, repo, tmp_path):
+    outside = tmp_path / "outside.yaml"
+    shutil.copy(repo / "k8s" / "web.yaml", outside)
+    (repo / "k8s" / "web.yaml").rename(repo / "k8s" / "real.yaml")
+    (repo / "k8s" / "web.yaml").symlink_to("real.yaml")
+    (repo / "k8s" / "elsewhere.yaml").symlink_to(outside)
+    outside_before = outside.read_bytes()
+    code, out, _ = run("fix", str(repo), "--write")
+    assert code == 0
+    assert (repo / "k8s" / "web.yaml").is_symlink(), "the link itself must stay a link"
+    assert b"allowPrivilegeEscalation: false" in (repo / "k8s" / "real.yaml").read_bytes()
+    assert outside.read_bytes() == outside_before
+    assert out.count("outside the repository") == 1
