@@ -21,7 +21,7 @@ from fixers.models import (Confidence, Finding, FixContext, Fixer, Location, NoC
 from fixers.locate.by_line import resource_at_line
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
-from fixers.verify import ScanKey, describe, failed_keys, finding_key, judge, unparseable_files
+from fixers.verify import ScanKey, Verdict, describe, failed_keys, finding_key, judge, unparseable_files
 
 FIXED = "fixed"            # a patch of this finding's fixer was verified
 CLEARED = "cleared"        # no patch of its own was needed: another verified patch cleared it
@@ -181,8 +181,8 @@ def _recover(originals: dict[str, str], steps: list[_Step], verdict, checker: "_
     return accepted, dropped + rejected
 
 
-def _still_failing_only(step: _Step):
-    return judge({finding_key(step.finding)}, set(), {finding_key(step.finding)})
+def _still_failing_only(step: _Step) -> Verdict:
+    return Verdict(unparseable={}, still_failing=frozenset({finding_key(step.finding)}), new_failures=frozenset())
 
 
 def _add_one_by_one(base, candidates: list[_Step], checker: "_Checker", catalog: Mapping[str, RuleMeta],

@@ -78,3 +78,15 @@ def test_a_file_that_vanished_is_reported_not_fatal(scanner, tmp_path):
     gone = [a for a in report.attempts if a.finding.file == "k8s/web.yaml"]
     assert gone and all(a.status == UNFIXED and "file not found" in a.reason for a in gone)
     assert "terraform/main.tf" in report.changes
+
+
+def test_a_patch_whose_rule_still_fails_is_dropped_with_that_reason(scanner):
+    report = run(scanner, FIXTURES / "still-failing")
+    dropped = next(a for a in report.attempts if a.finding.rule_id == "CKV_AZURE_65")
+    assert dropped.status == UNFIXED
+    assert dropped.reason == "patch dropped on re-scan: the rule still fails after the patch"
+    assert all(a.status != FIXED or a.finding.rule_id != "CKV_AZURE_65" for a in report.attempts)
+    fixed = [a for a in report.attempts if a.status == FIXED]
+    assert fixed, "other rules on the same resource are still fixed"
+    assert set(report.changes) == {"app.tf"}
+    assert "detailed_error_messages" not in report.changes["app.tf"][1]
