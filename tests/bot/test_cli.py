@@ -186,3 +186,11 @@ def test_write_goes_through_links_and_never_outside_the_repository(run, repo, tm
     assert b"allowPrivilegeEscalation: false" in (repo / "k8s" / "real.yaml").read_bytes()
     assert outside.read_bytes() == outside_before
     assert out.count("outside the repository") == 1
+
+
+def test_scan_json_lists_every_finding(run, repo, tmp_path):
+    code, _, _ = run("scan", str(repo), "--json", str(tmp_path / "scan.json"))
+    document = json.loads((tmp_path / "scan.json").read_text())
+    assert code == 0
+    assert {"CKV_K8S_20", "CKV_AWS_3"} <= {f["rule_id"] for f in document["findings"]}
+    assert all(f["file"] in {"k8s/web.yaml", "terraform/main.tf"} for f in document["findings"])
