@@ -6,7 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from fixers.engine import RunReport, read_source
+from fixers.engine import RunReport
+from fixers.workspace import read_source
 
 
 def apply_changes(root: Path, report: RunReport) -> list[str]:

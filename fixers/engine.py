@@ -12,16 +12,34 @@ import dataclasses
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from fixers import registry
-from fixers.models import (Confidence, Finding, FixContext, Fixer, Location, NoChange, Patched,
-                           RepoFacts, RuleMeta, Unknown)
 from fixers.locate.by_line import resource_at_line
+from fixers.models import (
+    Finding,
+    FixContext,
+    Fixer,
+    Location,
+    NoChange,
+    Patched,
+    RepoFacts,
+    RuleMeta,
+    Unknown,
+)
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
-from fixers.verify import ScanKey, Verdict, describe, failed_keys, finding_key, judge, unparseable_files
+from fixers.verify import (
+    ScanKey,
+    Verdict,
+    describe,
+    failed_keys,
+    finding_key,
+    judge,
+    unparseable_files,
+)
+from fixers.workspace import read_sources, scope_of, scope_texts, terraform_texts
 
 FIXED = "fixed"            # a patch of this finding's fixer was verified
 CLEARED = "cleared"        # no patch of its own was needed: another verified patch cleared it
@@ -66,27 +84,28 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
               catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None) -> RunReport:
     """Fix what can be fixed, verify it, and say why the rest was not."""
     report = RunReport()
-    sources = _read_sources(repo_root, {f.file for f in findings}, report)
+    sources, unreadable = read_sources(repo_root, {f.file for f in findings})
+    report.problems += [f"{path}: {why}" for path, why in unreadable.items()]
     findings = _unique(_complete(f, sources, catalog) for f in findings)
-    facts = RepoFacts(aws_provider_major=aws_provider_major(_terraform_texts(repo_root)))
+    facts = RepoFacts(aws_provider_major=aws_provider_major(terraform_texts(repo_root)))
     initial_failed = {finding_key(f) for f in findings}
 
     by_scope: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         if finding.file not in sources:
-            report.attempts.append(Attempt(finding, UNFIXED, _unreadable_reason(finding.file, report)))
+            report.attempts.append(Attempt(finding, UNFIXED, f"{finding.file}: {unreadable.get(finding.file, 'cannot be read')}"))
         elif file_kind(finding.file) is None:
             report.attempts.append(Attempt(finding, UNFIXED, f"{finding.file} is not a Terraform or Kubernetes YAML file"))
         else:
-            by_scope[_scope_of(finding.file)].append(finding)
+            by_scope[scope_of(finding.file)].append(finding)
 
     # Verification of one scope waits mostly on the scanner process; meanwhile this thread
     # proposes the next scope's patches, so both cores work.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iacbot-verify") as verifier:
         pending = []
         for scope, scope_findings in sorted(by_scope.items()):
-            scope_texts = _scope_texts(repo_root, scope, sources)
-            proposal = _propose_scope(scope_texts, scope_findings, catalog, facts)
+            originals = scope_texts(repo_root, scope, sources)
+            proposal = _propose_scope(originals, scope_findings, catalog, facts)
             pending.append((verifier.submit(_verify_scope, proposal, scan_texts, catalog, facts, initial_failed),
                             len(scope_findings)))
         for future, count in pending:
@@ -282,8 +301,6 @@ def _rejection(verdict) -> str:
     return "patch dropped on re-scan: " + "; ".join(parts)
 
 
-# --- reading the repository -------------------------------------------------------------------
-
 def _unique(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per (rule, file, block): a module scanned through several callers is reported
     once per caller, but it is one place to fix."""
@@ -291,76 +308,3 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
     for finding in findings:
         seen.setdefault(finding_key(finding), finding)
     return list(seen.values())
-
-
-def _scope_of(path: str) -> str:
-    """Terraform is evaluated per directory (variables, locals and sibling resources live in
-    neighbouring files); a YAML manifest stands alone."""
-    return str(PurePosixPath(path).parent) + "/" if file_kind(path) == "terraform" else path
-
-
-def _scope_texts(repo_root: Path, scope: str, sources: dict[str, str]) -> dict[str, str]:
-    if not scope.endswith("/"):
-        return {scope: sources[scope]}
-    directory = scope.rstrip("/")
-    texts = {}
-    for path in sorted((repo_root / directory).glob("*.tf")):
-        relative = (PurePosixPath(directory) / path.name).as_posix() if directory != "." else path.name
-        text = sources.get(relative) or _read_text(path)
-        if text is not None:
-            texts[relative] = text
-    return texts
-
-
-def _read_sources(repo_root: Path, paths: Iterable[str], report: RunReport) -> dict[str, str]:
-    sources = {}
-    for path in sorted(paths):
-        text, problem = read_source(repo_root / path)
-        if problem:
-            report.problems.append(f"{path}: {problem}")
-        else:
-            sources[path] = text
-    return sources
-
-
-def read_source(path: Path) -> tuple[str, str | None]:
-    """The file's text, or a reason it cannot be edited safely (named for the user)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return "", "file not found"
-    except IsADirectoryError:
-        return "", "is a directory"
-    except OSError as exc:
-        return "", f"cannot read ({exc.strerror})"
-    if b"\0" in data:
-        return "", "binary file (contains NUL bytes); not edited"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return "", f"not UTF-8 text (invalid byte at offset {exc.start}); not edited"
-    # Python's text layer would translate CRLF; keep the bytes exactly as written.
-    return text, None
-
-
-def _read_text(path: Path) -> str | None:
-    text, problem = read_source(path)
-    return None if problem else text
-
-
-def _unreadable_reason(path: str, report: RunReport) -> str:
-    for problem in report.problems:
-        if problem.startswith(f"{path}: "):
-            return problem
-    return f"{path}: cannot be read"
-
-
-def _terraform_texts(repo_root: Path) -> dict[str, str]:
-    texts = {}
-    for path in sorted(repo_root.rglob("*.tf")):
-        if any(part.startswith(".") for part in path.relative_to(repo_root).parts):
-            continue
-        text = _read_text(path)
-        if text is not None:
-            texts[path.relative_to(repo_root).as_posix()] = text
-    return texts

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import CORPUS
 from fixers.scanner import REPO_ROOT, Scanner, ScannerError, ScanResult
+from tests.paths import CORPUS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scanner"
 CHECKOV_CLI = REPO_ROOT / ".venv-scanner" / "bin" / "checkov"

@@ -7,7 +7,6 @@ understands; fixers turn it into Unknown.
 """
 from __future__ import annotations
 
-
 import json
 import re
 from dataclasses import dataclass

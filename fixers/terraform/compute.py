@@ -2,13 +2,30 @@
 from __future__ import annotations
 
 from fixers.edit.hcl import (
-    HclEditError, NotLiteral, find_attribute, literal_value, nested_blocks, parse_tree, set_attribute,
-    set_path, top_level_blocks,
+    HclEditError,
+    NotLiteral,
+    find_attribute,
+    literal_value,
+    nested_blocks,
+    parse_tree,
+    set_attribute,
+    set_path,
+    top_level_blocks,
 )
 from fixers.locate.terraform import find_finding_block, locate, non_literal_reason
 from fixers.models import (
-    Category, Confidence, Finding, FixContext, FixerInfo, FunctionFixer, NoChange, Outcome, Patched,
-    Risk, RuleMeta, Unknown,
+    Category,
+    Confidence,
+    Finding,
+    FixContext,
+    FixerInfo,
+    FunctionFixer,
+    NoChange,
+    Outcome,
+    Patched,
+    Risk,
+    RuleMeta,
+    Unknown,
 )
 from fixers.terraform.value_checks import ValueEdit, apply_value_edit
 

@@ -12,13 +12,34 @@ import re
 from dataclasses import dataclass
 
 from fixers.edit.hcl import (
-    Block, HclEditError, NotLiteral, Statement, append_block_after, find_attribute, insert_statements,
-    literal_value, nested_blocks, parse_tree, read_path, render_value, set_path, top_level_blocks,
+    Block,
+    HclEditError,
+    NotLiteral,
+    Statement,
+    append_block_after,
+    find_attribute,
+    insert_statements,
+    literal_value,
+    nested_blocks,
+    parse_tree,
+    read_path,
+    render_value,
+    set_path,
+    top_level_blocks,
 )
 from fixers.locate.terraform import find_finding_block, locate, non_literal_reason
 from fixers.models import (
-    Category, Confidence, Finding, FixContext, FixerInfo, FunctionFixer, NoChange, Outcome, Patched,
-    Risk, Unknown,
+    Category,
+    Confidence,
+    Finding,
+    FixContext,
+    FixerInfo,
+    FunctionFixer,
+    NoChange,
+    Outcome,
+    Patched,
+    Risk,
+    Unknown,
 )
 
 Path = tuple[str, ...]

@@ -7,12 +7,27 @@ Rules get a placeholder that says a person must write the real purpose.
 from __future__ import annotations
 
 from fixers.edit.hcl import (
-    HclEditError, find_attribute, nested_blocks, parse_tree, render_value, set_attribute, top_level_blocks,
+    HclEditError,
+    find_attribute,
+    nested_blocks,
+    parse_tree,
+    render_value,
+    set_attribute,
+    top_level_blocks,
 )
 from fixers.locate.terraform import find_finding_block, locate
 from fixers.models import (
-    Category, Confidence, Finding, FixContext, FixerInfo, FunctionFixer, NoChange, Outcome, Patched,
-    Risk, Unknown,
+    Category,
+    Confidence,
+    Finding,
+    FixContext,
+    FixerInfo,
+    FunctionFixer,
+    NoChange,
+    Outcome,
+    Patched,
+    Risk,
+    Unknown,
 )
 
 GROUP_DEFAULT = "Managed by Terraform"

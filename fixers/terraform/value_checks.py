@@ -11,12 +11,29 @@ import re
 from dataclasses import dataclass
 
 from fixers.edit.hcl import (
-    HclEditError, NotLiteral, find_block, literal_value, parse_tree, read_path, render_value, set_path,
+    HclEditError,
+    NotLiteral,
+    find_block,
+    literal_value,
+    parse_tree,
+    read_path,
+    render_value,
+    set_path,
 )
 from fixers.locate.terraform import find_finding_block, locate, non_literal_reason
 from fixers.models import (
-    Category, Confidence, Finding, FixContext, FixerInfo, FunctionFixer, NoChange, Outcome, Patched,
-    Risk, RuleMeta, Unknown,
+    Category,
+    Confidence,
+    Finding,
+    FixContext,
+    FixerInfo,
+    FunctionFixer,
+    NoChange,
+    Outcome,
+    Patched,
+    Risk,
+    RuleMeta,
+    Unknown,
 )
 
 FIXER_ID = "tf.value-check"

@@ -7,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixers.edit.hcl import (
-    HclEditError, NotLiteral, append_block_after, find_block, literal_value, parse_tree, read_path,
-    render_value, set_attribute, set_path,
+    HclEditError,
+    NotLiteral,
+    append_block_after,
+    find_block,
+    literal_value,
+    parse_tree,
+    read_path,
+    render_value,
+    set_attribute,
+    set_path,
 )
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from fixers.kubernetes.control_plane_flags import ListFlag, SetFlag, command_edits
 from fixers.kubernetes.base import AppendItem, SetValue
+from fixers.kubernetes.control_plane_flags import ListFlag, SetFlag, command_edits
 from fixers.kubernetes.resources import choose_value, parse_quantity
 from fixers.locate.kubernetes import Container
 from fixers.models import Unknown
