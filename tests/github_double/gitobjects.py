@@ -1,0 +1,209 @@
+"""Git's object model, byte for byte, so every SHA the double hands out is a real git SHA.
+
+Objects are stored the way git hashes them: ``<type> <len>\\0<payload>``. Trees and commits are
+serialised exactly as ``git mktree`` / ``git commit-tree`` would, which lets tests compare with
+the ``git`` CLI instead of trusting this module.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+BLOB_MODES = {"100644", "100755", "120000"}
+TREE_MODE = "40000"  # git writes tree mode without the leading zero; the REST API shows "040000"
+SUBMODULE_MODE = "160000"
+
+
+def object_id(kind: str, payload: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(payload)}".encode() + b"\0" + payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str  # git's own spelling: "100644", "100755", "120000", "40000", "160000"
+    name: str
+    sha: str
+
+    @property
+    def kind(self) -> str:
+        if self.mode == TREE_MODE:
+            return "tree"
+        if self.mode == SUBMODULE_MODE:
+            return "commit"
+        return "blob"
+
+
+def _tree_sort_key(entry: TreeEntry) -> bytes:
+    # git orders entries by name, comparing a sub-tree as if its name ended in "/".
+    name = entry.name.encode()
+    return name + b"/" if entry.mode == TREE_MODE else name
+
+
+def encode_tree(entries: list[TreeEntry]) -> bytes:
+    out = b""
+    for e in sorted(entries, key=_tree_sort_key):
+        out += f"{e.mode} {e.name}".encode() + b"\0" + bytes.fromhex(e.sha)
+    return out
+
+
+def decode_tree(payload: bytes) -> list[TreeEntry]:
+    entries, i = [], 0
+    while i < len(payload):
+        nul = payload.index(b"\0", i)
+        mode, name = payload[i:nul].decode().split(" ", 1)
+        entries.append(TreeEntry(mode, name, payload[nul + 1 : nul + 21].hex()))
+        i = nul + 21
+    return entries
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    email: str
+    timestamp: int  # seconds since the epoch
+    tz: str = "+0000"  # git keeps the author's offset; it is part of the hashed bytes
+
+    def encode(self) -> str:
+        return f"{self.name} <{self.email}> {self.timestamp} {self.tz}"
+
+    @classmethod
+    def decode(cls, text: str) -> "Signature":
+        rest, ts, tz = text.rsplit(" ", 2)
+        name, email = rest.rsplit(" <", 1)
+        return cls(name, email.rstrip(">"), int(ts), tz)
+
+
+@dataclass(frozen=True)
+class Commit:
+    tree: str
+    parents: tuple[str, ...]
+    author: Signature
+    committer: Signature
+    message: str
+
+    def encode(self) -> bytes:
+        lines = [f"tree {self.tree}"] + [f"parent {p}" for p in self.parents]
+        lines += [f"author {self.author.encode()}", f"committer {self.committer.encode()}"]
+        return ("\n".join(lines) + "\n\n" + self.message).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "Commit":
+        head, message = payload.decode().split("\n\n", 1)
+        tree, parents, author, committer = "", [], None, None
+        for line in head.split("\n"):
+            key, value = line.split(" ", 1)
+            if key == "tree":
+                tree = value
+            elif key == "parent":
+                parents.append(value)
+            elif key == "author":
+                author = Signature.decode(value)
+            elif key == "committer":
+                committer = Signature.decode(value)
+        return cls(tree, tuple(parents), author, committer, message)
+
+
+class ObjectStore:
+    """Content-addressed store of (kind, payload) pairs, like .git/objects."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, tuple[str, bytes]] = {}
+
+    def put(self, kind: str, payload: bytes) -> str:
+        sha = object_id(kind, payload)
+        self._objects[sha] = (kind, payload)
+        return sha
+
+    def get(self, sha: str, kind: str | None = None) -> bytes | None:
+        found = self._objects.get(sha.lower()) if isinstance(sha, str) else None
+        if found is None or (kind is not None and found[0] != kind):
+            return None
+        return found[1]
+
+    def kind(self, sha: str) -> str | None:
+        found = self._objects.get(sha.lower())
+        return found[0] if found else None
+
+    # -- blobs ------------------------------------------------------------------------------
+    def put_blob(self, data: bytes) -> str:
+        return self.put("blob", data)
+
+    # -- trees ------------------------------------------------------------------------------
+    def put_tree(self, entries: list[TreeEntry]) -> str:
+        return self.put("tree", encode_tree(entries))
+
+    def tree_entries(self, sha: str) -> list[TreeEntry] | None:
+        payload = self.get(sha, "tree")
+        return None if payload is None else decode_tree(payload)
+
+    def put_tree_from_files(self, files: dict[str, bytes]) -> str:
+        """Build nested trees from a flat {path: content} map (all mode 100644)."""
+        return self.apply_changes(None, {p: ("100644", self.put_blob(c)) for p, c in files.items()})
+
+    def apply_changes(self, base_tree: str | None, changes: dict[str, tuple[str, str] | None]) -> str:
+        """Return a new tree: base_tree with each path set to (mode, sha), or removed for None.
+
+        This is what POST /git/trees with base_tree does: paths may contain '/', intermediate
+        trees are rewritten, and directories left empty disappear (git cannot store them).
+        """
+        entries = {e.name: e for e in (self.tree_entries(base_tree) or [])} if base_tree else {}
+        nested: dict[str, dict[str, tuple[str, str] | None]] = {}
+        for path, change in changes.items():
+            head, _, rest = path.strip("/").partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = change
+            elif change is None:
+                entries.pop(head, None)
+            else:
+                entries[head] = TreeEntry(change[0], head, change[1])
+        for name, sub_changes in nested.items():
+            current = entries.get(name)
+            sub_base = current.sha if current is not None and current.mode == TREE_MODE else None
+            sub_sha = self.apply_changes(sub_base, sub_changes)
+            if self.tree_entries(sub_sha):
+                entries[name] = TreeEntry(TREE_MODE, name, sub_sha)
+            else:
+                entries.pop(name, None)
+        return self.put_tree(list(entries.values()))
+
+    def walk(self, tree_sha: str, prefix: str = "", recursive: bool = True):
+        """Yield (path, TreeEntry) in git's order; sub-trees before their content, like ls-tree -rt."""
+        for e in sorted(self.tree_entries(tree_sha) or [], key=_tree_sort_key):
+            path = prefix + e.name
+            yield path, e
+            if recursive and e.mode == TREE_MODE:
+                yield from self.walk(e.sha, path + "/", recursive)
+
+    def lookup(self, tree_sha: str, path: str) -> TreeEntry | None:
+        parts = [p for p in path.split("/") if p]
+        entry = TreeEntry(TREE_MODE, "", tree_sha)
+        for part in parts:
+            if entry.mode != TREE_MODE:
+                return None
+            entry = next((e for e in self.tree_entries(entry.sha) or [] if e.name == part), None)
+            if entry is None:
+                return None
+        return entry
+
+    # -- commits ----------------------------------------------------------------------------
+    def put_commit(self, commit: Commit) -> str:
+        return self.put("commit", commit.encode())
+
+    def commit(self, sha: str) -> Commit | None:
+        payload = self.get(sha, "commit")
+        return None if payload is None else Commit.decode(payload)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when `ancestor` is reachable from `descendant` (what fast-forward means)."""
+        seen, todo = set(), [descendant]
+        while todo:
+            sha = todo.pop()
+            if sha == ancestor:
+                return True
+            if sha in seen:
+                continue
+            seen.add(sha)
+            c = self.commit(sha)
+            if c is not None:
+                todo.extend(c.parents)
+        return False

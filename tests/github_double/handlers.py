@@ -1,0 +1,371 @@
+"""Endpoint behaviour: one function per operation, working on the World under its lock.
+
+Each handler gets a Ctx and returns (status, json_body[, extra_headers]) or raises HTTPError.
+Messages copy GitHub's where known, because bots match on them (e.g. "Reference already exists").
+"""
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import render
+from .auth import Caller, HTTPError, issue_token, require_app
+from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
+from .state import Label, PullRequest, Repo, World, next_id
+
+SHA_LEN = 40
+
+
+@dataclass
+class Ctx:
+    world: World
+    caller: Caller
+    params: dict[str, str]
+    query: dict[str, str]
+    body: object
+    repo: Repo | None = None
+
+
+def _validation(message: str, /, **error) -> HTTPError:
+    return HTTPError(422, message, [error] if error else None)
+
+
+# -- apps ---------------------------------------------------------------------------------
+def create_installation_token(ctx: Ctx):
+    app = require_app(ctx.caller)
+    inst = ctx.world.installations.get(int(ctx.params["installation_id"]))
+    if inst is None or inst.app_id != app.id:
+        raise HTTPError(404, "Not Found")
+    token = issue_token(ctx.world, inst, ctx.body or {})
+    body = {"token": token.value, "expires_at": render.iso(token.expires_at),
+            "permissions": token.permissions,
+            "repository_selection": "selected"}
+    if set(token.repo_ids) != set(inst.repo_ids) or (ctx.body or {}).get("repositories") is not None \
+            or (ctx.body or {}).get("repository_ids") is not None:
+        body["repositories"] = [render.repository(r) for r in ctx.world.repos.values() if r.id in token.repo_ids]
+    return 201, body
+
+
+def revoke_installation_token(ctx: Ctx):
+    if ctx.caller.kind != "installation":
+        raise HTTPError(401, "Bad credentials")
+    ctx.caller.token.revoked = True
+    return 204, None
+
+
+# -- repository and contents -------------------------------------------------------------
+def get_repo(ctx: Ctx):
+    return 200, render.repository(ctx.repo)
+
+
+def resolve_commitish(repo: Repo, ref: str | None) -> str | None:
+    """A branch, tag, full ref or commit SHA -> commit SHA, as GitHub's ?ref= accepts."""
+    ref = ref or repo.default_branch
+    for candidate in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}"):
+        if candidate in repo.refs:
+            return repo.refs[candidate]
+    if len(ref) == SHA_LEN and repo.objects.kind(ref) == "commit":
+        return ref.lower()
+    return None
+
+
+def get_content(ctx: Ctx):
+    repo, path = ctx.repo, ctx.params["path"].strip("/")
+    ref = ctx.query.get("ref") or repo.default_branch
+    sha = resolve_commitish(repo, ref)
+    if sha is None:
+        raise HTTPError(404, f"No commit found for the ref {ref}")
+    entry = repo.objects.lookup(repo.objects.commit(sha).tree, path)
+    if entry is None:
+        raise HTTPError(404, "Not Found")
+    if entry.mode == TREE_MODE:
+        items = []
+        for child_path, e in repo.objects.walk(entry.sha, prefix=f"{path}/" if path else "", recursive=False):
+            kind = {"tree": "dir", "commit": "submodule"}.get(e.kind, "file")
+            size = len(repo.objects.get(e.sha, "blob") or b"") if kind == "file" else 0
+            items.append(render.content_dir_entry(repo, child_path, kind, e.sha, size, ref))
+        return 200, items
+    if entry.mode not in BLOB_MODES or entry.mode == "120000":
+        raise HTTPError(404, "Not Found")  # symlinks and submodules: not in this slice
+    return 200, render.content_file(repo, path, entry.sha, repo.objects.get(entry.sha, "blob"), ref)
+
+
+# -- git data: blobs, trees, commits -----------------------------------------------------
+def create_blob(ctx: Ctx):
+    body = ctx.body or {}
+    encoding = body.get("encoding", "utf-8")
+    if encoding == "base64":
+        try:
+            data = base64.b64decode(body["content"], validate=False)
+        except ValueError:
+            raise _validation("Invalid request.\n\ncontent is not valid Base64.")
+    elif encoding in ("utf-8", "utf8"):
+        data = body["content"].encode()
+    else:
+        raise _validation(f"encoding must be one of utf-8 or base64")
+    sha = ctx.repo.objects.put_blob(data)
+    return 201, render.short_blob(ctx.repo, sha), {"Location": render.short_blob(ctx.repo, sha)["url"]}
+
+
+def get_blob(ctx: Ctx):
+    sha = ctx.params["file_sha"].lower()
+    data = ctx.repo.objects.get(sha, "blob")
+    if data is None:
+        raise HTTPError(404, "Not Found")
+    return 200, render.blob(ctx.repo, sha, data)
+
+
+def create_tree(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    base = body.get("base_tree")
+    if base is not None and repo.objects.kind(base) != "tree":
+        raise _validation("Invalid tree info", resource="Tree", field="base_tree", code="invalid")
+    changes: dict[str, tuple[str, str] | None] = {}
+    for i, item in enumerate(body.get("tree") or []):
+        path, mode, kind = item.get("path"), item.get("mode"), item.get("type")
+        if not path or mode not in BLOB_MODES | {"040000", SUBMODULE_MODE}:
+            raise _validation("Invalid tree info", resource="Tree", field=f"tree.{i}", code="invalid")
+        if "content" in item and item.get("content") is not None:
+            changes[path] = (mode, repo.objects.put_blob(item["content"].encode()))
+            continue
+        sha = item.get("sha")
+        if sha is None:  # null sha deletes the path (only meaningful with base_tree)
+            changes[path] = None
+            continue
+        expected = {"blob": "blob", "tree": "tree", "commit": "commit"}.get(kind)
+        if kind != "commit" and repo.objects.kind(sha) != expected:
+            raise _validation(f"tree.sha {sha} is not a valid {kind}", resource="Tree",
+                              field=f"tree.{i}.sha", code="invalid")
+        changes[path] = ("40000" if mode == "040000" else mode, sha.lower())
+    sha = repo.objects.apply_changes(base, changes)
+    out = render.tree(repo, sha, recursive=False)
+    return 201, out, {"Location": out["url"]}
+
+
+def get_tree(ctx: Ctx):
+    sha = resolve_commitish(ctx.repo, ctx.params["tree_sha"])  # GitHub also takes a branch or commit
+    if sha is not None:
+        sha = ctx.repo.objects.commit(sha).tree
+    else:
+        sha = ctx.params["tree_sha"].lower()
+    if ctx.repo.objects.kind(sha) != "tree":
+        raise HTTPError(404, "Not Found")
+    recursive = ctx.query.get("recursive") not in (None, "", "0", "false")
+    return 200, render.tree(ctx.repo, sha, recursive)
+
+
+def _signature(given: dict | None, default_name: str, now: int) -> Signature:
+    if not given:
+        return Signature(default_name, f"{default_name}@users.noreply.github.com", now)
+    ts, tz = now, "+0000"
+    if given.get("date"):
+        when = datetime.fromisoformat(given["date"].replace("Z", "+00:00"))
+        ts = int(when.timestamp())
+        offset = int(when.utcoffset().total_seconds() // 60) if when.utcoffset() is not None else 0
+        tz = f"{'+' if offset >= 0 else '-'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+    return Signature(given["name"], given["email"], ts, tz)
+
+
+def create_commit(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    if repo.objects.kind(body.get("tree", "")) != "tree":
+        raise _validation("Tree SHA does not exist")
+    parents = [p.lower() for p in body.get("parents") or []]
+    if any(repo.objects.kind(p) != "commit" for p in parents):
+        raise _validation("Parent SHA does not exist or is not a commit object")
+    now = int(time.time())
+    actor = ctx.caller.token and "iacbot[bot]" or "double"
+    author = _signature(body.get("author"), actor, now)
+    committer = _signature(body.get("committer"), actor, now) if body.get("committer") else author
+    commit = Commit(body["tree"].lower(), tuple(parents), author, committer, body["message"])
+    sha = repo.objects.put_commit(commit)
+    out = render.git_commit(repo, sha, commit)
+    return 201, out, {"Location": out["url"]}
+
+
+def get_commit(ctx: Ctx):
+    sha = ctx.params["commit_sha"].lower()
+    commit = ctx.repo.objects.commit(sha)
+    if commit is None:
+        raise HTTPError(404, "Not Found")
+    return 200, render.git_commit(ctx.repo, sha, commit)
+
+
+# -- refs and branches -------------------------------------------------------------------
+def _full_ref(short: str) -> str:
+    return short if short.startswith("refs/") else f"refs/{short}"
+
+
+def get_ref(ctx: Ctx):
+    ref = _full_ref(ctx.params["ref"])
+    if ref not in ctx.repo.refs:
+        raise HTTPError(404, "Not Found")
+    return 200, render.git_ref(ctx.repo, ref, ctx.repo.refs[ref])
+
+
+def list_matching_refs(ctx: Ctx):
+    prefix = _full_ref(ctx.params.get("ref", ""))
+    return 200, [render.git_ref(ctx.repo, r, s) for r, s in sorted(ctx.repo.refs.items()) if r.startswith(prefix)]
+
+
+def list_refs(ctx: Ctx):
+    return 200, [render.git_ref(ctx.repo, r, s) for r, s in sorted(ctx.repo.refs.items())]
+
+
+def create_ref(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    ref, sha = body.get("ref", ""), (body.get("sha") or "").lower()
+    if not ref.startswith("refs/") or ref.count("/") < 2:
+        raise _validation("Reference name must start with 'refs/' and have at least two slashes.")
+    if repo.objects.kind(sha) is None:
+        raise _validation("Object does not exist")
+    if ref in repo.refs:
+        raise _validation("Reference already exists")
+    repo.refs[ref] = sha
+    out = render.git_ref(repo, ref, sha)
+    return 201, out, {"Location": out["url"]}
+
+
+def update_ref(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    ref, sha = _full_ref(ctx.params["ref"]), (body.get("sha") or "").lower()
+    if ref not in repo.refs:
+        raise _validation("Reference does not exist")
+    if repo.objects.kind(sha) is None:
+        raise _validation("Object does not exist")
+    if not body.get("force") and not repo.objects.is_ancestor(repo.refs[ref], sha):
+        raise _validation("Update is not a fast forward")
+    repo.refs[ref] = sha
+    return 200, render.git_ref(repo, ref, sha)
+
+
+def delete_ref(ctx: Ctx):
+    repo, ref = ctx.repo, _full_ref(ctx.params["ref"])
+    if ref not in repo.refs:
+        raise _validation("Reference does not exist")
+    if ref == f"refs/heads/{repo.default_branch}":
+        # Untested in this slice: GitHub refuses; the description documents this 422 without a body.
+        raise _validation("Cannot delete the default branch")
+    del repo.refs[ref]
+    return 204, None
+
+
+def get_branch(ctx: Ctx):
+    name = ctx.params["branch"]
+    sha = ctx.repo.refs.get(f"refs/heads/{name}")
+    if sha is None:
+        raise HTTPError(404, "Branch not found")
+    return 200, render.branch(ctx.repo, name, sha)
+
+
+# -- pull requests and labels ------------------------------------------------------------
+def _branch_name(repo: Repo, head: str) -> str:
+    owner, sep, name = head.partition(":")
+    if sep and owner.lower() != repo.owner.lower():
+        raise _validation("Validation Failed", resource="PullRequest", field="head", code="invalid")
+    return name if sep else head
+
+
+def create_pull(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    head, base = _branch_name(repo, body.get("head", "")), body.get("base", "")
+    head_sha = repo.refs.get(f"refs/heads/{head}")
+    base_sha = repo.refs.get(f"refs/heads/{base}")
+    if head_sha is None:
+        raise _validation("Validation Failed", resource="PullRequest", field="head", code="invalid")
+    if base_sha is None:
+        raise _validation("Validation Failed", resource="PullRequest", field="base", code="invalid")
+    if not body.get("title"):
+        raise _validation("Validation Failed", resource="PullRequest", field="title", code="missing_field")
+    for pr in repo.pulls.values():
+        if pr.state == "open" and pr.head_ref == head and pr.base_ref == base:
+            raise _validation("Validation Failed", resource="PullRequest", code="custom",
+                              message=f"A pull request already exists for {repo.owner}:{head}.")
+    if repo.objects.is_ancestor(head_sha, base_sha):
+        raise _validation("Validation Failed", resource="PullRequest", code="custom",
+                          message=f"No commits between {base} and {head}")
+    number, repo.next_number = repo.next_number, repo.next_number + 1
+    login = "iacbot[bot]" if ctx.caller.kind == "installation" else "octocat"
+    pr = PullRequest(next_id(), number, body["title"], body.get("body"), head, base, head_sha, base_sha,
+                     login, draft=bool(body.get("draft")),
+                     maintainer_can_modify=bool(body.get("maintainer_can_modify")))
+    repo.pulls[number] = pr
+    out = render.pull(repo, pr, full=True)
+    return 201, out, {"Location": out["url"]}
+
+
+def _refresh(repo: Repo, pr: PullRequest) -> PullRequest:
+    # A PR's head/base SHAs follow its branches while it is open, as on GitHub.
+    if pr.state == "open":
+        pr.head_sha = repo.refs.get(f"refs/heads/{pr.head_ref}", pr.head_sha)
+        pr.base_sha = repo.refs.get(f"refs/heads/{pr.base_ref}", pr.base_sha)
+    return pr
+
+
+def list_pulls(ctx: Ctx):
+    repo, q = ctx.repo, ctx.query
+    state = q.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise _validation("Validation Failed", resource="PullRequest", field="state", code="invalid")
+    pulls = [_refresh(repo, p) for p in repo.pulls.values()]
+    if state != "all":
+        pulls = [p for p in pulls if p.state == state]
+    if q.get("head"):
+        # Documented form is "owner:branch"; a bare branch name is matched as this repo's owner.
+        owner, sep, name = q["head"].partition(":")
+        owner, name = (owner, name) if sep else (repo.owner, owner)
+        pulls = [p for p in pulls if owner.lower() == repo.owner.lower() and p.head_ref == name]
+    if q.get("base"):
+        pulls = [p for p in pulls if p.base_ref == q["base"]]
+    key = {"created": lambda p: p.created_at, "updated": lambda p: p.updated_at}.get(q.get("sort", "created"),
+                                                                                      lambda p: p.created_at)
+    pulls.sort(key=lambda p: (key(p), p.number), reverse=q.get("direction", "desc") == "desc")
+    return 200, [render.pull(repo, p, full=False) for p in pulls]
+
+
+def _pull(ctx: Ctx) -> PullRequest:
+    pr = ctx.repo.pulls.get(int(ctx.params["pull_number"]))
+    if pr is None:
+        raise HTTPError(404, "Not Found")
+    return _refresh(ctx.repo, pr)
+
+
+def get_pull(ctx: Ctx):
+    return 200, render.pull(ctx.repo, _pull(ctx), full=True)
+
+
+def update_pull(ctx: Ctx):
+    pr, body = _pull(ctx), ctx.body or {}
+    if "title" in body:
+        pr.title = body["title"]
+    if "body" in body:
+        pr.body = body["body"]
+    if "base" in body:
+        if f"refs/heads/{body['base']}" not in ctx.repo.refs:
+            raise _validation("Validation Failed", resource="PullRequest", field="base", code="invalid")
+        pr.base_ref = body["base"]
+    if body.get("state") in ("open", "closed") and body["state"] != pr.state:
+        if body["state"] == "open" and f"refs/heads/{pr.head_ref}" not in ctx.repo.refs:
+            raise _validation("Validation Failed", resource="PullRequest", field="state", code="invalid")
+        pr.state = body["state"]
+        pr.closed_at = time.time() if pr.state == "closed" else None
+    pr.updated_at = time.time()
+    return 200, render.pull(ctx.repo, _refresh(ctx.repo, pr), full=True)
+
+
+def add_labels(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body
+    pr = repo.pulls.get(int(ctx.params["issue_number"]))  # issues other than PRs: not in this slice
+    if pr is None:
+        raise HTTPError(404, "Not Found")
+    names = body if isinstance(body, list) else (body or {}).get("labels") or []
+    names = [n["name"] if isinstance(n, dict) else n for n in names]
+    for name in names:
+        if name.lower() not in repo.labels:  # GitHub creates unknown labels on the fly
+            repo.labels[name.lower()] = Label(next_id(), name)
+        canonical = repo.labels[name.lower()].name
+        if canonical.lower() not in (n.lower() for n in pr.labels):
+            pr.labels.append(canonical)
+    return 200, [render.label(repo, repo.labels[n.lower()]) for n in pr.labels]

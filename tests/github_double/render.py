@@ -1,0 +1,230 @@
+"""JSON bodies shaped like GitHub's, built from the state. URLs use https://api.github.com;
+app.py rewrites them to the double's address on the way out (PyGithub follows them)."""
+from __future__ import annotations
+
+import base64
+import time
+import zlib
+
+from .gitobjects import TREE_MODE, Commit, Signature
+from .state import Label, PullRequest, Repo
+
+API = "https://api.github.com"
+WEB = "https://github.com"
+DOCS = "https://docs.github.com/rest"
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def node_id(kind: str, key: object) -> str:
+    return base64.b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
+
+
+def user(login: str, kind: str = "User") -> dict:
+    uid = zlib.crc32(login.lower().encode())  # stable id per login
+    u = f"{API}/users/{login}"
+    return {
+        "login": login, "id": uid, "node_id": node_id("User", uid),
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4", "gravatar_id": "",
+        "url": u, "html_url": f"{WEB}/{login}", "followers_url": f"{u}/followers",
+        "following_url": f"{u}/following{{/other_user}}", "gists_url": f"{u}/gists{{/gist_id}}",
+        "starred_url": f"{u}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{u}/subscriptions",
+        "organizations_url": f"{u}/orgs", "repos_url": f"{u}/repos", "events_url": f"{u}/events{{/privacy}}",
+        "received_events_url": f"{u}/received_events", "type": kind, "site_admin": False,
+    }
+
+
+def repository(repo: Repo) -> dict:
+    """Fields of both `repository` and `full-repository` (the schemas differ slightly)."""
+    u = f"{API}/repos/{repo.full_name}"
+    open_count = sum(1 for p in repo.pulls.values() if p.state == "open")
+    out = {
+        "id": repo.id, "node_id": node_id("Repository", repo.id), "name": repo.name,
+        "full_name": repo.full_name, "owner": user(repo.owner, "Organization"), "private": repo.private,
+        "html_url": f"{WEB}/{repo.full_name}", "description": None, "fork": False, "url": u,
+        "homepage": None, "language": "HCL", "forks": 0, "forks_count": 0, "stargazers_count": 0,
+        "watchers": 0, "watchers_count": 0, "size": 1, "default_branch": repo.default_branch,
+        "open_issues": open_count, "open_issues_count": open_count, "is_template": False,
+        "topics": [], "has_issues": True, "has_projects": False, "has_wiki": False,
+        "has_pages": False, "has_downloads": True, "has_discussions": False, "archived": False,
+        "disabled": False, "visibility": "private" if repo.private else "public",
+        "pushed_at": iso(repo.created_at), "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.created_at), "allow_rebase_merge": True, "allow_squash_merge": True,
+        "allow_merge_commit": True, "allow_auto_merge": False, "delete_branch_on_merge": False,
+        "allow_forking": False, "web_commit_signoff_required": False, "mirror_url": None,
+        "license": None, "network_count": 0, "subscribers_count": 0,
+        "git_url": f"git://github.com/{repo.full_name}.git", "ssh_url": f"git@github.com:{repo.full_name}.git",
+        "clone_url": f"{WEB}/{repo.full_name}.git", "svn_url": f"{WEB}/{repo.full_name}",
+        "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+    }
+    templated = {
+        "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
+        "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
+        "collaborators_url": "/collaborators{/collaborator}", "comments_url": "/comments{/number}",
+        "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+        "contents_url": "/contents/{+path}", "contributors_url": "/contributors",
+        "deployments_url": "/deployments", "downloads_url": "/downloads", "events_url": "/events",
+        "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
+        "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks", "issue_comment_url": "/issues/comments{/number}",
+        "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}",
+        "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}", "languages_url": "/languages",
+        "merges_url": "/merges", "milestones_url": "/milestones{/number}",
+        "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+        "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
+        "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
+        "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+    }
+    out.update({k: u + v for k, v in templated.items()})
+    return out
+
+
+def git_ref(repo: Repo, ref: str, sha: str) -> dict:
+    u = f"{API}/repos/{repo.full_name}"
+    return {"ref": ref, "node_id": node_id("Ref", f"{repo.id}:{ref}"), "url": f"{u}/git/{ref}",
+            "object": {"type": repo.objects.kind(sha) or "commit", "sha": sha, "url": f"{u}/git/commits/{sha}"}}
+
+
+def short_blob(repo: Repo, sha: str) -> dict:
+    return {"url": f"{API}/repos/{repo.full_name}/git/blobs/{sha}", "sha": sha}
+
+
+def blob(repo: Repo, sha: str, data: bytes) -> dict:
+    return {**short_blob(repo, sha), "node_id": node_id("Blob", sha), "size": len(data),
+            "content": base64.encodebytes(data).decode(), "encoding": "base64"}
+
+
+def tree(repo: Repo, sha: str, recursive: bool) -> dict:
+    u = f"{API}/repos/{repo.full_name}/git"
+    items = []
+    for path, e in repo.objects.walk(sha, recursive=recursive):
+        item = {"path": path, "mode": "040000" if e.mode == TREE_MODE else e.mode, "type": e.kind, "sha": e.sha}
+        if e.kind == "blob":
+            item["size"] = len(repo.objects.get(e.sha, "blob") or b"")
+            item["url"] = f"{u}/blobs/{e.sha}"
+        elif e.kind == "tree":
+            item["url"] = f"{u}/trees/{e.sha}"
+        items.append(item)
+    return {"sha": sha, "url": f"{u}/trees/{sha}", "tree": items, "truncated": False}
+
+
+def _person(sig: Signature) -> dict:
+    return {"name": sig.name, "email": sig.email, "date": iso(sig.timestamp)}
+
+
+def git_commit(repo: Repo, sha: str, c: Commit) -> dict:
+    u = f"{API}/repos/{repo.full_name}/git"
+    return {
+        "sha": sha, "node_id": node_id("Commit", sha), "url": f"{u}/commits/{sha}",
+        "html_url": f"{WEB}/{repo.full_name}/commit/{sha}", "author": _person(c.author),
+        "committer": _person(c.committer), "message": c.message,
+        "tree": {"sha": c.tree, "url": f"{u}/trees/{c.tree}"},
+        "parents": [{"sha": p, "url": f"{u}/commits/{p}", "html_url": f"{WEB}/{repo.full_name}/commit/{p}"}
+                    for p in c.parents],
+        "verification": {"verified": False, "reason": "unsigned", "payload": None, "signature": None,
+                         "verified_at": None},
+    }
+
+
+def commit(repo: Repo, sha: str, c: Commit) -> dict:
+    """The `commit` schema (repos API), as embedded in a branch."""
+    u = f"{API}/repos/{repo.full_name}"
+    inner = git_commit(repo, sha, c)
+    return {
+        "sha": sha, "node_id": node_id("Commit", sha), "url": f"{u}/commits/{sha}",
+        "html_url": f"{WEB}/{repo.full_name}/commit/{sha}", "comments_url": f"{u}/commits/{sha}/comments",
+        "commit": {"url": inner["url"], "author": inner["author"], "committer": inner["committer"],
+                   "message": c.message, "comment_count": 0, "tree": inner["tree"],
+                   "verification": inner["verification"]},
+        "author": None, "committer": None,
+        "parents": [{"sha": p, "url": f"{u}/commits/{p}", "html_url": f"{WEB}/{repo.full_name}/commit/{p}"}
+                    for p in c.parents],
+    }
+
+
+def branch(repo: Repo, name: str, sha: str) -> dict:
+    u = f"{API}/repos/{repo.full_name}/branches/{name}"
+    return {
+        "name": name, "commit": commit(repo, sha, repo.objects.commit(sha)),
+        "_links": {"self": u, "html": f"{WEB}/{repo.full_name}/tree/{name}"},
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
+        "protection_url": f"{u}/protection",
+    }
+
+
+def content_file(repo: Repo, path: str, sha: str, data: bytes, ref: str) -> dict:
+    u = f"{API}/repos/{repo.full_name}"
+    self_url = f"{u}/contents/{path}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/blob/{ref}/{path}"
+    git = f"{u}/git/blobs/{sha}"
+    return {
+        "type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
+        "path": path, "content": base64.encodebytes(data).decode(), "sha": sha, "url": self_url,
+        "git_url": git, "html_url": html,
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}",
+        "_links": {"self": self_url, "git": git, "html": html},
+    }
+
+
+def content_dir_entry(repo: Repo, path: str, kind: str, sha: str, size: int, ref: str) -> dict:
+    u = f"{API}/repos/{repo.full_name}"
+    self_url = f"{u}/contents/{path}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
+    git = f"{u}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+    return {
+        "type": kind, "size": size, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
+        "url": self_url, "git_url": git, "html_url": html,
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}" if kind == "file" else None,
+        "_links": {"self": self_url, "git": git, "html": html},
+    }
+
+
+def label(repo: Repo, lab: Label) -> dict:
+    return {"id": lab.id, "node_id": node_id("Label", lab.id),
+            "url": f"{API}/repos/{repo.full_name}/labels/{lab.name}", "name": lab.name,
+            "description": lab.description, "color": lab.color, "default": False}
+
+
+def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
+    u = f"{API}/repos/{repo.full_name}"
+    n = pr.number
+
+    def end(ref: str, sha: str) -> dict:
+        return {"label": f"{repo.owner}:{ref}", "ref": ref, "sha": sha,
+                "user": user(repo.owner, "Organization"), "repo": repository(repo)}
+
+    out = {
+        "url": f"{u}/pulls/{n}", "id": pr.id, "node_id": node_id("PullRequest", pr.id),
+        "html_url": f"{WEB}/{repo.full_name}/pull/{n}", "diff_url": f"{WEB}/{repo.full_name}/pull/{n}.diff",
+        "patch_url": f"{WEB}/{repo.full_name}/pull/{n}.patch", "issue_url": f"{u}/issues/{n}",
+        "commits_url": f"{u}/pulls/{n}/commits", "review_comments_url": f"{u}/pulls/{n}/comments",
+        "review_comment_url": f"{u}/pulls/comments{{/number}}", "comments_url": f"{u}/issues/{n}/comments",
+        "statuses_url": f"{u}/statuses/{pr.head_sha}", "number": n, "state": pr.state,
+        "locked": False, "title": pr.title, "user": user(pr.user_login, "Bot"), "body": pr.body,
+        "labels": [label(repo, repo.labels[name.lower()]) for name in pr.labels],
+        "milestone": None, "active_lock_reason": None, "created_at": iso(pr.created_at),
+        "updated_at": iso(pr.updated_at), "closed_at": iso(pr.closed_at), "merged_at": None,
+        "merge_commit_sha": None, "assignee": None, "assignees": [], "requested_reviewers": [],
+        "requested_teams": [], "head": end(pr.head_ref, pr.head_sha), "base": end(pr.base_ref, pr.base_sha),
+        "_links": {k: {"href": v} for k, v in {
+            "self": f"{u}/pulls/{n}", "html": f"{WEB}/{repo.full_name}/pull/{n}",
+            "issue": f"{u}/issues/{n}", "comments": f"{u}/issues/{n}/comments",
+            "review_comments": f"{u}/pulls/{n}/comments", "review_comment": f"{u}/pulls/comments{{/number}}",
+            "commits": f"{u}/pulls/{n}/commits", "statuses": f"{u}/statuses/{pr.head_sha}"}.items()},
+        "author_association": "NONE", "auto_merge": None, "draft": pr.draft,
+    }
+    if full:
+        out.update({"merged": False, "mergeable": None, "rebaseable": None, "mergeable_state": "unknown",
+                    "merged_by": None, "comments": 0, "review_comments": 0,
+                    "maintainer_can_modify": pr.maintainer_can_modify, "commits": 1, "additions": 0,
+                    "deletions": 0, "changed_files": 0})
+    return out
+
+
+def error(status: int, message: str, errors: list | None = None) -> dict:
+    body = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    if errors:
+        body["errors"] = errors
+    return body

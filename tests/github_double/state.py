@@ -1,0 +1,123 @@
+"""In-memory world of the double: repositories, apps, installations, tokens, pull requests.
+
+Plain data only; HTTP concerns live in app.py, authorisation rules in auth.py.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .gitobjects import Commit, ObjectStore, Signature
+
+# Ids start high and differ per kind so a test that mixes them up (repo id vs installation id)
+# fails instead of passing by coincidence.
+_ids = itertools.count(1_000_001)
+
+
+def next_id() -> int:
+    return next(_ids)
+
+
+@dataclass
+class Label:
+    id: int
+    name: str
+    color: str = "ededed"
+    description: str | None = None
+
+
+@dataclass
+class PullRequest:
+    id: int
+    number: int
+    title: str
+    body: str | None
+    head_ref: str  # branch name in the same repository
+    base_ref: str
+    head_sha: str
+    base_sha: str
+    user_login: str
+    state: str = "open"
+    draft: bool = False
+    maintainer_can_modify: bool = False
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    closed_at: float | None = None
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Repo:
+    id: int
+    owner: str
+    name: str
+    default_branch: str
+    private: bool = True
+    objects: ObjectStore = field(default_factory=ObjectStore)
+    refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> commit sha
+    pulls: dict[int, PullRequest] = field(default_factory=dict)
+    labels: dict[str, Label] = field(default_factory=dict)  # by lower-case name
+    next_number: int = 1  # issues and pulls share numbers, as on GitHub
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class App:
+    id: int
+    slug: str
+    public_key_pem: bytes
+
+
+@dataclass
+class Installation:
+    id: int
+    app_id: int
+    account: str
+    repo_ids: list[int]
+    permissions: dict[str, str]
+
+
+@dataclass
+class Token:
+    value: str
+    installation_id: int
+    repo_ids: list[int]
+    permissions: dict[str, str]
+    expires_at: float
+    revoked: bool = False
+
+
+class World:
+    """Everything the double knows. One lock: the server thread and the test thread share it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.repos: dict[str, Repo] = {}  # by lower-case "owner/name": GitHub is case-insensitive
+        self.apps: dict[int, App] = {}
+        self.installations: dict[int, Installation] = {}
+        self.tokens: dict[str, Token] = {}
+
+    def repo(self, owner: str, name: str) -> Repo | None:
+        return self.repos.get(f"{owner}/{name}".lower())
+
+    def create_repo(
+        self, full_name: str, files: dict[str, str | bytes], default_branch: str = "main",
+        private: bool = True, timestamp: int = 1_700_000_000,
+    ) -> Repo:
+        owner, name = full_name.split("/")
+        with self.lock:
+            repo = Repo(next_id(), owner, name, default_branch, private)
+            tree = repo.objects.put_tree_from_files(
+                {p: c.encode() if isinstance(c, str) else c for p, c in files.items()}
+            )
+            who = Signature("iacbot-double", "double@example.invalid", timestamp)
+            root = repo.objects.put_commit(Commit(tree, (), who, who, "Initial commit\n"))
+            repo.refs[f"refs/heads/{default_branch}"] = root
+            self.repos[full_name.lower()] = repo
+            return repo
