@@ -1,0 +1,219 @@
+"""Pure routing: (GitHub event name, parsed payload) -> a plain job description or Ignored.
+
+A job description is a small JSON-able dict of ids and short values (``kind`` says which job);
+never a whole payload. The worker re-fetches whatever else it needs through the API. Nothing
+here raises on a strange payload: anything unexpected becomes ``Ignored`` with a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+IAC_SUFFIXES = (".tf", ".tfvars", ".yaml", ".yml")
+BOT_BRANCH_PREFIX = "iacbot/"
+#: GitHub lists at most this many commits in a push payload; more means the list is cut.
+PUSH_MAX_COMMITS = 2048
+#: Above this many repository ids an installation job asks the worker to list them itself.
+MAX_REPOSITORY_IDS = 500
+
+CODE_SCANNING_ACTIONS = frozenset({"created", "reopened", "appeared_in_branch"})
+
+Job = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+class _Skip(Exception):
+    """Raised inside a handler to ignore the event with a reason."""
+
+
+def is_iac_path(path: str) -> bool:
+    return path.lower().endswith(IAC_SUFFIXES)
+
+
+def _installation_id(payload: dict) -> int:
+    installation = payload.get("installation")
+    if not isinstance(installation, dict) or not isinstance(installation.get("id"), int):
+        raise _Skip("no installation id in payload: not delivered to a GitHub App installation")
+    return installation["id"]
+
+
+def _repo(payload: dict) -> dict:
+    repo = payload.get("repository")
+    if not isinstance(repo, dict) or not repo.get("full_name"):
+        raise _Skip("no repository in payload")
+    return {"repository": repo["full_name"], "repository_id": repo.get("id")}
+
+
+def changed_iac_files(commits: list[dict]) -> list[str]:
+    """IaC files added or modified across ``commits`` (in push order), minus those removed last."""
+    present: dict[str, None] = {}
+    for commit in commits:
+        for path in (commit.get("added") or []) + (commit.get("modified") or []):
+            if isinstance(path, str) and is_iac_path(path):
+                present[path] = None
+        for path in commit.get("removed") or []:
+            present.pop(path, None)
+    return sorted(present)
+
+
+def _push(payload: dict) -> Job:
+    ref = payload.get("ref") or ""
+    if ref.startswith("refs/tags/"):
+        raise _Skip(f"tag push ({ref})")
+    if payload.get("deleted"):
+        raise _Skip(f"branch deleted ({ref})")
+    if not ref.startswith("refs/heads/"):
+        raise _Skip(f"push to a ref that is not a branch ({ref})")
+    repository = payload.get("repository") or {}
+    default_branch = repository.get("default_branch") or repository.get("master_branch")
+    if not default_branch:
+        raise _Skip("repository has no default branch in payload")
+    branch = ref[len("refs/heads/"):]
+    if branch != default_branch:
+        raise _Skip(f"push to {branch!r}, not the default branch {default_branch!r}")
+    commits = [c for c in payload.get("commits") or [] if isinstance(c, dict)]
+    return {
+        "kind": "scan_push",
+        "installation_id": _installation_id(payload),
+        **_repo(payload),
+        "ref": ref,
+        "before": payload.get("before"),
+        "head_sha": payload["after"],
+        "changed_files": changed_iac_files(commits),
+        # False when the commit list may not tell every changed file: the worker then diffs
+        # before..head through the API (or scans the whole tree).
+        "files_complete": not payload.get("forced") and len(commits) < PUSH_MAX_COMMITS,
+    }
+
+
+def _code_scanning_alert(payload: dict) -> Job:
+    action = payload.get("action")
+    if action not in CODE_SCANNING_ACTIONS:
+        raise _Skip(f"code_scanning_alert action {action!r} needs no work")
+    alert = payload["alert"]
+    rule = alert.get("rule") or {}
+    tool = alert.get("tool") or {}
+    return {
+        "kind": "code_scanning_alert",
+        "action": action,
+        "installation_id": _installation_id(payload),
+        **_repo(payload),
+        "alert_number": alert["number"],
+        "rule_id": rule.get("id"),
+        "tool": tool.get("name"),
+        "ref": payload.get("ref") or None,
+        "commit_oid": payload.get("commit_oid") or None,
+        # No location in the payload: the worker must GET the alert (and its instances).
+        "fetch_alert": alert.get("most_recent_instance") is None,
+    }
+
+
+def _ids(repos: Any) -> tuple[list[int], bool]:
+    ids = [r["id"] for r in repos or [] if isinstance(r, dict) and isinstance(r.get("id"), int)]
+    if len(ids) > MAX_REPOSITORY_IDS:
+        return [], True
+    return ids, False
+
+
+def _installation(payload: dict, event: str) -> Job:
+    installation = payload.get("installation") or {}
+    account = installation.get("account") or {}
+    job: Job = {
+        "kind": "installation_changed",
+        "event": event,
+        "action": payload.get("action"),
+        "installation_id": _installation_id(payload),
+        "account": account.get("login"),
+        "repository_selection": installation.get("repository_selection")
+        or payload.get("repository_selection"),
+    }
+    truncated = False
+    if event == "installation":
+        job["repository_ids"], truncated = _ids(payload.get("repositories"))
+    else:
+        job["repository_ids_added"], t1 = _ids(payload.get("repositories_added"))
+        job["repository_ids_removed"], t2 = _ids(payload.get("repositories_removed"))
+        truncated = t1 or t2
+    job["refetch_repositories"] = truncated
+    return job
+
+
+def _pull_request(payload: dict) -> Job:
+    action = payload.get("action")
+    if action != "closed":
+        raise _Skip(f"pull_request action {action!r} needs no work")
+    pr = payload["pull_request"]
+    head = pr.get("head") or {}
+    head_repo = head.get("repo") or {}
+    repo = _repo(payload)
+    head_ref = head.get("ref") or ""
+    same_repo = head_repo.get("full_name") == repo["repository"]
+    return {
+        "kind": "pull_request_closed",
+        "installation_id": _installation_id(payload),
+        **repo,
+        "number": pr.get("number") or payload.get("number"),
+        "merged": bool(pr.get("merged")),
+        "head_ref": head_ref,
+        "head_sha": head.get("sha"),
+        "base_ref": (pr.get("base") or {}).get("ref"),
+        # A fork can name a branch iacbot/...: only a branch in the repository itself is ours.
+        "iacbot_branch": head_ref.startswith(BOT_BRANCH_PREFIX) and same_repo,
+    }
+
+
+def _checks(payload: dict, event: str) -> Job:
+    action = payload.get("action")
+    if action != "completed":
+        raise _Skip(f"{event} action {action!r} needs no work")
+    obj = payload[event]
+    suite = obj if event == "check_suite" else (obj.get("check_suite") or {})
+    app = obj.get("app") or {}
+    return {
+        "kind": "checks_completed",
+        "event": event,
+        "installation_id": _installation_id(payload),
+        **_repo(payload),
+        "check_id": obj.get("id"),
+        "head_sha": obj.get("head_sha") or suite.get("head_sha"),
+        "head_branch": suite.get("head_branch"),
+        "conclusion": obj.get("conclusion"),
+        "app_id": app.get("id"),
+        "pull_request_numbers": [
+            p["number"] for p in obj.get("pull_requests") or [] if isinstance(p, dict) and "number" in p
+        ][:50],
+    }
+
+
+_HANDLERS: dict[str, Callable[[dict, str], Job]] = {
+    "push": lambda p, e: _push(p),
+    "code_scanning_alert": lambda p, e: _code_scanning_alert(p),
+    "installation": _installation,
+    "installation_repositories": _installation,
+    "pull_request": lambda p, e: _pull_request(p),
+    "check_suite": _checks,
+    "check_run": _checks,
+}
+
+HANDLED_EVENTS = frozenset(_HANDLERS)
+
+
+def route(event: str, payload: Any) -> Job | Ignored:
+    """Map one delivery to a job description, or say why it needs none. Never raises."""
+    handler = _HANDLERS.get(event)
+    if handler is None:
+        if event == "ping":
+            return Ignored("ping: the webhook is reachable")
+        return Ignored(f"event {event!r} is not handled")
+    if not isinstance(payload, dict):
+        return Ignored(f"{event} payload is not a JSON object")
+    try:
+        return handler(payload, event)
+    except _Skip as skip:
+        return Ignored(str(skip))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        return Ignored(f"{event} payload lacks an expected field ({type(exc).__name__}: {exc})")

@@ -1,0 +1,67 @@
+"""One typed settings object for the service, read from ``IACBOT_*`` environment variables.
+
+Refuses insecure values instead of defaulting them: the webhook secret is required and must
+be at least 16 characters. Secrets (the webhook secret, a password inside the Redis URL)
+never appear in ``repr()``; log :meth:`CommonSettings.redis_url_redacted` instead.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 16
+#: GitHub caps webhook payloads at 25 MB and does not deliver larger ones.
+GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
+
+
+class CommonSettings(BaseSettings):
+    """What both the web app and the Celery worker need (the worker has no webhook secret)."""
+
+    # hide_input_in_errors: a rejected secret must not be echoed in the startup error.
+    model_config = SettingsConfigDict(env_prefix="IACBOT_", extra="ignore",
+                                      hide_input_in_errors=True)
+
+    # repr=False: a Redis URL may carry a password.
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
+    #: How long a delivery id is remembered; GitHub's manual redelivery window is 3 days.
+    delivery_ttl_seconds: int = Field(default=3 * 24 * 3600, gt=0)
+    #: How long ingested job records and their idempotency markers are kept.
+    job_record_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("IACBOT_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @property
+    def redis_url_redacted(self) -> str:
+        parts = urlsplit(self.redis_url)
+        if parts.password is None:
+            return self.redis_url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class Settings(CommonSettings):
+    """The web app's settings: everything common plus the webhook secret and the body cap."""
+
+    webhook_secret: SecretStr
+    max_body_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, gt=0)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw.strip():
+            raise ValueError("IACBOT_WEBHOOK_SECRET is empty: set the GitHub App's webhook secret")
+        if len(raw) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"IACBOT_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters: "
+                "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value

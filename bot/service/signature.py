@@ -1,0 +1,32 @@
+"""GitHub webhook signatures (``X-Hub-Signature-256: sha256=<hex>``). Pure, no I/O."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+PREFIX = "sha256="
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The header value GitHub would send for ``body`` signed with ``secret``."""
+    return PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """True only when ``header`` is a well-formed sha256 signature of ``body`` under ``secret``.
+
+    The comparison is constant-time (:func:`hmac.compare_digest`). A missing header, another
+    algorithm (``sha1=``), or a value that is not 64 hex digits is simply False.
+    """
+    if not secret or not header or not header.startswith(PREFIX):
+        return False
+    given = header[len(PREFIX):]
+    if len(given) != 64:
+        return False
+    try:
+        given_bytes = given.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    expected = sign(secret, body)[len(PREFIX):].encode("ascii")
+    # GitHub sends lowercase hex; compare case-insensitively without branching on content.
+    return hmac.compare_digest(expected, given_bytes.lower())

@@ -1,0 +1,75 @@
+"""Celery tasks. Ids in, ids out; every task is idempotent (tasks are acked late).
+
+In this slice only :func:`ingest_job` exists: it records each webhook job once, durably, in a
+Redis stream per repository (``iacbot:jobs:<owner>/<name>``; installation-wide jobs go to
+``iacbot:jobs:installation:<id>``). The scan -> remediate -> publish chain is still to come.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+import redis
+
+from workers.celery_app import JOB_TASKS, app
+
+log = logging.getLogger(__name__)
+
+JOBS_PREFIX = "iacbot:jobs:"
+INGESTED_PREFIX = "iacbot:ingested:"
+STREAM_MAXLEN = 10_000
+
+# Atomic "record once": the marker and the stream entry are written together or not at all.
+_RECORD_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('GET', KEYS[1])} end
+local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
+                         'delivery_id', ARGV[1], 'kind', ARGV[2], 'job', ARGV[3])
+redis.call('SET', KEYS[1], entry, 'EX', tonumber(ARGV[4]))
+return {1, entry}
+"""
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+def jobs_key(job: dict[str, Any]) -> str:
+    repository = job.get("repository")
+    if repository:
+        return JOBS_PREFIX + repository
+    return f"{JOBS_PREFIX}installation:{job['installation_id']}"
+
+
+def _validate(job: Any, task_id: str | None) -> tuple[dict[str, Any], str]:
+    if not isinstance(job, dict) or job.get("kind") not in JOB_TASKS:
+        raise ValueError("ingest_job needs a job description with a known 'kind'")
+    delivery_id = job.get("delivery_id") or task_id
+    if not isinstance(delivery_id, str) or not delivery_id:
+        raise ValueError("ingest_job needs a delivery id")
+    if not job.get("repository") and not isinstance(job.get("installation_id"), int):
+        raise ValueError("ingest_job needs a repository or an installation id")
+    return job, delivery_id
+
+
+@app.task(name="workers.tasks.ingest_job", bind=True,
+          autoretry_for=(redis.ConnectionError, redis.TimeoutError),
+          retry_backoff=True, retry_backoff_max=60, max_retries=8)
+def ingest_job(self, job: dict[str, Any]) -> dict[str, Any]:
+    """Record ``job`` once per delivery id; a second run (redelivery, retry) records nothing."""
+    job, delivery_id = _validate(job, self.request.id)
+    conf = self.app.conf
+    client = _redis(conf.iacbot_redis_url)
+    key = jobs_key(job)
+    recorded, entry = client.register_script(_RECORD_ONCE)(
+        keys=[INGESTED_PREFIX + delivery_id, key],
+        args=[delivery_id, job["kind"], json.dumps(job, sort_keys=True),
+              int(conf.iacbot_job_record_ttl), STREAM_MAXLEN],
+    )
+    entry = entry.decode() if isinstance(entry, bytes) else entry
+    log.info("delivery %s: job %s %s in %s (%s)", delivery_id, job["kind"],
+             "recorded" if recorded else "already recorded", key, entry)
+    return {"delivery_id": delivery_id, "stream": key, "entry_id": entry,
+            "recorded": bool(recorded)}
