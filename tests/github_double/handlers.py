@@ -104,7 +104,7 @@ def create_blob(ctx: Ctx):
     elif encoding in ("utf-8", "utf8"):
         data = body["content"].encode()
     else:
-        raise _validation(f"encoding must be one of utf-8 or base64")
+        raise _validation("encoding must be one of utf-8 or base64")
     sha = ctx.repo.objects.put_blob(data)
     return 201, render.short_blob(ctx.repo, sha), {"Location": render.short_blob(ctx.repo, sha)["url"]}
 

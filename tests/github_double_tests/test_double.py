@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from tests.github_double import GitHubDouble
-from tests.github_double.gitobjects import ObjectStore, TreeEntry, object_id
+from tests.github_double.gitobjects import ObjectStore, object_id
 from tests.github_double.openapi_check import load_spec
 
 APP_ID = 424242
