@@ -1,0 +1,90 @@
+"""Pull request title and body for a fix (pure text), ending in a hidden provenance block.
+
+Humans read the sections; tools read `<!-- iacbot:provenance {json} -->` with read_provenance.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from fixers.engine import Attempt
+
+PROVENANCE_MARK = "iacbot:provenance"
+_BLOCK = re.compile(r"<!--\s*" + re.escape(PROVENANCE_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
+
+
+def title(attempt: Attempt) -> str:
+    f = attempt.finding
+    what = attempt.summary or f.message or "fix finding"
+    text = f"iacbot: {what} ({f.rule_id})"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def provenance(attempt: Attempt, base_sha: str, verification: str) -> dict:
+    f = attempt.finding
+    return {
+        "version": 1,
+        "fingerprint": f.fingerprint(),
+        "rule": f.rule_id,
+        "fix_class": f.fix_class or f.rule_id,
+        "source": f.source,
+        "fixer": attempt.fixer.info.id if attempt.fixer else None,
+        "file": f.file,
+        "resource": f.resource,
+        "base_sha": base_sha,
+        "verification": verification,
+    }
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+def body(attempt: Attempt, base_sha: str, verification: str) -> str:
+    f = attempt.finding
+    info = attempt.fixer.info if attempt.fixer else None
+    lines = ["## What was wrong", "",
+             f"**{f.rule_id}**{': ' + f.message if f.message else ''}", "",
+             f"- Resource: {_code(f.resource or '(unknown)')}",
+             f"- File: {_code(f.file)}" + (f" (lines {f.line_start}-{f.line_end})" if f.line_start else ""),
+             f"- Reported by: {f.source}" + (f", severity {f.severity}" if f.severity else ""), ""]
+    if attempt.location is not None:
+        loc = attempt.location
+        lines += ["## Why this place", "", f"Changed in {_code(loc.file)} at the {loc.layer} layer: {loc.why}", ""]
+    lines += ["## The change", "", attempt.summary or "(no summary)", ""]
+    if info is not None:
+        lines += [f"- Fixer: {_code(info.id)}: {info.description}",
+                  f"- Category: {info.category.value}",
+                  f"- Risk: {info.risk.value}",
+                  f"- Confidence: {info.confidence.value}"
+                  + (" (a reviewer must confirm the value)" if info.confidence.value == "assumed-value" else ""),
+                  ""]
+    evidence = (verification or "(no verification recorded)").replace("```", "'''")
+    lines += ["## Evidence", "", "```text", evidence, "```", "",
+              f"Base commit: {_code(base_sha)}", "",
+              "---",
+              "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
+              "the bot will not reopen a PR for the same fix on the same base.", "",
+              provenance_block(provenance(attempt, base_sha, verification))]
+    return "\n".join(lines) + "\n"
+
+
+def provenance_block(data: dict) -> str:
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    # '<' and '>' only occur inside JSON strings; escaping them keeps "-->" out of the comment.
+    raw = raw.replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<!-- {PROVENANCE_MARK} {raw} -->"
+
+
+def read_provenance(text: str | None) -> dict | None:
+    """The last provenance block of a PR body, or None if absent or unreadable."""
+    if not text:
+        return None
+    matches = _BLOCK.findall(text)
+    if not matches:
+        return None
+    try:
+        data = json.loads(matches[-1])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
