@@ -17,7 +17,6 @@ from fixers.engine import FIXED, Attempt
 from fixers.models import (Category, Confidence, Finding, FixerInfo, FunctionFixer, Location,
                            NoChange, Risk)
 from tests.github_double import GitHubDouble
-from tests.github_double.state import Label, next_id
 
 APP_ID = 515151
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
@@ -40,10 +39,6 @@ def gh(private_key):
         double.create_repo("octo/infra", files=FILES)
         double.create_repo("octo/other", files={"x.tf": "# other\n"})
         double.installation = double.install_app(APP_ID, private_key, repos=["octo/infra", "octo/other"])
-        # Labels that exist with a description: the double renders a label created on the fly
-        # with description null, which the OpenAPI description of GET /pulls does not allow.
-        for name in ("iacbot", "encryption"):
-            double.repo("octo/infra").labels[name] = Label(next_id(), name, description=f"{name} fixes")
         yield double
         assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
 
