@@ -20,12 +20,16 @@ from bot.service.settings import CommonSettings
 QUEUES = ("scan", "remediate", "publish")
 
 INGEST_TASK = "workers.tasks.ingest_job"
+SCAN_PUSH_TASK = "workers.chain.scan_push"
+PUBLISH_TASK = "workers.chain.publish_job"
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     INGEST_TASK: {"queue": "scan"},
     "workers.tasks.scan_*": {"queue": "scan"},
     "workers.tasks.remediate_*": {"queue": "remediate"},
     "workers.tasks.publish_*": {"queue": "publish"},
+    SCAN_PUSH_TASK: {"queue": "scan"},
+    PUBLISH_TASK: {"queue": "publish"},
 }
 
 #: Which task and queue each job kind (bot.service.events) goes to. In this slice every job
@@ -43,7 +47,7 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 
 def make_celery(settings: CommonSettings | None = None) -> Celery:
     settings = settings or CommonSettings()
-    celery = Celery("iacbot", include=["workers.tasks"])
+    celery = Celery("iacbot", include=["workers.tasks", "workers.chain"])
     celery.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,

@@ -29,6 +29,14 @@ class CommonSettings(BaseSettings):
     delivery_ttl_seconds: int = Field(default=3 * 24 * 3600, gt=0)
     #: How long ingested job records and their idempotency markers are kept.
     job_record_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    #: GitHub REST API root (GitHub Enterprise: https://HOST/api/v3).
+    github_api_url: str = "https://api.github.com"
+    #: The GitHub App's id and private key (PEM text, or a file holding it); workers need them.
+    github_app_id: int | None = None
+    github_app_private_key: SecretStr | None = Field(default=None, repr=False)
+    github_app_private_key_file: str | None = None
+    #: Pause between write requests to GitHub (its secondary rate limits ask for about 1 s).
+    github_write_interval_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("redis_url")
     @classmethod
@@ -36,6 +44,15 @@ class CommonSettings(BaseSettings):
         if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("IACBOT_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         return value
+
+    def app_private_key(self) -> str:
+        """The App's private key PEM; ValueError naming the settings when neither is set."""
+        if self.github_app_private_key is not None:
+            return self.github_app_private_key.get_secret_value()
+        if self.github_app_private_key_file:
+            with open(self.github_app_private_key_file, encoding="utf-8") as handle:
+                return handle.read()
+        raise ValueError("set IACBOT_GITHUB_APP_PRIVATE_KEY or IACBOT_GITHUB_APP_PRIVATE_KEY_FILE")
 
     @property
     def redis_url_redacted(self) -> str:

@@ -1,0 +1,158 @@
+"""Push -> PR on REAL workers: a Celery worker (queues scan,publish) scans a vulnerable manifest
+fetched from the GitHub double, remediates it and opens one PR per verified fix; the same job
+sent again opens nothing new."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from github import Auth, Github
+
+from bot.github.auth import installation_token
+from bot.service.settings import CommonSettings
+from tests.github_double import GitHubDouble
+from tests.paths import REPO
+from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
+from workers.celery_app import SCAN_PUSH_TASK, make_celery
+from workers.chain import FIXES_PREFIX, PUBLISHED_PREFIX
+
+CELERY = Path(sys.executable).with_name("celery")
+APP_ID = 424242
+REPO_NAME = "octo/apps"
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: app
+          image: nginx:1.25
+          securityContext:
+            privileged: true
+"""
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def private_key(tmp_path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "app.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return path
+
+
+@pytest.fixture
+def gh(private_key):
+    with GitHubDouble() as double:
+        double.create_repo(REPO_NAME, files={"README.md": "# apps\n", "k8s/web.yaml": MANIFEST})
+        double.installation = double.install_app(APP_ID, private_key.read_text(), repos=[REPO_NAME])
+        yield double
+        assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
+
+
+@pytest.fixture
+def worker(redis_db, gh, private_key, tmp_path):  # noqa: F811
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL, "PYTHONPATH": str(REPO),
+           "IACBOT_GITHUB_API_URL": gh.base_url, "IACBOT_GITHUB_APP_ID": str(APP_ID),
+           "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
+           "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0"}
+    env.pop("IACBOT_WEBHOOK_SECRET", None)
+    env.pop("IACBOT_GITHUB_APP_PRIVATE_KEY", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", "scan,publish", "--pool", "solo",
+             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
+             "--hostname", f"chain-{os.getpid()}@%h"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: proc.poll() is not None or b" ready." in log.read_bytes(), 30,
+                 "the Celery worker to start", log)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def published(redis_db, job_id: str) -> dict[str, dict] | None:  # noqa: F811
+    """The publish outcomes once every stored fix has one, else None."""
+    fixes = redis_db.hkeys(FIXES_PREFIX + job_id)
+    done = {k.decode(): json.loads(v) for k, v in redis_db.hgetall(PUBLISHED_PREFIX + job_id).items()}
+    return done if fixes and len(done) == len(fixes) else None
+
+
+def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(worker, gh, redis_db, private_key):  # noqa: F811
+    proc, log = worker
+    repo = gh.repo(REPO_NAME)
+    head_sha = repo.refs["refs/heads/main"]
+    job_id = str(uuid.uuid4())
+    job = {"kind": "scan_push", "installation_id": gh.installation.id, "repository": REPO_NAME,
+           "repository_id": repo.id, "ref": "refs/heads/main", "before": "0" * 40, "head_sha": head_sha,
+           "changed_files": ["k8s/web.yaml"], "files_complete": True, "delivery_id": job_id}
+    celery = make_celery(CommonSettings(redis_url=TEST_REDIS_URL))
+
+    def send():
+        celery.send_task(SCAN_PUSH_TASK, args=[job], queue="scan", task_id=job_id, ignore_result=True)
+
+    reader = installation_token(APP_ID, private_key.read_text(), gh.installation.id, REPO_NAME,
+                                {"contents": "read", "pull_requests": "read"}, gh.base_url)
+    api = Github(base_url=gh.base_url, auth=Auth.Token(reader.value), seconds_between_requests=0,
+                 seconds_between_writes=0).get_repo(REPO_NAME)
+
+    def privileged_prs():
+        pulls = list(api.get_pulls(state="all"))
+        return pulls, [p for p in pulls if p.state == "open" and "privileged: false" in
+                       api.get_contents("k8s/web.yaml", ref=p.head.sha).decoded_content.decode()]
+
+    send()
+    first = wait_for(lambda: published(redis_db, job_id), 90, "every fix to be published", log)
+    assert {o["status"] for o in first.values()} == {"created"}, first
+    pulls, privileged = privileged_prs()
+    assert len(privileged) == 1, [p.title for p in pulls]
+    assert len(pulls) == len(first) and all(p.state == "open" for p in pulls)
+    assert api.get_contents("k8s/web.yaml", ref="main").decoded_content.decode() == MANIFEST
+
+    redis_db.delete(PUBLISHED_PREFIX + job_id)
+    send()  # the same job again (a redelivery): no new scan, no new PR
+    again = wait_for(lambda: published(redis_db, job_id), 60, "the republished fixes", log)
+    assert {o["status"] for o in again.values()} == {"exists"}, again
+    assert {o["pr_number"] for o in again.values()} == {o["pr_number"] for o in first.values()}
+    pulls2, privileged2 = privileged_prs()
+    assert len(pulls2) == len(pulls) and [p.number for p in privileged2] == [privileged[0].number]
+    assert "already scanned" in log.read_text()
+    assert proc.poll() is None
