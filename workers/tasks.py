@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from workers.celery_app import JOB_TASKS, app
+from workers.celery_app import JOB_TASKS, SCAN_PUSH_TASK, app
 
 log = logging.getLogger(__name__)
 
@@ -71,5 +71,24 @@ def ingest_job(self, job: dict[str, Any]) -> dict[str, Any]:
     entry = entry.decode() if isinstance(entry, bytes) else entry
     log.info("delivery %s: job %s %s in %s (%s)", delivery_id, job["kind"],
              "recorded" if recorded else "already recorded", key, entry)
+    _continue_chain(job, delivery_id)
     return {"delivery_id": delivery_id, "stream": key, "entry_id": entry,
             "recorded": bool(recorded)}
+
+
+def _continue_chain(job: dict[str, Any], delivery_id: str) -> None:
+    """A recorded push goes on to be scanned and remediated, when this worker knows the App.
+
+    Sent on every run, not only the first: scan_push is idempotent per delivery (a stored scan
+    only re-queues its publishes, which find their PRs), so a crash between recording and
+    sending cannot lose the push.
+    """
+    if job["kind"] != "scan_push":
+        return
+    from bot.service.settings import (
+        CommonSettings,  # the chain's imports stay off the ingest path
+    )
+    if CommonSettings().github_app_id is None:
+        log.warning("delivery %s: recorded only: IACBOT_GITHUB_APP_ID is not set, so no scan follows", delivery_id)
+        return
+    app.send_task(SCAN_PUSH_TASK, args=[job], queue="scan", task_id=f"scan-{delivery_id}", ignore_result=True)

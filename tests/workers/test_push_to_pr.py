@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from github import Auth, Github
 
 from bot.github.auth import installation_token
-from bot.service.settings import CommonSettings
+from bot.service.app import create_app
+from bot.service.settings import CommonSettings, Settings
+from bot.service.signature import sign
 from tests.github_double import GitHubDouble
 from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
@@ -155,4 +158,36 @@ def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(worker, gh, redi
     pulls2, privileged2 = privileged_prs()
     assert len(pulls2) == len(pulls) and [p.number for p in privileged2] == [privileged[0].number]
     assert "already scanned" in log.read_text()
+    assert proc.poll() is None
+
+
+def test_signed_push_webhook_becomes_a_pull_request(worker, gh, redis_db, private_key):  # noqa: F811
+    """The whole path: GitHub's push delivery, signed -> the receiver -> ingest_job -> scan_push
+    -> publish_job -> a PR on the double; the same delivery again opens nothing new."""
+    proc, log = worker
+    repo = gh.repo(REPO_NAME)
+    payload = json.loads((REPO.parent / "shared" / "github" / "webhook-examples" / "api.github.com" / "push"
+                          / "with-new-branch.payload.json").read_text())
+    owner, name = REPO_NAME.split("/")
+    payload.update(ref="refs/heads/main", before="0" * 40, after=repo.refs["refs/heads/main"], deleted=False,
+                   forced=False, installation={"id": gh.installation.id},
+                   commits=[{"id": repo.refs["refs/heads/main"], "added": [], "removed": [],
+                             "modified": ["k8s/web.yaml"]}])
+    payload["repository"].update(full_name=REPO_NAME, name=name, id=repo.id, default_branch="main")
+    payload["repository"]["owner"].update(login=owner)
+    body = json.dumps(payload).encode()
+    secret = "webhook-secret-for-tests-only"
+    delivery_id = str(uuid.uuid4())
+    headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": delivery_id, "Content-Type": "application/json",
+               "X-Hub-Signature-256": sign(secret.encode(), body)}
+    client = TestClient(create_app(Settings(webhook_secret=secret, redis_url=TEST_REDIS_URL)))
+
+    assert client.post("/webhooks/github", content=body, headers=headers).json()["status"] == "queued"
+    outcomes = wait_for(lambda: published(redis_db, delivery_id), 90, "the push's fixes to be published", log)
+    assert {o["status"] for o in outcomes.values()} == {"created"}
+    assert len(gh.repo(REPO_NAME).pulls) == len(outcomes)
+
+    assert client.post("/webhooks/github", content=body, headers=headers).json()["status"] == "duplicate"
+    time.sleep(1)
+    assert len(gh.repo(REPO_NAME).pulls) == len(outcomes)
     assert proc.poll() is None
