@@ -6,7 +6,7 @@ from typing import Mapping
 
 from bot import git_branches
 from bot.provenance import branch_name, commit_message
-from fixers.engine import FIXED, RunReport, remediate
+from fixers.engine import FIXED, RunReport, fix_alone, repo_facts
 from fixers.models import RuleMeta
 from fixers.scanner import Scanner
 
@@ -21,6 +21,7 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner,
         return [], [str(exc)]
     prefix = root.relative_to(top)
     version = scanner.ping()
+    facts = repo_facts(root)
     made, problems = [], []
     for attempt in report.by_status(FIXED):
         finding = attempt.finding
@@ -33,15 +34,11 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner,
         if git_branches.committed_text(top, repo_path) != original:
             problems.append(f"{finding.file}: differs from HEAD (uncommitted changes?); no branch for {finding.rule_id}")
             continue
-        alone = remediate(root, [finding], scanner.scan_texts, catalog)
-        fixed = alone.by_status(FIXED)
-        if not fixed or finding.file not in alone.changes:
-            reason = alone.attempts[0].reason if alone.attempts else "no change"
-            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({reason}); no branch")
+        alone = fix_alone(root, finding, scanner.scan_texts, catalog, version, facts)
+        if isinstance(alone, str):
+            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({alone}); no branch")
             continue
-        verification = (f"re-scan with checkov {version}: {finding.rule_id} passes on {finding.resource}, "
-                        f"no check newly fails, file re-parses")
-        git_branches.commit_on_new_branch(top, name, repo_path, alone.changes[finding.file][1],
-                                          commit_message(fixed[0], verification))
-        made.append((name, fixed[0].summary))
+        git_branches.commit_on_new_branch(top, name, repo_path, alone.new_text,
+                                          commit_message(alone.attempt, alone.verification))
+        made.append((name, alone.attempt.summary))
     return made, problems

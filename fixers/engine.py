@@ -80,14 +80,20 @@ class _Step:
     outcome: Patched | NoChange
 
 
+def repo_facts(repo_root: Path) -> RepoFacts:
+    """What fixers may need beyond one file; it reads every .tf file, so compute it once per run."""
+    return RepoFacts(aws_provider_major=aws_provider_major(terraform_texts(repo_root)))
+
+
 def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanTexts,
-              catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None) -> RunReport:
+              catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None,
+              facts: RepoFacts | None = None) -> RunReport:
     """Fix what can be fixed, verify it, and say why the rest was not."""
     report = RunReport()
     sources, unreadable = read_sources(repo_root, {f.file for f in findings})
     report.problems += [f"{path}: {why}" for path, why in unreadable.items()]
     findings = _unique(_complete(f, sources, catalog) for f in findings)
-    facts = RepoFacts(aws_provider_major=aws_provider_major(terraform_texts(repo_root)))
+    facts = facts or repo_facts(repo_root)
     initial_failed = {finding_key(f) for f in findings}
 
     by_scope: dict[str, list[Finding]] = defaultdict(list)
@@ -115,6 +121,32 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
             if on_scope_done:
                 on_scope_done(count)
     return report
+
+
+@dataclass(frozen=True)
+class AloneFix:
+    """One finding's fix, re-made on the original file and verified by itself: what a branch or
+    a pull request holds."""
+
+    attempt: Attempt
+    new_text: str
+    verification: str
+
+
+def fix_alone(repo_root: Path, finding: Finding, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
+              scanner_version: str, facts: RepoFacts) -> AloneFix | str:
+    """The finding's fix alone, or the reason it does not verify on its own.
+
+    A batch may clear a rule through another fix (drop ALL also drops NET_RAW); a change that is
+    to stand alone must pass alone.
+    """
+    alone = remediate(repo_root, [finding], scan_texts, catalog, facts=facts)
+    fixed = alone.by_status(FIXED)
+    if not fixed or finding.file not in alone.changes:
+        return alone.attempts[0].reason if alone.attempts else "no change"
+    verification = (f"re-scan with checkov {scanner_version}: {finding.rule_id} passes on {finding.resource}, "
+                    f"no check newly fails, file re-parses")
+    return AloneFix(fixed[0], alone.changes[finding.file][1], verification)
 
 
 @dataclass(frozen=True)

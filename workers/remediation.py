@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from bot.local_scan import scan_directory
 from fixers import registry
-from fixers.engine import FIXED, Attempt, remediate
+from fixers.engine import FIXED, Attempt, fix_alone, remediate, repo_facts
 from fixers.models import Finding, Location, RuleMeta
 from fixers.scanner import Scanner
 
@@ -36,21 +36,18 @@ def remediate_tree(scanner: Scanner, root: Path,
     findings, problems = scan_directory(scanner, root)
     if not findings:
         return [], problems
-    report = remediate(root, findings, scanner.scan_texts, catalog)
+    facts = repo_facts(root)
+    report = remediate(root, findings, scanner.scan_texts, catalog, facts=facts)
     problems += report.problems
     version = scanner.ping()
     fixes: list[Fix] = []
     for attempt in report.by_status(FIXED):
         finding = attempt.finding
-        alone = remediate(root, [finding], scanner.scan_texts, catalog)
-        fixed = alone.by_status(FIXED)
-        if not fixed or finding.file not in alone.changes:
-            reason = alone.attempts[0].reason if alone.attempts else "no change"
-            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({reason})")
+        alone = fix_alone(root, finding, scanner.scan_texts, catalog, version, facts)
+        if isinstance(alone, str):
+            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({alone})")
             continue
-        verification = (f"re-scan with checkov {version}: {finding.rule_id} passes on {finding.resource}, "
-                        f"no check newly fails, file re-parses")
-        fixes.append(Fix(fixed[0], finding.file, alone.changes[finding.file][1], verification))
+        fixes.append(Fix(alone.attempt, finding.file, alone.new_text, alone.verification))
     return fixes, problems
 
 
