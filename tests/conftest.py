@@ -1,7 +1,10 @@
-"""Shared test settings."""
+"""Shared test settings and fixtures."""
 import os
 
+import pytest
 from hypothesis import settings
+
+from fixers.scanner import Scanner
 
 # CI runs the property tests deterministically (a red CI must be reproducible); local runs
 # explore new examples each time. IACBOT_HYPOTHESIS=deep searches much longer.
@@ -9,3 +12,11 @@ settings.register_profile("ci", derandomize=True, max_examples=300, deadline=Non
 settings.register_profile("deep", max_examples=3000, deadline=None)
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("IACBOT_HYPOTHESIS") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def scanner():
+    """One real checkov scanner process for the tests that only use it (starting one costs ~3.5 s).
+    tests/test_scanner.py, which kills and restarts processes, keeps its own."""
+    with Scanner() as running:
+        yield running

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixers.scanner import Scanner
 from fixers.verify import failed_keys, finding_key
 from tests.golden_cases import golden_cases
 
 POSITIVE = [c for c in golden_cases() if c.expected_path is not None]
-
-
-@pytest.fixture(scope="module")
-def scanner():
-    with Scanner() as running:
-        yield running
 
 
 @pytest.mark.parametrize("case", POSITIVE, ids=str)

@@ -10,24 +10,17 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from fixers.scanner import Scanner
 from tests.paths import REPO
 
 SAMPLE = REPO / "examples" / "sample-repo"
 FINDINGS = REPO / "tests" / "fixtures" / "findings"
 
 
-@pytest.fixture(scope="module")
-def shared_scanner():
-    with Scanner() as scanner:
-        yield scanner
-
-
 @pytest.fixture
-def run(shared_scanner, capsys):
+def run(scanner, capsys):
     """Run the CLI in-process against the shared scanner; returns (exit code, stdout, stderr)."""
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(shared_scanner))
+        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(scanner))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
     return invoke

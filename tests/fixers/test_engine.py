@@ -5,22 +5,13 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-import pytest
-
 from bot.local_scan import scan_directory
 from fixers.catalog import load_catalog
 from fixers.engine import CLEARED, FIXED, UNFIXED, remediate
-from fixers.scanner import Scanner
 from tests.paths import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "engine"
 SAMPLE = REPO / "examples" / "sample-repo"
-
-
-@pytest.fixture(scope="module")
-def scanner():
-    with Scanner() as running:
-        yield running
 
 
 def run(scanner, root: Path, findings=None):

@@ -12,11 +12,9 @@ import time
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
-from tests.github_double import GitHubDouble
+from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.gitobjects import ObjectStore, object_id
 from tests.github_double.openapi_check import load_spec
 
@@ -32,9 +30,7 @@ FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
 
 @pytest.fixture(scope="module")
 def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return new_app_key_pem()
 
 
 @pytest.fixture
@@ -278,8 +274,7 @@ def test_token_request_rules(gh, private_key):
     gh.create_repo("octo/not-installed", files={"a": "b"})
     assert httpx.post(url, headers=good, json={"repositories": ["not-installed"]}).status_code == 422
     # A JWT signed by another key, an expired one, or none at all: 401.
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    other = new_app_key_pem()
     for headers in ({"Authorization": f"Bearer {app_jwt(other)}"},
                     {"Authorization": f"Bearer {app_jwt(private_key, exp_in=-600)}"}, {}):
         assert httpx.post(url, headers=headers, json={}).status_code == 401

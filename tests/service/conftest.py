@@ -13,7 +13,6 @@ import pytest
 import redis
 
 from bot.service.settings import Settings
-
 from tests.paths import REPO
 
 EXAMPLES = REPO.parent / "shared" / "github" / "webhook-examples" / "api.github.com"

@@ -5,59 +5,25 @@ Redis test database; it is killed (its own process group) when the test ends.
 """
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.service.app import WEBHOOK_PATH, create_app
-from tests.paths import REPO
+from tests.celery_worker import celery_worker, wait_for
 from tests.service.conftest import TEST_REDIS_URL
 from tests.service.test_app import PUSH, headers
 
-CELERY = Path(sys.executable).with_name("celery")
 STREAM = "iacbot:jobs:Codertocat/Hello-World"
-
-
-def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out after {timeout}s waiting for {what}\n{tail}")
 
 
 @pytest.fixture
 def worker(redis_db, tmp_path):
     log = tmp_path / "worker.log"
-    env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL}
     env.pop("IACBOT_WEBHOOK_SECRET", None)  # a worker needs no webhook secret
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", "scan", "--pool", "solo",
-             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "--hostname", f"e2e-{os.getpid()}@%h"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: proc.poll() is not None or b" ready." in log.read_bytes(), 25,
-                 "the Celery worker to start", log)
-        assert proc.poll() is None, log.read_text()[-3000:]
+    with celery_worker("scan", env, log, "e2e", start_timeout=25) as proc:
         yield proc, log
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def test_signed_delivery_is_ingested_exactly_once(worker, redis_db, settings, delivery_id):
@@ -72,8 +38,8 @@ def test_signed_delivery_is_ingested_exactly_once(worker, redis_db, settings, de
     entries = wait_for(lambda: redis_db.xrange(STREAM), 15, "the job in Redis", log)
     # Also bypass the web dedup: the same delivery published again straight to the broker
     # (as a second web replica racing the first might) is recorded once by the worker.
-    from workers.celery_app import make_celery
     from bot.service.settings import CommonSettings
+    from workers.celery_app import make_celery
     make_celery(CommonSettings(redis_url=TEST_REDIS_URL)).send_task(
         "workers.tasks.ingest_job", args=[json.loads(entries[0][1][b"job"])], queue="scan",
         task_id=delivery_id, ignore_result=True)

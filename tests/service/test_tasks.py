@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from workers import tasks
-from workers.celery_app import QUEUES, TASK_ROUTES, app, make_celery
 from bot.service.settings import CommonSettings
 from tests.service.conftest import TEST_REDIS_URL
+from workers import tasks
+from workers.celery_app import QUEUES, TASK_ROUTES, app, make_celery
 
 JOB = {"kind": "scan_push", "installation_id": 1, "repository": "Codertocat/Hello-World",
        "head_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "changed_files": ["main.tf"],

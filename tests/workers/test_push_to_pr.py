@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from github import Auth, Github
 
@@ -22,13 +17,13 @@ from bot.github.auth import installation_token
 from bot.service.app import create_app
 from bot.service.settings import CommonSettings, Settings
 from bot.service.signature import sign
-from tests.github_double import GitHubDouble
+from tests.celery_worker import celery_worker, wait_for
+from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from workers.celery_app import SCAN_PUSH_TASK, make_celery
 from workers.chain import FIXES_PREFIX, PUBLISHED_PREFIX
 
-CELERY = Path(sys.executable).with_name("celery")
 APP_ID = 424242
 REPO_NAME = "octo/apps"
 MANIFEST = """apiVersion: apps/v1
@@ -54,22 +49,10 @@ spec:
 """
 
 
-def wait_for(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture
 def private_key(tmp_path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "app.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_text(new_app_key_pem())
     return path
 
 
@@ -85,31 +68,14 @@ def gh(private_key):
 @pytest.fixture
 def worker(redis_db, gh, private_key, tmp_path):  # noqa: F811
     log = tmp_path / "worker.log"
-    env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL, "PYTHONPATH": str(REPO),
+    env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL,
            "IACBOT_GITHUB_API_URL": gh.base_url, "IACBOT_GITHUB_APP_ID": str(APP_ID),
            "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
            "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0"}
     env.pop("IACBOT_WEBHOOK_SECRET", None)
     env.pop("IACBOT_GITHUB_APP_PRIVATE_KEY", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", "scan,publish", "--pool", "solo",
-             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "--hostname", f"chain-{os.getpid()}@%h"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: proc.poll() is not None or b" ready." in log.read_bytes(), 30,
-                 "the Celery worker to start", log)
-        assert proc.poll() is None, log.read_text()[-3000:]
+    with celery_worker("scan,publish", env, log, "chain") as proc:
         yield proc, log
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def published(redis_db, job_id: str) -> dict[str, dict] | None:  # noqa: F811

@@ -5,18 +5,37 @@ import logging
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
 
 from bot.github import pr_body
-from bot.github.auth import AuthError, Token, installation_session, installation_token, revoke
-from bot.github.publish import CREATED, EXISTS, FOREIGN_BRANCH, UPDATED, PublishError, publish_fix
+from bot.github.auth import (
+    AuthError,
+    Token,
+    installation_session,
+    installation_token,
+    revoke,
+)
+from bot.github.publish import (
+    CREATED,
+    EXISTS,
+    FOREIGN_BRANCH,
+    UPDATED,
+    PublishError,
+    publish_fix,
+)
 from bot.provenance import branch_name
 from fixers.engine import FIXED, Attempt
-from fixers.models import (Category, Confidence, Finding, FixerInfo, FunctionFixer, Location,
-                           NoChange, Risk)
-from tests.github_double import GitHubDouble
+from fixers.models import (
+    Category,
+    Confidence,
+    Finding,
+    FixerInfo,
+    FunctionFixer,
+    Location,
+    NoChange,
+    Risk,
+)
+from tests.github_double import GitHubDouble, new_app_key_pem
 
 APP_ID = 515151
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
@@ -28,9 +47,7 @@ VERIFICATION = "before: CKV_AWS_20 FAILED; after: CKV_AWS_20 PASSED, 0 new failu
 
 @pytest.fixture(scope="module")
 def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return new_app_key_pem()
 
 
 @pytest.fixture
