@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Callable, ContextManager
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot import render, report_json
 from bot.branch_run import commit_branches

@@ -17,28 +17,10 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from fixers import registry
 from fixers.locate.by_line import resource_at_line
-from fixers.models import (
-    Finding,
-    FixContext,
-    Fixer,
-    Location,
-    NoChange,
-    Patched,
-    RepoFacts,
-    RuleMeta,
-    Unknown,
-)
+from fixers.models import Finding, FixContext, Fixer, Location, NoChange, Patched, RepoFacts, RuleMeta, Unknown
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
-from fixers.verify import (
-    ScanKey,
-    Verdict,
-    describe,
-    failed_keys,
-    finding_key,
-    judge,
-    unparseable_files,
-)
+from fixers.verify import ScanKey, Verdict, describe, failed_keys, finding_key, judge, unparseable_files
 from fixers.workspace import read_sources, scope_of, scope_texts, terraform_texts
 
 FIXED = "fixed"            # a patch of this finding's fixer was verified

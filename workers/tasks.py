@@ -85,9 +85,7 @@ def _continue_chain(job: dict[str, Any], delivery_id: str) -> None:
     """
     if job["kind"] != "scan_push":
         return
-    from bot.service.settings import (
-        CommonSettings,  # the chain's imports stay off the ingest path
-    )
+    from bot.service.settings import CommonSettings  # the chain's imports stay off the ingest path
     if CommonSettings().github_app_id is None:
         log.warning("delivery %s: recorded only: IACBOT_GITHUB_APP_ID is not set, so no scan follows", delivery_id)
         return

@@ -1,12 +1,5 @@
 """Kubernetes fixers. FIXERS: hand-written fixers; FAMILIES: (claims(meta), fixer) pairs."""
-from fixers.kubernetes import (
-    capabilities,
-    container_security,
-    control_plane_flags,
-    pod_security,
-    probes,
-    resources,
-)
+from fixers.kubernetes import capabilities, container_security, control_plane_flags, pod_security, probes, resources
 
 FIXERS: list = [
     *container_security.FIXERS,

@@ -1,13 +1,7 @@
 """Linux capabilities: drop ALL, and take away added ones."""
 from __future__ import annotations
 
-from fixers.kubernetes.base import (
-    AppendItem,
-    RemoveItem,
-    per_container_plan,
-    security_context,
-    workload_fixer,
-)
+from fixers.kubernetes.base import AppendItem, RemoveItem, per_container_plan, security_context, workload_fixer
 from fixers.locate.kubernetes import CONTAINER_LISTS, Container
 from fixers.models import Confidence, Finding, Risk
 

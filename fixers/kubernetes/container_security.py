@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import re
 
-from fixers.kubernetes.base import (
-    SetValue,
-    per_container_plan,
-    security_context,
-    workload_fixer,
-)
+from fixers.kubernetes.base import SetValue, per_container_plan, security_context, workload_fixer
 from fixers.locate.kubernetes import CONTAINER_LISTS, Container
 from fixers.models import Confidence, Finding, Risk, Unknown
 

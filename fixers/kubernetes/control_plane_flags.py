@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fixers.kubernetes.base import (
-    AppendItem,
-    Edit,
-    Plan,
-    RemoveItem,
-    SetValue,
-    workload_fixer,
-)
+from fixers.kubernetes.base import AppendItem, Edit, Plan, RemoveItem, SetValue, workload_fixer
 from fixers.locate.kubernetes import Container, Workload
 from fixers.models import Confidence, Finding, Risk, Unknown
 

@@ -1,13 +1,7 @@
 """Pod-level settings: host namespaces, pod securityContext, seccomp, service-account token, users."""
 from __future__ import annotations
 
-from fixers.kubernetes.base import (
-    Edit,
-    Plan,
-    SetValue,
-    security_context,
-    workload_fixer,
-)
+from fixers.kubernetes.base import Edit, Plan, SetValue, security_context, workload_fixer
 from fixers.locate.kubernetes import Workload
 from fixers.models import Category, Confidence, Finding, Risk, Unknown
 

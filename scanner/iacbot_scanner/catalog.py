@@ -65,9 +65,7 @@ def _json_value(value: Any) -> Any:
 
 def _value_check_fields(check: Any) -> dict[str, Any]:
     """inspected_key, expected_values, missing_attribute_result for a positive value check."""
-    from checkov.terraform.checks.resource.base_resource_value_check import (
-        BaseResourceValueCheck,
-    )
+    from checkov.terraform.checks.resource.base_resource_value_check import BaseResourceValueCheck
 
     if not isinstance(check, BaseResourceValueCheck):
         return {}

@@ -5,13 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixers.edit.yaml import (
-    YamlEditError,
-    append_item,
-    load_documents,
-    remove_item,
-    set_value,
-)
+from fixers.edit.yaml import YamlEditError, append_item, load_documents, remove_item, set_value
 
 
 def load(text: str):

@@ -8,33 +8,11 @@ import requests
 from github import Auth, Github
 
 from bot.github import pr_body
-from bot.github.auth import (
-    AuthError,
-    Token,
-    installation_session,
-    installation_token,
-    revoke,
-)
-from bot.github.publish import (
-    CREATED,
-    EXISTS,
-    FOREIGN_BRANCH,
-    UPDATED,
-    PublishError,
-    publish_fix,
-)
+from bot.github.auth import AuthError, Token, installation_session, installation_token, revoke
+from bot.github.publish import CREATED, EXISTS, FOREIGN_BRANCH, UPDATED, PublishError, publish_fix
 from bot.provenance import branch_name
 from fixers.engine import FIXED, Attempt
-from fixers.models import (
-    Category,
-    Confidence,
-    Finding,
-    FixerInfo,
-    FunctionFixer,
-    Location,
-    NoChange,
-    Risk,
-)
+from fixers.models import Category, Confidence, Finding, FixerInfo, FunctionFixer, Location, NoChange, Risk
 from tests.github_double import GitHubDouble, new_app_key_pem
 
 APP_ID = 515151

@@ -4,23 +4,9 @@ from __future__ import annotations
 import pytest
 
 from fixers.catalog import load_catalog
-from fixers.models import (
-    Category,
-    Finding,
-    FixContext,
-    NoChange,
-    Patched,
-    RuleMeta,
-    Unknown,
-)
+from fixers.models import Category, Finding, FixContext, NoChange, Patched, RuleMeta, Unknown
 from fixers.registry import fixer_for
-from fixers.terraform.value_checks import (
-    VALUE_CHECK_FIXER,
-    claims,
-    key_path,
-    preferred_value,
-    rule_category,
-)
+from fixers.terraform.value_checks import VALUE_CHECK_FIXER, claims, key_path, preferred_value, rule_category
 
 CATALOG = load_catalog()
 CLAIMED = sorted(rule for rule, meta in CATALOG.items() if claims(meta))
