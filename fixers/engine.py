@@ -233,9 +233,7 @@ def _add_one_by_one(base, candidates: list[_Step], checker: "_Checker", catalog:
             continue
         trial = {**current, step.finding.file: proposal.outcome.text}
         target = finding_key(step.finding)
-        verdict, failed_after = checker.judge(trial, {target})
-        if current_failed is not None:
-            verdict = judge({target}, current_failed, failed_after, verdict.unparseable)
+        verdict, failed_after = checker.judge(trial, {target}, baseline=current_failed)
         if verdict.clean:
             current, current_failed = trial, failed_after
             accepted.append(proposal)
@@ -286,13 +284,16 @@ class _Checker:
             self._before = failed_keys(self.scan_texts(self.originals).failed)
         return self._before
 
-    def judge(self, texts: dict[str, str], targets: set[ScanKey]):
+    def judge(self, texts: dict[str, str], targets: set[ScanKey], baseline: set[ScanKey] | None = None):
+        """Verdict on `texts` against `baseline` (what failed on the text they were made from),
+        by default the original scope."""
         changed = {p: t for p, t in texts.items() if t != self.originals[p]}
         broken = unparseable_files(changed)
         if broken:
             return judge(targets, set(), set(), broken), set()
         failed_after = failed_keys(self.scan_texts(texts).failed)
-        return judge(targets, self.failed_before(failed_after), failed_after), failed_after
+        before = baseline if baseline is not None else self.failed_before(failed_after)
+        return judge(targets, before, failed_after), failed_after
 
 
 def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:
