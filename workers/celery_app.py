@@ -37,7 +37,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
 JOB_TASKS: dict[str, tuple[str, str]] = {
     kind: (INGEST_TASK, "scan")
     for kind in ("scan_push", "code_scanning_alert", "installation_changed",
-                 "pull_request_closed", "checks_completed")
+                 "pull_request_closed", "checks_completed", "findings_submitted")
 }
 
 #: Publishing must fail fast when the broker is down: the webhook answers 503 instead.
