@@ -21,7 +21,7 @@ QUEUES = ("scan", "remediate", "publish")
 
 INGEST_TASK = "workers.tasks.ingest_job"
 SCAN_PUSH_TASK = "workers.chain.scan_push"
-PUBLISH_TASK = "workers.chain.publish_job"
+PUBLISH_TASK = "workers.publish.publish_job"
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     INGEST_TASK: {"queue": "scan"},
@@ -47,7 +47,7 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 
 def make_celery(settings: CommonSettings | None = None) -> Celery:
     settings = settings or CommonSettings()
-    celery = Celery("iacbot", include=["workers.tasks", "workers.chain"])
+    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish"])
     celery.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,

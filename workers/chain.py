@@ -1,4 +1,5 @@
-"""The push -> PR chain: ``scan_push`` (queue scan) then one ``publish_job`` per fix (queue publish).
+"""The push -> PR chain: ``scan_push`` (queue scan) then one ``publish_job`` per fix (queue publish,
+workers.publish).
 
 Ids in, ids out. ``scan_push`` fetches the pushed files with a READ-scoped token, scans and
 remediates them, stores each fix in Redis under the job id (a hash keyed by fingerprint) and
@@ -18,14 +19,13 @@ from typing import Any
 import redis
 import requests
 
-from bot.github.auth import PUBLISH_PERMISSIONS, installation_session
-from bot.github.publish import client, publish_fix
+from bot.github.auth import installation_session
 from bot.service.settings import CommonSettings
 from fixers.catalog import load_catalog
 from fixers.scanner import Scanner
 from workers.celery_app import PUBLISH_TASK, SCAN_PUSH_TASK, app
 from workers.github_fetch import READ_PERMISSIONS, fetch_files
-from workers.remediation import fix_from_json, fix_to_json, remediate_tree
+from workers.remediation import fix_to_json, remediate_tree
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def _validate_push(job: Any) -> dict[str, Any]:
 
 def _enqueue_publishes(job_id: str, fingerprints: list[str]) -> None:
     for fp in fingerprints:
-        publish_job.apply_async(args=[job_id, fp], queue="publish", task_id=f"{job_id}:publish:{fp}",
-                                ignore_result=True)
+        app.send_task(PUBLISH_TASK, args=[job_id, fp], queue="publish", task_id=f"{job_id}:publish:{fp}",
+                      ignore_result=True)
 
 
 @app.task(name=SCAN_PUSH_TASK, bind=True, autoretry_for=_RETRYABLE, retry_backoff=True,
@@ -124,29 +124,3 @@ def scan_push(self, job: dict[str, Any]) -> dict[str, Any]:
     log.info("job %s: %s@%s -> %d files, %d fixes", job_id, repository, sha[:12], len(written), len(fingerprints))
     _enqueue_publishes(job_id, fingerprints)
     return {"job_id": job_id, "fixes": fingerprints, "rescanned": True}
-
-
-@app.task(name=PUBLISH_TASK, bind=True, autoretry_for=_RETRYABLE, retry_backoff=True,
-          retry_backoff_max=60, max_retries=8)
-def publish_job(self, job_id: str, fingerprint: str) -> dict[str, Any]:
-    cfg = settings()
-    r = _redis(cfg.redis_url)
-    raw = r.hget(FIXES_PREFIX + job_id, fingerprint)
-    if raw is None:
-        log.warning("job %s: no stored fix %s (expired?); nothing to publish", job_id, fingerprint)
-        return {"job_id": job_id, "fingerprint": fingerprint, "status": "missing"}
-    data = json.loads(raw)
-    fix = fix_from_json(data, catalog())
-    repository = data["repository"]
-    interval = cfg.github_write_interval_seconds
-    with installation_session(cfg.github_app_id, cfg.app_private_key(), data["installation_id"], repository,
-                              PUBLISH_PERMISSIONS, cfg.github_api_url) as token:
-        gh = client(cfg.github_api_url, token, seconds_between_requests=min(interval, 0.25),
-                    seconds_between_writes=interval)
-        result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification)
-    outcome = {"job_id": job_id, "fingerprint": fingerprint, "status": result.status,
-               "branch": result.branch, "pr_number": result.pr_number, "pr_url": result.pr_url}
-    r.hset(PUBLISHED_PREFIX + job_id, fingerprint, json.dumps(outcome))
-    r.expire(PUBLISHED_PREFIX + job_id, int(cfg.job_record_ttl_seconds))
-    log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
-    return outcome
