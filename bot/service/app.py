@@ -1,32 +1,43 @@
-"""The webhook receiver: FastAPI app factory.
+"""The service: FastAPI app factory.
 
 ``POST /webhooks/github``: size cap (413) -> signature (401) -> JSON (400) -> route ->
 ignored (202) or claim delivery id + enqueue + 202 queued / duplicate. The handler only
 enqueues a small job description; all work happens in the worker.
+``POST /v1/findings``: the findings API (bot.service.findings_api), through the same enqueue.
+``/healthz``, ``/readyz``, ``/metrics`` (Prometheus) and ``/openapi.json`` (this API described).
 
-Run: ``uvicorn --factory bot.service.app:app_from_env`` with ``IACBOT_WEBHOOK_SECRET`` set.
+Production: ``uvicorn --factory bot.service.app:app_from_env --loop uvloop --http httptools
+--no-access-log --workers <cores>`` with ``IACBOT_WEBHOOK_SECRET`` set (scripts/bench_ingest.py
+measures exactly that command).
+
+As deployed the broker is the delivery store's own Redis, so dedup and enqueue are one atomic
+script call from the event loop (deliveries.AtomicEnqueue with broker.task_message); an
+injected ``enqueue`` (another publisher, tests) goes through claim -> enqueue -> confirm.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from typing import Any, Callable
+from typing import Any, AsyncIterator
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from starlette.concurrency import run_in_threadpool
 
-from bot.service.deliveries import DeliveryStore, Outcome, claim_and_enqueue
+from bot.service import api_models, broker, openapi
+from bot.service.aredis import LoopLocalRedis
+from bot.service.deliveries import AtomicEnqueue, ClaimThenEnqueue, DeliveryStore, Enqueue, Outcome, Submit
 from bot.service.events import Ignored, route
+from bot.service.findings_api import EXTRA_SCHEMAS, add_findings_api
+from bot.service.http import TooLarge, read_capped
 from bot.service.settings import Settings
 from bot.service.signature import verify_signature
+from bot.service.tenants import Tenants, load_tenants
 
 log = logging.getLogger(__name__)
-
-Enqueue = Callable[[dict[str, Any], str], Any]
 
 WEBHOOK_PATH = "/webhooks/github"
 # GitHub sends a GUID; anything else is refused before it becomes a Redis key or a task id.
@@ -34,12 +45,8 @@ _DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def celery_enqueue(settings: Settings) -> Enqueue:
-    """Publish jobs to Celery on the Redis broker named in ``settings``."""
+    """Publish jobs with Celery's own publisher (``send_task``) to the broker in ``settings``."""
     from workers.celery_app import PUBLISH_RETRY_POLICY, job_target, make_celery
 
     celery = make_celery(settings)
@@ -55,20 +62,46 @@ def celery_enqueue(settings: Settings) -> Enqueue:
     return enqueue
 
 
+def atomic_submit(settings: Settings, client: LoopLocalRedis) -> Submit:
+    """Dedup + enqueue in one script on the broker's Redis (the deployed configuration)."""
+    from workers.celery_app import job_target
+
+    sender = broker.origin()
+
+    def message_for(job: dict[str, Any], delivery_id: str) -> tuple[str, str]:
+        task, queue = job_target(job)
+        return queue, broker.task_message(task, queue, job, delivery_id, sender)
+
+    return AtomicEnqueue(client, settings.delivery_ttl_seconds, message_for)
+
+
 def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
+    """The app; raises TenantsFileError (naming file and field) when the tenants file is bad."""
     secret = settings.webhook_secret.get_secret_value().encode()
     max_body = settings.max_body_bytes
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2,
-                                  socket_connect_timeout=1)
+    tenants = load_tenants(settings.tenants_file) if settings.tenants_file else Tenants()
+    if not tenants.tenants:
+        log.info("findings API: no tenants configured (IACBOT_TENANTS_FILE); every request gets 401")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
+    aclient = LoopLocalRedis(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
     store = DeliveryStore(client, settings.delivery_ttl_seconds)
-    if enqueue is None:
-        enqueue = celery_enqueue(settings)
+    submit: Submit = (atomic_submit(settings, aclient) if enqueue is None
+                      else ClaimThenEnqueue(store, enqueue))
 
     registry = CollectorRegistry()
     deliveries = Counter("iacbot_webhook_deliveries", "Webhook deliveries by event and outcome",
                          ["event", "outcome"], registry=registry)
 
-    app = FastAPI(title="iacbot", docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await aclient.aclose()
+        client.close()
+
+    app = FastAPI(title="iacbot", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
+                  openapi_url="/openapi.json",
+                  description="GitHub App webhook receiver and findings API of iacbot: each accepted "
+                              "delivery or submission becomes exactly one job on the broker.")
     app.state.settings = settings
     app.state.redis = client
     app.state.deliveries = store
@@ -81,28 +114,14 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
         return JSONResponse(status_code=code, content={"status": body.pop("status", outcome),
                                                          **body})
 
-    async def read_capped(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            try:
-                if int(declared) > max_body:
-                    raise _TooLarge
-            except ValueError:
-                pass  # the server rejects a malformed length; the streamed count still caps
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body:
-                raise _TooLarge
-        return bytes(body)
-
-    @app.post(WEBHOOK_PATH)
+    @app.post(WEBHOOK_PATH, status_code=202, tags=["github"], summary="Receive a GitHub App webhook delivery",
+              responses=_WEBHOOK_RESPONSES, openapi_extra=_WEBHOOK_OPENAPI)
     async def github_webhook(request: Request) -> JSONResponse:
         raw_delivery = request.headers.get("x-github-delivery")
         delivery = raw_delivery if raw_delivery and _DELIVERY_ID.match(raw_delivery) else None
         try:
-            body = await read_capped(request)
-        except _TooLarge:
+            body = await read_capped(request, max_body)
+        except TooLarge:
             return answer(413, "unverified", "too_large", delivery, status="error",
                           detail=f"body larger than {max_body} bytes")
         if not verify_signature(secret, body, request.headers.get("x-hub-signature-256")):
@@ -133,7 +152,7 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
 
         job = {**routed, "event": event, "delivery_id": delivery}
         try:
-            outcome = await run_in_threadpool(claim_and_enqueue, store, delivery, job, enqueue)
+            outcome = await submit(delivery, job, None)
         except redis.RedisError as exc:
             log.warning("delivery %s: Redis unavailable for dedup (%s)", delivery,
                         type(exc).__name__)
@@ -151,27 +170,81 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
         return answer(503, event_label, "enqueue_failed", delivery, status="error",
                       detail="could not enqueue the job; redeliver later")
 
-    @app.get("/healthz")
+    add_findings_api(app, tenants=tenants, submit=submit, max_body=settings.findings_max_body_bytes,
+                     record_ttl=settings.job_record_ttl_seconds, registry=registry)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers",
+             response_model=api_models.Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: Redis (dedup store and broker) answers",
+             response_model=api_models.Ready,
+             responses={503: {"model": api_models.Ready, "description": "Redis unreachable"}})
     async def readyz() -> JSONResponse:
         try:
-            await run_in_threadpool(client.ping)
-        except redis.RedisError as exc:
+            await aclient().ping()
+        except (redis.RedisError, OSError) as exc:
             log.warning("readyz: Redis unreachable (%s)", type(exc).__name__)
             return JSONResponse(status_code=503,
                                 content={"status": "unavailable", "redis": "unreachable"})
         return JSONResponse(status_code=200, content={"status": "ready", "redis": "ok"})
 
-    @app.get("/metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             responses={200: {"description": "Prometheus text exposition format",
+                              "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    openapi.install(app, EXTRA_SCHEMAS)
     return app
 
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory``: settings from the ``IACBOT_*`` environment."""
     return create_app(Settings())
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": api_models.Error, "description": description}
+
+
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": api_models.WebhookAnswer,
+          "description": "queued (the job is on the broker), duplicate (this delivery id was queued before) "
+                         "or ignored (no job needed; reason says why)"},
+    400: _error("missing X-GitHub-Event or X-GitHub-Delivery, or a body that is not JSON"),
+    401: _error("X-Hub-Signature-256 missing or not the body's signature under the webhook secret"),
+    409: {"model": api_models.InProgress, "description": "another request is enqueueing this delivery now"},
+    413: _error("body larger than the configured cap"),
+    415: _error("form-encoded delivery: set the webhook content type to application/json"),
+    503: _error("Redis or the broker unavailable; GitHub may redeliver"),
+}
+
+
+def _required_header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "header", "required": True, "description": description, "schema": schema}
+
+
+_WEBHOOK_OPENAPI: dict[str, Any] = {
+    "description": "GitHub's delivery, verified before it is parsed. A redelivery of the same X-GitHub-Delivery "
+                   "starts no second job; 202 means the job is on the broker.",
+    "security": [{"githubSignature": []}],
+    "parameters": [
+        _required_header("X-GitHub-Event", "the event name (push, code_scanning_alert, installation, ...)"),
+        _required_header("X-GitHub-Delivery", "the delivery's GUID: the dedup key and the job's id",
+                         _DELIVERY_ID.pattern),
+        _required_header("X-Hub-Signature-256", "sha256=<hex of HMAC-SHA256(webhook secret, raw body)>",
+                         r"^sha256=[0-9a-fA-F]{64}$"),
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "the event's payload exactly as GitHub sent it (raw bytes: the signature covers them)",
+        "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": True,
+            "externalDocs": {"url": "https://docs.github.com/en/webhooks/webhook-events-and-payloads"}}}},
+    },
+}

@@ -6,15 +6,22 @@ redelivery of the same id can succeed. If this process dies between claim and en
 pending claim expires after ``pending_ttl`` seconds instead of blocking redelivery for days.
 The worker is idempotent by delivery id as well (the Celery task id is the delivery id), so a
 rare double enqueue still records the job once.
+
+When the broker is this same Redis (as deployed), :class:`AtomicEnqueue` does claim, record
+and LPUSH in one Lua script instead: one round trip, and never a claim without its job. The
+app reaches either path through one async ``submit(delivery_id, job, record)``.
 """
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import secrets
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
+import anyio.to_thread
 import redis
+import redis.asyncio
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,13 @@ class Outcome(str, enum.Enum):
     DUPLICATE = "duplicate"  # already enqueued once: nothing to do
     IN_PROGRESS = "in_progress"  # another request holds the claim right now
     ENQUEUE_FAILED = "enqueue_failed"  # claim released; a redelivery may succeed
+
+
+#: A value stored with the job, or not at all: (key, text, ttl seconds). The findings API
+#: keeps the submission here so the job itself stays small.
+Record = tuple[str, str, int]
+Enqueue = Callable[[dict[str, Any], str], Any]
+Submit = Callable[[str, dict[str, Any], "Record | None"], Awaitable[Outcome]]
 
 
 class DeliveryStore:
@@ -98,3 +112,75 @@ def claim_and_enqueue(store: DeliveryStore, delivery_id: str, job: dict[str, Any
         # The job is on the broker; the pending claim expires and the worker dedups anyway.
         log.warning("could not confirm claim for delivery %s", delivery_id)
     return Outcome.QUEUED
+
+
+# Job, record (optional) and claim together or nothing. LPUSH is the only command that can
+# fail (wrong type, or refused for memory as the script's first write); once it has written,
+# Redis runs the rest (SET cannot fail on type, and a script that has written is not stopped),
+# and no worker sees the job before the script ends. So an error leaves no claim and no record
+# behind, and a redelivery can succeed.
+_CLAIM_AND_PUSH = """
+local state = redis.call('GET', KEYS[1])
+if state then return state end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[3], 'EX', tonumber(ARGV[4])) end
+redis.call('SET', KEYS[1], ARGV[5], 'EX', tonumber(ARGV[2]))
+return false
+"""
+_CLAIM_AND_PUSH_SHA = hashlib.sha1(_CLAIM_AND_PUSH.encode()).hexdigest()
+
+
+class AtomicEnqueue:
+    """Dedup + enqueue for a broker that is the delivery store's own Redis: one script call.
+
+    ``message_for(job, delivery_id) -> (queue list, message text)`` builds the broker message
+    (bot.service.broker). Redis errors propagate: the caller answers 503.
+    """
+
+    def __init__(self, client: Callable[[], redis.asyncio.Redis], ttl_seconds: int,
+                 message_for: Callable[[dict[str, Any], str], tuple[str, str]],
+                 prefix: str = KEY_PREFIX) -> None:
+        self.client = client
+        self.ttl = ttl_seconds
+        self.message_for = message_for
+        self.prefix = prefix
+
+    async def __call__(self, delivery_id: str, job: dict[str, Any],
+                       record: Record | None = None) -> Outcome:
+        queue, message = self.message_for(job, delivery_id)
+        keys = [self.prefix + delivery_id, queue]
+        args: list[Any] = [message, self.ttl, "", 0, QUEUED]
+        if record is not None:
+            keys.append(record[0])
+            args[2:4] = [record[1], record[2]]
+        client = self.client()
+        try:
+            state = await client.evalsha(_CLAIM_AND_PUSH_SHA, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            state = await client.eval(_CLAIM_AND_PUSH, len(keys), *keys, *args)
+        if state is None:
+            return Outcome.QUEUED
+        state = state.decode() if isinstance(state, bytes) else state
+        return Outcome.DUPLICATE if state == QUEUED else Outcome.IN_PROGRESS
+
+
+class ClaimThenEnqueue:
+    """Dedup + enqueue through any ``enqueue`` callable (another broker, a test double)."""
+
+    def __init__(self, store: DeliveryStore, enqueue: Enqueue) -> None:
+        self.store = store
+        self.enqueue = enqueue
+
+    async def __call__(self, delivery_id: str, job: dict[str, Any],
+                       record: Record | None = None) -> Outcome:
+        def enqueue(job: dict[str, Any], delivery_id: str) -> None:
+            if record is not None:  # we hold the claim: nobody else writes this record now
+                self.store.client.set(record[0], record[1], ex=record[2])
+            try:
+                self.enqueue(job, delivery_id)
+            except Exception:
+                if record is not None:
+                    self.store.client.delete(record[0])
+                raise
+
+        return await anyio.to_thread.run_sync(claim_and_enqueue, self.store, delivery_id, job, enqueue)

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIN_SECRET_LENGTH = 16
 #: GitHub caps webhook payloads at 25 MB and does not deliver larger ones.
 GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
+#: Default cap for one findings document (SARIF of a whole repository fits with room to spare).
+FINDINGS_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 class CommonSettings(BaseSettings):
@@ -37,6 +39,8 @@ class CommonSettings(BaseSettings):
     github_app_private_key_file: str | None = None
     #: Pause between write requests to GitHub (its secondary rate limits ask for about 1 s).
     github_write_interval_seconds: float = Field(default=1.0, ge=0)
+    #: Broker visibility timeout: a task a dead worker took is handed to another after this long.
+    visibility_timeout_seconds: int = Field(default=3600, gt=0)
 
     @field_validator("redis_url")
     @classmethod
@@ -65,10 +69,13 @@ class CommonSettings(BaseSettings):
 
 
 class Settings(CommonSettings):
-    """The web app's settings: everything common plus the webhook secret and the body cap."""
+    """The web app's settings: everything common plus the webhook secret, body caps and tenants."""
 
     webhook_secret: SecretStr
     max_body_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, gt=0)
+    #: The findings API's tenants (JSON or YAML; bot.service.tenants). Unset: every request is 401.
+    tenants_file: str | None = None
+    findings_max_body_bytes: int = Field(default=FINDINGS_MAX_BODY_BYTES, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod

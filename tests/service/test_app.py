@@ -1,5 +1,5 @@
-"""The webhook app over HTTP (FastAPI TestClient) with the real Redis and the real Celery
-publisher: messages land on the broker's `scan` list in the test database."""
+"""The webhook app over HTTP (FastAPI TestClient) with the real Redis and the real broker
+enqueue: messages land on the ingest queue's list in the test database."""
 import base64
 import json
 
@@ -10,6 +10,7 @@ from bot.service.app import WEBHOOK_PATH, celery_enqueue, create_app
 from bot.service.settings import Settings
 from bot.service.signature import sign
 from tests.service.conftest import SECRET, example
+from workers.celery_app import job_target
 
 PUSH = json.dumps(example("push", "with-new-branch.payload.json")).encode()
 
@@ -27,7 +28,11 @@ def client(settings):
         yield c
 
 
-def broker_messages(redis_db, queue="scan"):
+#: The list ingest jobs are pushed to (the workers' configuration decides which queue).
+INGEST_QUEUE = job_target({"kind": "scan_push"})[1]
+
+
+def broker_messages(redis_db, queue=INGEST_QUEUE):
     return [json.loads(m) for m in redis_db.lrange(queue, 0, -1)]
 
 
@@ -100,7 +105,7 @@ def test_push_queued_once_then_duplicate(client, redis_db, delivery_id):
     [message] = broker_messages(redis_db)
     assert message["headers"]["task"] == "workers.tasks.ingest_job"
     assert message["headers"]["id"] == delivery_id
-    assert message["properties"]["delivery_info"]["routing_key"] == "scan"
+    assert message["properties"]["delivery_info"]["routing_key"] == INGEST_QUEUE
     assert message["content-type"] == "application/json"
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
     [job] = args
@@ -182,3 +187,30 @@ def test_no_secret_in_logs(settings, redis_db, caplog, delivery_id):
     text = caplog.text
     assert delivery_id in text
     assert SECRET not in text and sign(SECRET.encode(), PUSH) not in text
+
+
+def test_message_is_what_celery_would_publish(redis_db, settings, delivery_id):
+    """broker.task_message builds, for the one-script enqueue, the message send_task would LPUSH."""
+    from bot.service import broker
+    job = {"kind": "scan_push", "delivery_id": delivery_id, "repository": "o/r", "note": "é"}
+    celery_enqueue(settings)(job, delivery_id)
+    [theirs] = broker_messages(redis_db)
+    ours = json.loads(broker.task_message("workers.tasks.ingest_job", INGEST_QUEUE, job, delivery_id,
+                                          theirs["headers"]["origin"]))
+    for message in (ours, theirs):  # per-publish values
+        message["properties"].pop("delivery_tag")
+        message["properties"].pop("reply_to")
+    assert ours["headers"] == theirs["headers"]
+    assert ours["properties"] == theirs["properties"]
+    assert json.loads(base64.b64decode(ours["body"])) == json.loads(base64.b64decode(theirs["body"]))
+    assert {k: v for k, v in ours.items() if k != "body"} == {k: v for k, v in theirs.items() if k != "body"}
+
+
+def test_broker_refusal_503_and_no_claim(client, redis_db, delivery_id):
+    redis_db.set(INGEST_QUEUE, "not a list")
+    r = client.post(WEBHOOK_PATH, content=PUSH, headers=headers(PUSH, delivery=delivery_id))
+    assert r.status_code == 503
+    assert redis_db.exists(f"iacbot:delivery:{delivery_id}") == 0
+    redis_db.delete(INGEST_QUEUE)
+    r = client.post(WEBHOOK_PATH, content=PUSH, headers=headers(PUSH, delivery=delivery_id))
+    assert r.status_code == 202 and r.json()["status"] == "queued"

@@ -50,3 +50,51 @@ def test_release_only_removes_own_claim(store, delivery_id):
     assert not store.release(delivery_id, "pending:someone-else")
     assert store.release(delivery_id, token)
     assert store.state(delivery_id) is None
+
+
+# --- the deployed path: claim, record and LPUSH in one script (AtomicEnqueue) ---------------
+
+def atomic(coroutine_factory):
+    """Run one AtomicEnqueue call with a client made inside the loop (asyncio connections are per loop)."""
+    import asyncio
+
+    import redis.asyncio
+
+    from bot.service.deliveries import AtomicEnqueue
+    from tests.service.conftest import TEST_REDIS_URL
+
+    async def run():
+        client = redis.asyncio.Redis.from_url(TEST_REDIS_URL)
+        try:
+            submit = AtomicEnqueue(lambda: client, 3600, lambda job, d: ("jobs", f"message {d}"))
+            return await coroutine_factory(submit)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_atomic_queued_then_duplicate_with_record(redis_db, delivery_id):
+    record = ("iacbot:submission:s1", '{"findings": []}', 600)
+    first = atomic(lambda submit: submit(delivery_id, {}, record))
+    second = atomic(lambda submit: submit(delivery_id, {}, ("iacbot:submission:s1", "CHANGED", 600)))
+    assert (first, second) == (Outcome.QUEUED, Outcome.DUPLICATE)
+    assert redis_db.lrange("jobs", 0, -1) == [f"message {delivery_id}".encode()]
+    assert redis_db.get("iacbot:submission:s1") == b'{"findings": []}'  # a duplicate writes nothing
+    assert 500 < redis_db.ttl("iacbot:submission:s1") <= 600
+    assert redis_db.get(KEY_PREFIX + delivery_id) == b"queued"
+    assert 3500 < redis_db.ttl(KEY_PREFIX + delivery_id) <= 3600
+
+
+def test_atomic_sees_a_pending_claim_as_in_progress(store, redis_db, delivery_id):
+    store.claim(delivery_id)  # another replica on the claim -> enqueue -> confirm path
+    assert atomic(lambda submit: submit(delivery_id, {})) is Outcome.IN_PROGRESS
+    assert redis_db.llen("jobs") == 0
+
+
+def test_atomic_refused_push_leaves_nothing(redis_db, delivery_id):
+    import redis as redis_lib
+    redis_db.set("jobs", "not a list")
+    with pytest.raises(redis_lib.ResponseError):
+        atomic(lambda submit: submit(delivery_id, {}, ("iacbot:submission:s2", "x", 60)))
+    assert redis_db.exists(KEY_PREFIX + delivery_id, "iacbot:submission:s2") == 0

@@ -46,3 +46,11 @@ def test_secrets_never_in_repr():
 def test_refuses_non_redis_url():
     with pytest.raises(ValidationError):
         Settings(webhook_secret=GOOD, redis_url="http://example.org")
+
+
+def test_findings_api_settings(monkeypatch):
+    monkeypatch.setenv("IACBOT_TENANTS_FILE", "/etc/iacbot/tenants.yaml")
+    s = Settings(webhook_secret=GOOD)
+    assert s.tenants_file == "/etc/iacbot/tenants.yaml" and s.findings_max_body_bytes == 16 * 1024 * 1024
+    with pytest.raises(ValidationError, match="findings_max_body_bytes"):
+        Settings(webhook_secret=GOOD, findings_max_body_bytes=0)

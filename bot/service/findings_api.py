@@ -1,0 +1,224 @@
+"""``POST /v1/findings``: findings from any scanner or cloud tool become a queued job.
+
+Order of checks: body size (413) -> tenant credential (401; bot.service.tenants) -> query
+parameters and Idempotency-Key (400, naming the one that is wrong) -> repository allowed for the
+tenant (403) -> the document (400 when unreadable; bot.service.findings_doc) -> entries (those
+that fail are listed as problems; when none is left: 422).
+
+Accepted findings are stored as ``iacbot:submission:<id>`` (JSON: tenant, installation_id,
+repository, commit_sha or null, findings as ``dataclasses.asdict(Finding)``, problems; TTL
+``job_record_ttl_seconds``) together with, and only with, the small job
+``{"kind": "findings_submitted", "submission_id", "tenant", "installation_id", "repository",
+"commit_sha", "delivery_id"}``, through the webhook's own dedup + enqueue path with the
+submission id as delivery id. 202 only once the job is on the broker.
+
+The submission id is derived from the tenant and the ``Idempotency-Key`` when one is given
+(a reused key is a duplicate, whatever the body), else from the tenant, repository, commit and
+body: an identical retry, or a replay of a captured signed request, is a duplicate, not a
+second job. Tenants get distinct ids for the same key, so no tenant can block another's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import time
+from typing import Any, Callable
+
+import anyio.to_thread
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter
+
+from bot.service import api_models
+from bot.service.deliveries import Outcome, Submit
+from bot.service.findings_doc import FORMATS, DocumentError, FindingsDocument, read_document
+from bot.service.http import TooLarge, read_capped
+from bot.service.tenants import REPOSITORY, Tenants, Unauthorized, authenticate
+
+log = logging.getLogger(__name__)
+
+FINDINGS_PATH = "/v1/findings"
+SUBMISSION_PREFIX = "iacbot:submission:"
+JOB_KIND = "findings_submitted"
+MAX_PROBLEMS_SHOWN = 100
+#: Documents above this size are parsed off the event loop, so webhooks keep flowing.
+_THREAD_PARSE_BYTES = 64 * 1024
+_COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class _BadRequest(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def submission_id(tenant: str, repository: str, commit_sha: str | None, body: bytes,
+                  idempotency_key: str | None) -> str:
+    """The submission's id (also its delivery and task id). Pure."""
+    digest = hashlib.sha256()
+    if idempotency_key is not None:
+        digest.update(b"key\0" + tenant.encode() + b"\0" + idempotency_key.encode())
+    else:
+        digest.update(b"body\0" + f"{tenant}\0{repository.lower()}\0{commit_sha or ''}\0".encode() + body)
+    return "sub-" + digest.hexdigest()[:40]
+
+
+def _params(request: Request) -> tuple[str, str | None, str | None, str | None]:
+    query = request.query_params
+    repository = query.get("repository")
+    if not repository or not REPOSITORY.match(repository):
+        raise _BadRequest(400, "repository: required query parameter, owner/name of a GitHub repository")
+    commit = query.get("commit_sha")
+    if commit is not None and not _COMMIT.match(commit):
+        raise _BadRequest(400, "commit_sha: expected 40 hexadecimal digits (omit it for the default branch head)")
+    fmt = query.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise _BadRequest(400, f"format: expected one of {', '.join(FORMATS)} (omit it to detect)")
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise _BadRequest(400, "Idempotency-Key: 1-128 letters, digits, '.', '_', ':' or '-'")
+    return repository, commit.lower() if commit else None, fmt, key
+
+
+def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, max_body: int, record_ttl: int,
+                     registry: CollectorRegistry, clock: Callable[[], float] = time.time) -> None:
+    submissions = Counter("iacbot_findings_submissions", "Findings API requests by tenant and outcome",
+                          ["tenant", "outcome"], registry=registry)
+    entries = Counter("iacbot_findings_entries", "Findings API entries queued or skipped, by tenant",
+                      ["tenant", "result"], registry=registry)
+
+    def answer(code: int, tenant: str, outcome: str, body: dict[str, Any],
+               headers: dict[str, str] | None = None) -> JSONResponse:
+        submissions.labels(tenant=tenant, outcome=outcome).inc()
+        log.info("findings tenant=%s outcome=%s submission=%s", tenant, outcome, body.get("submission_id", "-"))
+        return JSONResponse(status_code=code, content=body, headers=headers)
+
+    def error(code: int, tenant: str, outcome: str, detail: str, **extra: Any) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="iacbot"'} if code == 401 else None
+        return answer(code, tenant, outcome, {"status": "error", "detail": detail, **extra}, headers)
+
+    @app.post(FINDINGS_PATH, status_code=202, tags=["findings"], summary="Submit findings for a repository",
+              responses=_RESPONSES, openapi_extra=_OPENAPI_EXTRA)
+    async def submit_findings(request: Request) -> JSONResponse:
+        try:
+            body = await read_capped(request, max_body)
+        except TooLarge:
+            return error(413, "unauthenticated", "too_large", f"body larger than {max_body} bytes")
+        try:
+            tenant = authenticate(tenants, request.headers, body, clock())
+        except Unauthorized as exc:
+            return error(401, "unauthenticated", "unauthorized", exc.detail)
+        try:
+            repository, commit, fmt, key = _params(request)
+        except _BadRequest as exc:
+            return error(exc.code, tenant.id, "bad_request", exc.detail)
+        if not tenant.allows(repository):
+            return error(403, tenant.id, "forbidden", f"repository: tenant {tenant.id!r} may not submit for {repository}")
+        try:
+            if len(body) > _THREAD_PARSE_BYTES:
+                findings, problems = await anyio.to_thread.run_sync(read_document, body, fmt)
+            else:
+                findings, problems = read_document(body, fmt)
+        except DocumentError as exc:
+            return error(400, tenant.id, "malformed", str(exc))
+        shown = _shown(problems)
+        if not findings:
+            if problems:
+                return error(422, tenant.id, "no_findings", "no entry could be read", problems=shown)
+            return answer(200, tenant.id, "empty", {"status": "empty", "findings": 0, "problems": []})
+
+        sid = submission_id(tenant.id, repository, commit, body, key)
+        record = json.dumps({"tenant": tenant.id, "installation_id": tenant.installation_id,
+                             "repository": repository, "commit_sha": commit,
+                             "findings": [dataclasses.asdict(f) for f in findings], "problems": problems})
+        job = {"kind": JOB_KIND, "submission_id": sid, "tenant": tenant.id,
+               "installation_id": tenant.installation_id, "repository": repository, "commit_sha": commit,
+               "delivery_id": sid}
+        try:
+            outcome = await submit(sid, job, (SUBMISSION_PREFIX + sid, record, record_ttl))
+        except redis.RedisError as exc:
+            log.warning("findings submission %s: Redis unavailable (%s)", sid, type(exc).__name__)
+            return error(503, tenant.id, "redis_unavailable", "submission store unavailable; retry later",
+                         submission_id=sid)
+        if outcome is Outcome.IN_PROGRESS:
+            return error(409, tenant.id, "in_progress", "this submission is being enqueued by another request",
+                         submission_id=sid)
+        if outcome is Outcome.ENQUEUE_FAILED:
+            return error(503, tenant.id, "enqueue_failed", "could not enqueue the job; retry later",
+                         submission_id=sid)
+        if outcome is Outcome.QUEUED:
+            entries.labels(tenant=tenant.id, result="queued").inc(len(findings))
+            entries.labels(tenant=tenant.id, result="problem").inc(len(problems))
+        return answer(202, tenant.id, outcome.value, {"status": outcome.value, "submission_id": sid,
+                                                      "findings": len(findings), "problems": shown})
+
+
+def _shown(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_PROBLEMS_SHOWN:
+        return problems
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    return problems[:MAX_PROBLEMS_SHOWN] + [f"... and {more} more problems (all are kept with the submission)"]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": api_models.Error, "description": description}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": api_models.FindingsEmpty, "description": "the document holds no findings: nothing to do"},
+    202: {"model": api_models.FindingsAnswer,
+          "description": "queued (or a duplicate of a queued submission); problems name skipped entries"},
+    400: _error("unreadable document, or a bad query parameter or Idempotency-Key (named in detail)"),
+    401: _error("unknown tenant, bad credential, or X-Iacbot-Timestamp more than 300 s off"),
+    403: _error("the tenant may not submit for this repository"),
+    409: {"model": api_models.InProgress, "description": "the same submission is being enqueued right now"},
+    413: _error("body larger than the configured cap"),
+    422: {"model": api_models.FindingsRejected, "description": "no entry could be read; problems name each"},
+    503: _error("Redis or the broker unavailable; retry later"),
+}
+
+
+def _header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
+
+
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "description": __doc__.split("\n\n", 1)[1],
+    "security": [{"bearerToken": []}, {"tenantHmac": [], "tenantId": [], "tenantTimestamp": []}],
+    "parameters": [
+        {"name": "repository", "in": "query", "required": True, "description": "owner/name",
+         "schema": {"type": "string", "pattern": REPOSITORY.pattern}},
+        {"name": "commit_sha", "in": "query", "required": False,
+         "description": "the commit the findings are about; absent: the default branch head",
+         "schema": {"type": "string", "pattern": _COMMIT.pattern}},
+        {"name": "format", "in": "query", "required": False, "description": "absent: detected from the body",
+         "schema": {"type": "string", "enum": list(FORMATS)}},
+        _header("Idempotency-Key", "names the submission: a retry with the same key is a duplicate",
+                _IDEMPOTENCY_KEY.pattern),
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "SARIF 2.1.0, checkov JSON (checkov -o json), or iacbot's normalized findings",
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/FindingsDocument"},
+            {"type": "object", "title": "SARIF 2.1.0", "required": ["runs"],
+             "properties": {"version": {"type": "string", "enum": ["2.1.0"]}, "runs": {"type": "array"}},
+             "externalDocs": {"url": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html"}},
+            {"title": "checkov JSON", "description": "one checkov report, or a list of them",
+             "oneOf": [{"type": "object", "required": ["results"]},
+                       {"type": "array", "items": {"type": "object", "required": ["results"]}}]},
+        ]}}},
+    },
+}
+
+#: Schemas the description refers to that no route declares as a model.
+EXTRA_SCHEMAS = {"FindingsDocument": FindingsDocument}
