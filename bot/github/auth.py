@@ -14,6 +14,10 @@ from typing import Iterator, Mapping
 import jwt
 import requests
 
+from bot.github import http
+from bot.github.errors import GitHubRetryLater
+from bot.github.retry import RetryPolicy
+
 log = logging.getLogger(__name__)
 
 # What publishing a fix needs, and nothing more (metadata:read is always granted).
@@ -72,17 +76,16 @@ def _message(response: requests.Response) -> str:
 
 def installation_token(app_id: int | str, private_key_pem: str | bytes, installation_id: int,
                        repository: str, permissions: Mapping[str, str] | None = None,
-                       base_url: str = DEFAULT_BASE_URL) -> Token:
+                       base_url: str = DEFAULT_BASE_URL, *, policy: RetryPolicy | None = None) -> Token:
     """A token for one repository (`name` or `owner/name`) with the given minimum permissions."""
     name = repository.split("/")[-1]
     perms = dict(PUBLISH_PERMISSIONS if permissions is None else permissions)
     base_url = base_url.rstrip("/")
     url = f"{base_url}/app/installations/{int(installation_id)}/access_tokens"
     try:
-        r = requests.post(url, json={"repositories": [name], "permissions": perms}, timeout=_TIMEOUT,
-                          headers={"Authorization": f"Bearer {app_jwt(app_id, private_key_pem)}",
-                                   "Accept": "application/vnd.github+json",
-                                   "X-GitHub-Api-Version": "2022-11-28"})
+        r = http.request("POST", url, json={"repositories": [name], "permissions": perms}, timeout=_TIMEOUT,
+                         policy=policy, headers={"Authorization": f"Bearer {app_jwt(app_id, private_key_pem)}",
+                                                 **http.GITHUB_HEADERS})
     except requests.RequestException as exc:
         raise AuthError(f"cannot reach {base_url} to get an installation token: {type(exc).__name__}") from None
     if r.status_code != 201:
@@ -96,12 +99,11 @@ def installation_token(app_id: int | str, private_key_pem: str | bytes, installa
     return token
 
 
-def revoke(token: Token) -> None:
+def revoke(token: Token, *, policy: RetryPolicy | None = None) -> None:
     """DELETE /installation/token. A token already invalid (401) counts as revoked."""
     try:
-        r = requests.delete(f"{token.base_url}/installation/token", timeout=_TIMEOUT,
-                            headers={"Authorization": f"token {token.value}",
-                                     "Accept": "application/vnd.github+json"})
+        r = http.request("DELETE", f"{token.base_url}/installation/token", timeout=_TIMEOUT, policy=policy,
+                         headers={"Authorization": f"token {token.value}", **http.GITHUB_HEADERS})
     except requests.RequestException as exc:
         raise AuthError(f"cannot reach {token.base_url} to revoke a token: {type(exc).__name__}") from None
     if r.status_code not in (204, 401):
@@ -112,13 +114,14 @@ def revoke(token: Token) -> None:
 @contextmanager
 def installation_session(app_id: int | str, private_key_pem: str | bytes, installation_id: int,
                          repository: str, permissions: Mapping[str, str] | None = None,
-                         base_url: str = DEFAULT_BASE_URL) -> Iterator[Token]:
+                         base_url: str = DEFAULT_BASE_URL, *, policy: RetryPolicy | None = None) -> Iterator[Token]:
     """`with installation_session(...) as token:` — the token is revoked on every exit path."""
-    token = installation_token(app_id, private_key_pem, installation_id, repository, permissions, base_url)
+    token = installation_token(app_id, private_key_pem, installation_id, repository, permissions, base_url,
+                               policy=policy)
     try:
         yield token
     finally:
         try:
-            revoke(token)
-        except AuthError as exc:  # it expires within the hour anyway; do not mask the body's error
+            revoke(token, policy=policy)
+        except (AuthError, GitHubRetryLater) as exc:  # it expires within the hour anyway; do not mask the body's result
             log.warning("%s", exc)

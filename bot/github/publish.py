@@ -3,18 +3,25 @@
 Idempotent per finding fingerprint: the branch name comes from bot.provenance.branch_name, an
 open PR on it is reused, and a branch is only ever rewritten when every commit on it is the
 bot's own (Renovate's rule: never touch a branch someone else pushed to).
+
+Every call retries transient GitHub failures (bot.github.client); repeated POSTs converge: a
+branch or PR that a lost answer already created is found and used, never duplicated.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
-from github import Auth, Github, GithubException, InputGitTreeElement
+import requests
+from github import Github, GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.Repository import Repository
 
-from bot.github import pr_body
+from bot.github import codeowners, pr_body
 from bot.github.auth import Token
+from bot.github.client import client
+from bot.github.errors import GitHubRetryLater
 from bot.provenance import TRAILER_PREFIX, branch_name, commit_message
 from fixers.engine import Attempt
 
@@ -30,11 +37,17 @@ HISTORY_LIMIT = 200
 
 
 class PublishError(Exception):
-    """Publishing failed; the message says what and what to do. Never carries a credential."""
+    """Publishing failed; the message names the repository, the step and what to do. Never carries
+    a credential. `retryable` is True for failures that a later run may not meet (5xx, network)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, step: str = ""):
         super().__init__(message)
         self.status = status
+        self.step = step
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -46,48 +59,71 @@ class PublishResult:
     commit_sha: str | None = None
     base_sha: str | None = None
     reason: str = ""
+    reviewers: tuple[str, ...] = ()       # review requested from these logins (new PRs only)
+    team_reviewers: tuple[str, ...] = ()  # ... and these team slugs
+    review_note: str = ""                 # why no (or not every) review was requested; never fatal
 
 
-def client(base_url: str, token: Token | str, **kwargs) -> Github:
-    value = token.value if isinstance(token, Token) else token
-    return Github(base_url=base_url, auth=Auth.Token(value), **kwargs)
+class _Progress:
+    """The step under way, for error messages ("while creating the pull request")."""
+
+    def __init__(self) -> None:
+        self.step = "starting"
+
+    def at(self, step: str) -> "_Progress":
+        self.step = step
+        return self
 
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
-                new_text: str, verification: str) -> PublishResult:
-    """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch."""
+                new_text: str, verification: str, *, request_reviews: bool = True) -> PublishResult:
+    """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
+
+    Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
+    PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
+    """
     if isinstance(github, tuple):
         github = client(*github)
+    progress = _Progress()
     try:
-        return _publish(github, repo_full_name, attempt, new_text, verification)
+        return _publish(github, repo_full_name, attempt, new_text, verification, progress, request_reviews)
     except GithubException as exc:
-        raise PublishError(_explain(exc, repo_full_name), exc.status) from None
+        raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
+    except requests.RequestException as exc:
+        raise PublishError(f"publishing to {repo_full_name} failed while {progress.step}: cannot reach GitHub "
+                           f"({type(exc).__name__}); try again later", None, progress.step) from None
+    except GitHubRetryLater as exc:
+        raise GitHubRetryLater(exc.retry_after, f"publishing to {repo_full_name} paused while {progress.step}: "
+                                                f"{exc.message}") from None
 
 
-def _explain(exc: GithubException, repo: str) -> str:
+def _explain(exc: GithubException, repo: str, step: str) -> str:
     message = exc.data.get("message", "") if isinstance(exc.data, dict) else ""
     hint = {
         401: "the token is invalid, expired or revoked; request a new installation token",
         403: "the installation token lacks a permission (contents:write and pull_requests:write are needed)",
         404: f"{repo} is not visible to this token; is the App installed there and the token scoped to it?",
         422: "GitHub rejected the request",
-    }.get(exc.status, "unexpected GitHub error")
-    return f"publishing to {repo} failed: HTTP {exc.status} {message}: {hint}".replace("  ", " ")
+    }.get(exc.status, "GitHub failed; publishing again later is safe" if (exc.status or 0) >= 500
+          else "unexpected GitHub error")
+    return f"publishing to {repo} failed while {step}: HTTP {exc.status} {message}: {hint}".replace("  ", " ")
 
 
-def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str,
-             verification: str) -> PublishResult:
+def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
+             progress: _Progress, request_reviews: bool, converging: bool = False) -> PublishResult:
     repo = gh.get_repo(repo_full_name)
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
         raise PublishError(f"refusing to publish onto the default branch {default!r}")
+    progress.at(f"reading the head of {default}")
     head_sha = repo.get_git_ref(f"heads/{default}").object.sha
     head = repo.get_git_commit(head_sha)
     fingerprint = attempt.finding.fingerprint()
 
-    pulls = list(repo.get_pulls(state="open", head=f"{repo.owner.login}:{branch}", base=default))
-    pr = pulls[0] if pulls else None
+    progress.at(f"looking for an open pull request from {branch}")
+    pr = _open_pull(repo, branch, default)
+    progress.at(f"reading branch {branch}")
     ref = _ref_or_none(repo, f"heads/{branch}")
 
     if ref is not None:
@@ -96,8 +132,10 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str,
         ours = _is_ours(tip, fingerprint)
         if pr is not None and ours and parents == [head_sha]:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
+            _ensure_labels(pr, attempt, progress)  # an earlier run may have stopped right before labelling
             return PublishResult(EXISTS, branch, pr.number, pr.html_url, tip.sha, head_sha,
                                  "an open pull request already has this fix on the current default branch")
+        progress.at(f"checking who made the commits on {branch}")
         if not (ours and len(parents) == 1 and _in_history(repo, head, parents[0])):
             log.warning("%s: branch %s has commits not made by iacbot; not pushing", repo_full_name, branch)
             return PublishResult(FOREIGN_BRANCH, branch, pr.number if pr else None, pr.html_url if pr else None,
@@ -105,25 +143,119 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str,
                                  f"branch {branch} carries commits iacbot did not make; it will not be "
                                  "overwritten. Delete the branch (or close the PR) to let iacbot redo the fix.")
 
-    commit = _fix_commit(repo, head, attempt, new_text, verification)
+    commit = _fix_commit(repo, head, attempt, new_text, verification, progress)
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
     title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification)
     if ref is not None:
+        progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
         status = UPDATED
     else:
-        repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+        progress.at(f"creating branch {branch}")
+        if not _create_ref(repo, branch, commit.sha):
+            # Someone (another worker on the same finding) made the branch meanwhile: decide again
+            # from what is there now, once.
+            if converging:
+                raise PublishError(f"publishing to {repo_full_name}: branch {branch} keeps changing under "
+                                   "iacbot; try again later", 409, progress.step)
+            log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
+            return _publish(gh, repo_full_name, attempt, new_text, verification, progress, request_reviews, True)
         status = CREATED
+    reviewers, teams, note = (), (), ""
     if pr is None:
-        pr = repo.create_pull(base=default, head=branch, title=title, body=text, maintainer_can_modify=False)
+        progress.at(f"creating the pull request from {branch}")
+        pr = _create_pull(repo, default, branch, title, text)
+        progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*_labels(attempt))
         status = CREATED
+        if request_reviews:
+            progress.at(f"requesting reviews on pull request #{pr.number}")
+            reviewers, teams, note = _request_reviews(repo, pr, attempt.finding.file, head_sha)
     else:
+        progress.at(f"updating pull request #{pr.number}")
         pr.edit(title=title, body=text)
     log.info("%s: %s PR #%s on %s", repo_full_name, status, pr.number, branch)
-    return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha)
+    return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha,
+                         reviewers=reviewers, team_reviewers=teams, review_note=note)
+
+
+def _open_pull(repo: Repository, branch: str, base: str):
+    pulls = list(repo.get_pulls(state="open", head=f"{repo.owner.login}:{branch}", base=base))
+    return pulls[0] if pulls else None
+
+
+def _unprocessable(exc: GithubException, text: str) -> bool:
+    return exc.status == 422 and text.lower() in json.dumps(exc.data).lower()
+
+
+def _create_ref(repo: Repository, branch: str, sha: str) -> bool:
+    """Create the branch at `sha`. A retried POST may find it made by its own first try (the
+    answer was lost): that is success. False when the branch exists at another commit."""
+    try:
+        repo.create_git_ref(f"refs/heads/{branch}", sha)
+        return True
+    except GithubException as exc:
+        if not _unprocessable(exc, "Reference already exists"):
+            raise
+    return repo.get_git_ref(f"heads/{branch}").object.sha == sha
+
+
+def _create_pull(repo: Repository, base: str, branch: str, title: str, text: str):
+    """Open the PR; if a (retried) request finds one already open for the branch, that one is ours."""
+    try:
+        return repo.create_pull(base=base, head=branch, title=title, body=text, maintainer_can_modify=False)
+    except GithubException as exc:
+        if not _unprocessable(exc, "A pull request already exists"):
+            raise
+        pr = _open_pull(repo, branch, base)
+        if pr is None:
+            raise
+        pr.edit(title=title, body=text)
+        return pr
+
+
+def _request_reviews(repo: Repository, pr, path: str, head_sha: str) -> tuple[tuple, tuple, str]:
+    """Ask CODEOWNERS of `path` (read from the default branch) to review. Never raises: a failure is
+    logged and returned as a note, because the PR itself is already open and correct."""
+    try:
+        text = _codeowners_text(repo, head_sha)
+        if text is None:
+            return (), (), "no CODEOWNERS file on the default branch"
+        wanted = codeowners.reviewers_for(text, path, repo.owner.login, exclude=[pr.user.login])
+        if not wanted:
+            return (), (), f"CODEOWNERS names no user or team of {repo.owner.login} for {path}"
+        pr.create_review_request(reviewers=list(wanted.users), team_reviewers=list(wanted.teams))
+        return wanted.users, wanted.teams, ""
+    except (GithubException, GitHubRetryLater, requests.RequestException) as exc:
+        detail = (f"HTTP {exc.status} {exc.data.get('message', '') if isinstance(exc.data, dict) else ''}"
+                  if isinstance(exc, GithubException) else str(exc) if isinstance(exc, GitHubRetryLater)
+                  else type(exc).__name__)
+        note = f"could not request reviews on PR #{pr.number}: {detail}".strip()
+        log.warning("%s: %s", repo.full_name, note)
+        return (), (), note
+
+
+def _codeowners_text(repo: Repository, ref: str) -> str | None:
+    for location in codeowners.LOCATIONS:  # GitHub uses the first one it finds
+        try:
+            found = repo.get_contents(location, ref=ref)
+        except GithubException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        if not isinstance(found, list):
+            return found.decoded_content.decode("utf-8", "replace")
+    return None
+
+
+def _ensure_labels(pr, attempt: Attempt, progress: _Progress) -> None:
+    have = {label.name.lower() for label in pr.labels}
+    missing = [name for name in _labels(attempt) if name.lower() not in have]
+    if missing:
+        progress.at(f"labelling pull request #{pr.number}")
+        pr.add_to_labels(*missing)
 
 
 def _labels(attempt: Attempt) -> list[str]:
@@ -160,9 +292,11 @@ def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
 
 
 def _fix_commit(repo: Repository, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str) -> GitCommit | None:
-    """blob -> tree on the head's tree -> commit whose only parent is the default head."""
+                verification: str, progress: _Progress) -> GitCommit | None:
+    """blob -> tree on the head's tree -> commit whose only parent is the default head.
+    All three are content-addressed, so a retried POST just yields the same object again."""
     path = attempt.finding.file
+    progress.at(f"uploading the fixed {path}")
     blob = repo.create_git_blob(new_text, "utf-8")
     mode = "100644"
     try:
@@ -172,5 +306,7 @@ def _fix_commit(repo: Repository, head: GitCommit, attempt: Attempt, new_text: s
     except GithubException as exc:
         if exc.status != 404:
             raise
+    progress.at("creating the fix tree")
     tree = repo.create_git_tree([InputGitTreeElement(path, mode, "blob", sha=blob.sha)], base_tree=head.tree)
+    progress.at("creating the fix commit")
     return repo.create_git_commit(commit_message(attempt, verification), tree, [head])

@@ -5,6 +5,7 @@ included, goes through the same validation and rewriting path.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Callable
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from . import handlers as h
 from . import render
 from .auth import HTTPError, authenticate, authorize_repo
+from .faults import Faults
 from .openapi_check import Validator
 from .state import World
 
@@ -46,6 +48,14 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/pulls", h.list_pulls, ("pull_requests", "read")),
         ("GET", R + r"/pulls/(?P<pull_number>\d+)", h.get_pull, ("pull_requests", "read")),
         ("PATCH", R + r"/pulls/(?P<pull_number>\d+)", h.update_pull, ("pull_requests", "write")),
+        ("GET", R + r"/pulls/(?P<pull_number>\d+)/requested_reviewers", h.list_requested_reviewers,
+         ("pull_requests", "read")),
+        ("POST", R + r"/pulls/(?P<pull_number>\d+)/requested_reviewers", h.request_reviewers,
+         ("pull_requests", "write")),
+        ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)", h.get_code_scanning_alert,
+         ("security_events", "read")),
+        ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)/instances", h.list_code_scanning_instances,
+         ("security_events", "read")),
         # GitHub accepts issues:write or pull_requests:write here for a PR; the double asks for
         # pull_requests:write because every issue it knows is a PR.
         ("POST", R + r"/issues/(?P<issue_number>\d+)/labels", h.add_labels, ("pull_requests", "write")),
@@ -55,19 +65,27 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
 JSON_CT = "application/json; charset=utf-8"
 
 
-def build_app(world: World, validator: Validator, base_url: Callable[[], str]) -> Starlette:
+def build_app(world: World, validator: Validator, base_url: Callable[[], str], faults: Faults) -> Starlette:
     async def endpoint(request: Request) -> Response:
         raw = await request.body()
         path = request.url.path
         query = list(request.query_params.multi_items())
         req_headers = {k.lower(): v for k, v in request.headers.items()}
         prepared, invalid = validator.check_request(request.method, path, query, req_headers, raw)
-        try:
-            status, body, headers = _serve(world, request.method, path, dict(query), raw, req_headers, invalid)
-        except _Crash as crash:
-            validator.violations.append(str(crash))
-            return Response(json.dumps(render.error(500, "Server Error")), status_code=500,
-                            headers={"content-type": JSON_CT})
+        fault = faults.take(request.method, path)
+        if fault is not None and fault.delay > 0:
+            await asyncio.sleep(fault.delay)  # not time.sleep: other requests keep being served
+        if fault is None or fault.status == 0 or fault.after_handling:
+            try:
+                status, body, headers = _serve(world, request.method, path, dict(query), raw, req_headers, invalid)
+            except _Crash as crash:
+                validator.violations.append(str(crash))
+                return Response(json.dumps(render.error(500, "Server Error")), status_code=500,
+                                headers={"content-type": JSON_CT})
+        if fault is not None and fault.status != 0:
+            # Injected answers are validated like any other (openapi_check KNOWN DIFFERENCE 4 covers
+            # the error statuses GitHub sends on any operation but the description leaves out).
+            status, body, headers = fault.answer()
         data = b"" if body is None else json.dumps(body).encode()
         headers.setdefault("content-type", JSON_CT)
         if status != 204:
@@ -98,7 +116,7 @@ def _serve(world: World, method: str, path: str, query: dict, raw: bytes, req_he
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     raise HTTPError(400, "Problems parsing JSON")
-                ctx = h.Ctx(world, caller, params, query, body)
+                ctx = h.Ctx(world, caller, params, query, body, path=path)
                 if perm is not None:
                     ctx.repo = authorize_repo(caller, world.repo(params["owner"], params["repo"]), *perm)
                 if invalid:  # GitHub rejects bodies/parameters its schema rejects

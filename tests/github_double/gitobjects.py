@@ -207,3 +207,44 @@ class ObjectStore:
             if c is not None:
                 todo.extend(c.parents)
         return False
+
+    # -- merging (what a merged pull request does to its base branch) ------------------------
+    def flatten(self, tree_sha: str | None) -> dict[str, tuple[str, str]]:
+        """{path: (mode, sha)} of every non-tree entry under tree_sha."""
+        if tree_sha is None:
+            return {}
+        return {p: (e.mode, e.sha) for p, e in self.walk(tree_sha) if e.mode != TREE_MODE}
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """A common ancestor of commits a and b (the first one found walking back from b)."""
+        ancestors_of_a, todo = set(), [a]
+        while todo:
+            sha = todo.pop()
+            if sha not in ancestors_of_a:
+                ancestors_of_a.add(sha)
+                todo.extend(self.commit(sha).parents)
+        queue, seen = [b], set()
+        while queue:
+            sha = queue.pop(0)
+            if sha in ancestors_of_a:
+                return sha
+            if sha not in seen:
+                seen.add(sha)
+                queue.extend(self.commit(sha).parents)
+        return None
+
+    def merge_trees(self, base_tree: str | None, ours_tree: str, theirs_tree: str) -> str:
+        """A file-level three-way merge; raises ValueError naming the paths both sides changed."""
+        base, ours, theirs = self.flatten(base_tree), self.flatten(ours_tree), self.flatten(theirs_tree)
+        changes, conflicts = {}, []
+        for path in sorted(set(base) | set(ours) | set(theirs)):
+            b, o, t = base.get(path), ours.get(path), theirs.get(path)
+            if o == t or t == b:
+                continue  # ours already has the result
+            if o == b:
+                changes[path] = t  # only their side changed it (None deletes)
+            else:
+                conflicts.append(path)
+        if conflicts:
+            raise ValueError(f"merge conflict in {', '.join(conflicts)}")
+        return self.apply_changes(ours_tree, changes)

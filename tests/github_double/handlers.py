@@ -9,6 +9,7 @@ import base64
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from . import render
 from .auth import Caller, HTTPError, issue_token, require_app
@@ -26,6 +27,43 @@ class Ctx:
     query: dict[str, str]
     body: object
     repo: Repo | None = None
+    path: str = ""
+
+
+# -- pagination ---------------------------------------------------------------------------
+DEFAULT_PER_PAGE, MAX_PER_PAGE = 30, 100
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def paginate(ctx: Ctx, items: list) -> tuple[list, dict[str, str]]:
+    """One page of `items` and GitHub's Link header (prev, next, last, first; only those that apply).
+
+    GitHub's links point at /repositories/{id}/...; the description has no such paths, so the
+    double links the /repos/{owner}/{repo}/... form it was called with (GitHub serves both).
+    """
+    per_page = min(max(_int(ctx.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
+    page = max(_int(ctx.query.get("page"), 1), 1)
+    last = max(1, -(-len(items) // per_page))
+    chunk = items[(page - 1) * per_page: page * per_page]
+
+    def link(n: int, rel: str) -> str:
+        query = {**ctx.query, "per_page": str(per_page), "page": str(n)}
+        return f'<{render.API}{ctx.path}?{urlencode(query)}>; rel="{rel}"'
+
+    rels = []
+    if page > 1:
+        rels.append(link(min(page - 1, last), "prev"))
+    if page < last:
+        rels += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        rels.append(link(1, "first"))
+    return chunk, ({"Link": ", ".join(rels)} if rels else {})
 
 
 def _validation(message: str, /, **error) -> HTTPError:
@@ -207,11 +245,13 @@ def get_ref(ctx: Ctx):
 
 def list_matching_refs(ctx: Ctx):
     prefix = _full_ref(ctx.params.get("ref", ""))
-    return 200, [render.git_ref(ctx.repo, r, s) for r, s in sorted(ctx.repo.refs.items()) if r.startswith(prefix)]
+    page, links = paginate(ctx, [(r, s) for r, s in sorted(ctx.repo.refs.items()) if r.startswith(prefix)])
+    return 200, [render.git_ref(ctx.repo, r, s) for r, s in page], links
 
 
 def list_refs(ctx: Ctx):
-    return 200, [render.git_ref(ctx.repo, r, s) for r, s in sorted(ctx.repo.refs.items())]
+    page, links = paginate(ctx, sorted(ctx.repo.refs.items()))
+    return 200, [render.git_ref(ctx.repo, r, s) for r, s in page], links
 
 
 def create_ref(ctx: Ctx):
@@ -322,7 +362,8 @@ def list_pulls(ctx: Ctx):
     key = {"created": lambda p: p.created_at, "updated": lambda p: p.updated_at}.get(q.get("sort", "created"),
                                                                                       lambda p: p.created_at)
     pulls.sort(key=lambda p: (key(p), p.number), reverse=q.get("direction", "desc") == "desc")
-    return 200, [render.pull(repo, p, full=False) for p in pulls]
+    page, links = paginate(ctx, pulls)
+    return 200, [render.pull(repo, p, full=False) for p in page], links
 
 
 def _pull(ctx: Ctx) -> PullRequest:
@@ -369,3 +410,48 @@ def add_labels(ctx: Ctx):
         if canonical.lower() not in (n.lower() for n in pr.labels):
             pr.labels.append(canonical)
     return 200, [render.label(repo, repo.labels[n.lower()]) for n in pr.labels]
+
+
+# -- review requests ---------------------------------------------------------------------
+NOT_COLLABORATOR = ("Reviews may only be requested from collaborators. One or more of the users or teams you "
+                    "specified is not a collaborator of the {repo} repository.")
+
+
+def request_reviewers(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    pr = _pull(ctx)
+    users, teams = list(body.get("reviewers") or []), list(body.get("team_reviewers") or [])
+    if any(u.lower() == pr.user_login.lower() for u in users):
+        raise _validation("Review cannot be requested from pull request author.")
+    if any(u.lower() not in repo.collaborators for u in users) or any(t.lower() not in repo.teams for t in teams):
+        raise _validation(NOT_COLLABORATOR.format(repo=repo.full_name))
+    for login in (repo.collaborators[u.lower()] for u in users):
+        if login not in pr.requested_reviewers:
+            pr.requested_reviewers.append(login)
+    for slug in (repo.teams[t.lower()] for t in teams):
+        if slug not in pr.requested_teams:
+            pr.requested_teams.append(slug)
+    pr.updated_at = time.time()
+    return 201, render.pull(repo, pr, full=False)
+
+
+def list_requested_reviewers(ctx: Ctx):
+    return 200, render.review_requests(ctx.repo, _pull(ctx))
+
+
+# -- code scanning -----------------------------------------------------------------------
+def _alert(ctx: Ctx):
+    alert = ctx.repo.alerts.get(int(ctx.params["alert_number"]))
+    if alert is None:
+        raise HTTPError(404, "No alert found for alert number " + ctx.params["alert_number"])
+    return alert
+
+
+def get_code_scanning_alert(ctx: Ctx):
+    return 200, render.code_scanning_alert(ctx.repo, _alert(ctx))
+
+
+def list_code_scanning_instances(ctx: Ctx):
+    alert = _alert(ctx)  # the double keeps one instance per alert: its most recent one
+    page, links = paginate(ctx, [alert])
+    return 200, [render.code_scanning_instance(ctx.repo, a) for a in page], links

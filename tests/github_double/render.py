@@ -7,7 +7,7 @@ import time
 import zlib
 
 from .gitobjects import TREE_MODE, Commit, Signature
-from .state import Label, PullRequest, Repo
+from .state import CodeScanningAlert, Label, PullRequest, Repo
 
 API = "https://api.github.com"
 WEB = "https://github.com"
@@ -205,9 +205,11 @@ def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
         "locked": False, "title": pr.title, "user": user(pr.user_login, "Bot"), "body": pr.body,
         "labels": [label(repo, repo.labels[name.lower()]) for name in pr.labels],
         "milestone": None, "active_lock_reason": None, "created_at": iso(pr.created_at),
-        "updated_at": iso(pr.updated_at), "closed_at": iso(pr.closed_at), "merged_at": None,
-        "merge_commit_sha": None, "assignee": None, "assignees": [], "requested_reviewers": [],
-        "requested_teams": [], "head": end(pr.head_ref, pr.head_sha), "base": end(pr.base_ref, pr.base_sha),
+        "updated_at": iso(pr.updated_at), "closed_at": iso(pr.closed_at), "merged_at": iso(pr.merged_at),
+        "merge_commit_sha": pr.merge_commit_sha, "assignee": None, "assignees": [],
+        "requested_reviewers": [user(login) for login in pr.requested_reviewers],
+        "requested_teams": [team(repo, slug) for slug in pr.requested_teams],
+        "head": end(pr.head_ref, pr.head_sha), "base": end(pr.base_ref, pr.base_sha),
         "_links": {k: {"href": v} for k, v in {
             "self": f"{u}/pulls/{n}", "html": f"{WEB}/{repo.full_name}/pull/{n}",
             "issue": f"{u}/issues/{n}", "comments": f"{u}/issues/{n}/comments",
@@ -216,11 +218,56 @@ def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
         "author_association": "NONE", "auto_merge": None, "draft": pr.draft,
     }
     if full:
-        out.update({"merged": False, "mergeable": None, "rebaseable": None, "mergeable_state": "unknown",
-                    "merged_by": None, "comments": 0, "review_comments": 0,
+        out.update({"merged": pr.merged_at is not None, "mergeable": None, "rebaseable": None,
+                    "mergeable_state": "unknown", "merged_by": user(pr.merged_by) if pr.merged_by else None,
+                    "comments": 0, "review_comments": 0,
                     "maintainer_can_modify": pr.maintainer_can_modify, "commits": 1, "additions": 0,
                     "deletions": 0, "changed_files": 0})
     return out
+
+
+def team(repo: Repo, slug: str) -> dict:
+    """Fields of both `team` and `team-simple` (a requested team is listed with either)."""
+    tid = zlib.crc32(f"{repo.owner}/{slug}".lower().encode())
+    u = f"{API}/organizations/{zlib.crc32(repo.owner.lower().encode())}/team/{tid}"
+    return {"id": tid, "node_id": node_id("Team", tid), "url": u, "members_url": f"{u}/members{{/member}}",
+            "name": slug, "slug": slug, "description": None, "privacy": "closed",
+            "notification_setting": "notifications_enabled", "permission": "push",
+            "html_url": f"{WEB}/orgs/{repo.owner}/teams/{slug}", "repositories_url": f"{u}/repos",
+            "type": "organization", "parent": None}
+
+
+def review_requests(repo: Repo, pr: PullRequest) -> dict:
+    return {"users": [user(login) for login in pr.requested_reviewers],
+            "teams": [team(repo, slug) for slug in pr.requested_teams]}
+
+
+def code_scanning_instance(repo: Repo, alert: CodeScanningAlert) -> dict:
+    return {
+        "ref": alert.ref, "analysis_key": f".github/workflows/{alert.tool}.yml:scan", "environment": "{}",
+        "category": f".github/workflows/{alert.tool}.yml:scan", "state": alert.state,
+        "commit_sha": alert.commit_sha, "message": {"text": alert.message},
+        "location": {"path": alert.path, "start_line": alert.start_line, "end_line": alert.end_line,
+                     "start_column": 1, "end_column": 1},
+        "html_url": f"{WEB}/{repo.full_name}/security/code-scanning/{alert.number}",
+        "classifications": [],
+    }
+
+
+def code_scanning_alert(repo: Repo, alert: CodeScanningAlert, with_instance: bool = True) -> dict:
+    u = f"{API}/repos/{repo.full_name}/code-scanning/alerts/{alert.number}"
+    return {
+        "number": alert.number, "created_at": iso(alert.created_at), "updated_at": iso(alert.created_at),
+        "url": u, "html_url": f"{WEB}/{repo.full_name}/security/code-scanning/{alert.number}",
+        "instances_url": f"{u}/instances", "state": alert.state, "fixed_at": None, "dismissed_by": None,
+        "dismissed_at": None, "dismissed_reason": None, "dismissed_comment": None,
+        "rule": {"id": alert.rule_id, "severity": alert.severity, "security_severity_level": None,
+                 "description": alert.message or alert.rule_id, "name": alert.rule_id,
+                 "full_description": alert.message or alert.rule_id, "tags": ["security"], "help": None,
+                 "help_uri": None},
+        "tool": {"name": alert.tool, "guid": None, "version": None},
+        "most_recent_instance": code_scanning_instance(repo, alert) if with_instance else None,
+    }
 
 
 def error(status: int, message: str, errors: list | None = None) -> dict:

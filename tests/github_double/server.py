@@ -1,6 +1,7 @@
 """GitHubDouble: the World served over real HTTP by uvicorn in a background thread."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -8,12 +9,15 @@ import time
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 
+from . import faults as f
 from .app import build_app
+from .gitobjects import Commit, Signature
 from .openapi_check import Validator, load_spec
-from .state import App, Installation, Repo, World, next_id
+from .state import App, CodeScanningAlert, Installation, PullRequest, Repo, World, next_id
 
 DEFAULT_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests": "write",
-                       "issues": "write", "checks": "write"}
+                       "issues": "write", "checks": "write", "security_events": "read"}
+SEVERITIES = ("none", "note", "warning", "error")
 
 
 class GitHubDouble:
@@ -27,6 +31,7 @@ class GitHubDouble:
         load_spec()  # pay the parsing cost before the clock of the first request starts
         self.world = World()
         self.validator = Validator()
+        self.faults = f.Faults()
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -60,6 +65,107 @@ class GitHubDouble:
     def repo(self, full_name: str) -> Repo:
         return self.world.repo(*full_name.split("/"))
 
+    def _repo(self, full_name: str) -> Repo:
+        repo = self.repo(full_name)
+        if repo is None:
+            raise KeyError(f"unknown repository {full_name}")
+        return repo
+
+    def installation_for(self, full_name: str) -> Installation:
+        """The (first) installation that covers the repository."""
+        repo = self._repo(full_name)
+        for inst in self.world.installations.values():
+            if repo.id in inst.repo_ids:
+                return inst
+        raise KeyError(f"no App is installed on {full_name}")
+
+    def add_collaborators(self, full_name: str, *logins: str) -> None:
+        """Users who may be asked for a review (GitHub answers 422 for anyone else)."""
+        with self.world.lock:
+            self._repo(full_name).collaborators.update({login.lower(): login for login in logins})
+
+    def add_teams(self, full_name: str, *slugs: str) -> None:
+        """Teams of the repository's organisation that have access (and so may be asked for a review)."""
+        with self.world.lock:
+            self._repo(full_name).teams.update({slug.lower(): slug for slug in slugs})
+
+    def add_code_scanning_alert(self, repo_full_name: str, rule_id: str, path: str, start_line: int,
+                                end_line: int | None = None, *, tool: str = "checkov", message: str = "",
+                                severity: str = "error", commit_sha: str | None = None,
+                                ref: str = "refs/heads/main") -> int:
+        """Seed an open code-scanning alert (as an uploaded analysis would); returns its number.
+        `commit_sha` defaults to the commit `ref` points at."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}")
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            sha = commit_sha or repo.refs.get(ref)
+            if sha is None or repo.objects.kind(sha) != "commit":
+                raise ValueError(f"{repo_full_name}: no commit for {commit_sha or ref}")
+            number = max(repo.alerts, default=0) + 1
+            repo.alerts[number] = CodeScanningAlert(number, rule_id, tool, path, start_line,
+                                                    end_line if end_line is not None else start_line,
+                                                    message, severity, sha, ref)
+            return number
+
+    def close_pull(self, repo_full_name: str, number: int, merged: bool = False) -> PullRequest:
+        """A human closes PR `number`, or merges it: then the base branch moves to a merge commit
+        (parents: base head, PR head; a file-level three-way merge, ValueError on a conflict)."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            pr = repo.pulls.get(number)
+            if pr is None or pr.state != "open":
+                raise ValueError(f"{repo_full_name}#{number} is not an open pull request")
+            base_ref, head_ref = f"refs/heads/{pr.base_ref}", f"refs/heads/{pr.head_ref}"
+            pr.base_sha, pr.head_sha = repo.refs[base_ref], repo.refs.get(head_ref, pr.head_sha)
+            now = time.time()
+            if merged:
+                objects = repo.objects
+                base_commit = objects.merge_base(pr.base_sha, pr.head_sha)
+                tree = objects.merge_trees(objects.commit(base_commit).tree if base_commit else None,
+                                           objects.commit(pr.base_sha).tree, objects.commit(pr.head_sha).tree)
+                who = Signature("octocat", "octocat@users.noreply.github.com", int(now))
+                message = f"Merge pull request #{number} from {repo.owner}/{pr.head_ref}\n\n{pr.title}\n"
+                merge = objects.put_commit(Commit(tree, (pr.base_sha, pr.head_sha), who, who, message))
+                repo.refs[base_ref] = merge
+                pr.merged_at, pr.merge_commit_sha, pr.merged_by = now, merge, "octocat"
+            pr.state, pr.closed_at, pr.updated_at = "closed", now, now
+            return pr
+
+    # -- faults -----------------------------------------------------------------------------
+    def inject_fault(self, method: str, path_regex: str, status: int, *, headers: dict | None = None,
+                     body: dict | None = None, times: int = 1, delay: float = 0.0,
+                     after_handling: bool = False) -> None:
+        """Answer the next `times` requests with this method whose URL path matches `path_regex`
+        (re.search) with `status`, `headers` and `body` (default: GitHub's error body) instead of
+        handling them. status 0: handle them normally, only after sleeping `delay` seconds (to
+        hold a worker mid-request). after_handling: handle them first (the change happens) and
+        still answer with the fault, as when GitHub's answer is lost on the way back."""
+        self.faults.add(f.Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}), body,
+                                times, delay, after_handling))
+
+    def inject_secondary_rate_limit(self, method: str, path_regex: str, retry_after: int | None = 1,
+                                    times: int = 1, *, status: int = 403) -> None:
+        """GitHub's secondary rate limit (403, or 429) with its real message; `retry-after` unless None."""
+        headers, body = f.secondary_rate_limit(retry_after)
+        self.inject_fault(method, path_regex, status, headers=headers, body=body, times=times)
+
+    def inject_rate_limit_exhausted(self, method: str, path_regex: str, reset_in: float = 1, times: int = 1,
+                                    *, status: int = 403) -> None:
+        """The primary rate limit used up (403, or 429): x-ratelimit-remaining 0 and x-ratelimit-reset
+        `reset_in` seconds from now."""
+        headers, body = f.rate_limit_exhausted(reset_in)
+        self.inject_fault(method, path_regex, status, headers=headers, body=body, times=times)
+
+    def clear_faults(self) -> None:
+        """Drop every fault not yet served."""
+        self.faults.clear()
+
+    @property
+    def faults_served(self) -> list[tuple[str, str, int]]:
+        """(method, path, injected status) of every request a fault answered or delayed (status 0)."""
+        return list(self.faults.served)
+
     @property
     def violations(self) -> list[str]:
         return self.validator.violations
@@ -70,7 +176,7 @@ class GitHubDouble:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))  # a free port chosen by the kernel: no races between runs
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        app = build_app(self.world, self.validator, lambda: self.base_url)
+        app = build_app(self.world, self.validator, lambda: self.base_url, self.faults)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

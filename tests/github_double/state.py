@@ -46,6 +46,27 @@ class PullRequest:
     updated_at: float = field(default_factory=time.time)
     closed_at: float | None = None
     labels: list[str] = field(default_factory=list)
+    requested_reviewers: list[str] = field(default_factory=list)  # logins
+    requested_teams: list[str] = field(default_factory=list)  # team slugs
+    merged_at: float | None = None
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
+
+
+@dataclass
+class CodeScanningAlert:
+    number: int
+    rule_id: str
+    tool: str
+    path: str
+    start_line: int
+    end_line: int
+    message: str
+    severity: str
+    commit_sha: str
+    ref: str
+    state: str = "open"
+    created_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -60,6 +81,9 @@ class Repo:
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-case name
     next_number: int = 1  # issues and pulls share numbers, as on GitHub
+    collaborators: dict[str, str] = field(default_factory=dict)  # lower-case login -> login
+    teams: dict[str, str] = field(default_factory=dict)  # lower-case slug -> slug (teams with access)
+    alerts: dict[int, CodeScanningAlert] = field(default_factory=dict)  # code scanning, own numbering
     created_at: float = field(default_factory=time.time)
 
     @property

@@ -350,8 +350,10 @@ def test_known_spec_differences_are_the_measured_ones():
     # without `type` (commit.author, ...) where OAS 3.0.3 makes `nullable` a no-op. A change in
     # the description must be looked at, not absorbed.
     # And 2 error responses whose oneOf alternatives always overlap; and the one schema of three
-    # that forgot a label's description may be null.
-    assert len(patched) == 12 + 7 + 2 + 1
+    # that forgot a label's description may be null; and the one path parameter whose schema is
+    # readOnly (code scanning's alert_number).
+    assert len(patched) == 12 + 7 + 2 + 1 + 1
+    assert "#/components/parameters/alert-number/schema" in patched
     assert "#/components/schemas/commit/properties/author" in patched
 
 

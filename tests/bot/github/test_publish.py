@@ -11,16 +11,11 @@ from bot.github import pr_body
 from bot.github.auth import AuthError, Token, installation_session, installation_token, revoke
 from bot.github.publish import CREATED, EXISTS, FOREIGN_BRANCH, UPDATED, PublishError, publish_fix
 from bot.provenance import branch_name
-from fixers.engine import FIXED, Attempt
-from fixers.models import Category, Confidence, Finding, FixerInfo, FunctionFixer, Location, NoChange, Risk
+from tests.bot.github.fixes import FILES, FIXED_TF, MAIN_TF, VERIFICATION, attempt
 from tests.github_double import GitHubDouble, new_app_key_pem
 
 APP_ID = 515151
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
-MAIN_TF = 'resource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n}\n'
-FIXED_TF = 'resource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n  acl    = "private"\n}\n'
-FILES = {"README.md": "# infra\n", "terraform/main.tf": MAIN_TF}
-VERIFICATION = "before: CKV_AWS_20 FAILED; after: CKV_AWS_20 PASSED, 0 new failures"
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +31,6 @@ def gh(private_key):
         double.installation = double.install_app(APP_ID, private_key, repos=["octo/infra", "octo/other"])
         yield double
         assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
-
-
-def attempt() -> Attempt:
-    info = FixerInfo("tf.s3-acl-private", ("CKV_AWS_20",), Category.ENCRYPTION, Risk.LOW,
-                     Confidence.SAFE_DEFAULT, "make S3 buckets private")
-    fixer = FunctionFixer(info, lambda s, f, c: NoChange("unused"))
-    finding = Finding("CKV_AWS_20", "terraform/main.tf", "aws_s3_bucket.logs", 1, 3,
-                      message="S3 bucket has an ACL defined which allows public access", fix_class="s3-acl-private")
-    loc = Location("terraform/main.tf", 0, 10, "resource", "the bucket is declared literally in this file")
-    return Attempt(finding, FIXED, fixer=fixer, summary='set acl = "private" on aws_s3_bucket.logs', location=loc)
 
 
 def token_for(gh, private_key, repo="infra", permissions=None) -> Token:
