@@ -1,4 +1,6 @@
-"""A REAL Celery worker for end-to-end tests: started from this venv, killed with its process group."""
+"""A REAL Celery worker for end-to-end tests, killed with its process group: the main app
+(workers.celery_app) from this venv, or the scan queue's app (iacbot_scanner.worker) from
+.venv-scanner (``venv=SCANNER_VENV``)."""
 from __future__ import annotations
 
 import contextlib
@@ -15,6 +17,7 @@ import pytest
 from tests.paths import REPO
 
 CELERY = Path(sys.executable).with_name("celery")
+SCANNER_VENV = REPO / ".venv-scanner"
 
 
 def wait_for(predicate, timeout: float, what: str, log: Path | None = None, interval: float = 0.05):
@@ -31,14 +34,23 @@ def wait_for(predicate, timeout: float, what: str, log: Path | None = None, inte
 
 @contextlib.contextmanager
 def celery_worker(queues: str, env: dict[str, str], log: Path, name: str,
-                  start_timeout: float = 30) -> Iterator[subprocess.Popen]:
-    """`celery -A workers.celery_app worker -Q <queues> --pool solo`, ready before this yields."""
+                  start_timeout: float = 30, *, venv: Path | None = None) -> Iterator[subprocess.Popen]:
+    """`celery -A workers.celery_app worker -Q <queues> --pool solo`, ready before this yields.
+
+    With ``venv=SCANNER_VENV``: `celery -A iacbot_scanner.worker ...` from that environment, with
+    only scanner/ importable (the engine's packages cannot load next to checkov)."""
+    if venv is None:
+        celery, app, env = CELERY, "workers.celery_app", {**env, "PYTHONPATH": str(REPO)}
+    else:
+        celery, app = Path(venv) / "bin" / "celery", "iacbot_scanner.worker"
+        env = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+        env["PYTHONPATH"] = str(REPO / "scanner")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", queues, "--pool", "solo",
+            [str(celery), "-A", app, "worker", "-Q", queues, "--pool", "solo",
              "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
              "--hostname", f"{name}-{os.getpid()}@%h"],
-            cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
         wait_for(lambda: proc.poll() is not None or b" ready." in log.read_bytes(), start_timeout,

@@ -1,12 +1,20 @@
-"""The Celery app: Redis broker and result backend, three queues, at-least-once delivery.
+"""The Celery app of the main environment: Redis broker and result backend, three queues,
+at-least-once delivery.
 
-``celery -A workers.celery_app worker -Q scan`` finds :data:`app`, configured from the
-``IACBOT_*`` environment (:class:`bot.service.settings.CommonSettings`; a worker needs no
+``celery -A workers.celery_app worker -Q remediate,publish`` finds :data:`app`, configured from
+the ``IACBOT_*`` environment (:class:`bot.service.settings.CommonSettings`; a worker needs no
 webhook secret). The web app builds its own instance with :func:`make_celery` from its
 Settings and publishes by task name, so it never imports the task code.
 
+Each queue is served by its own identity:
+
+* ``scan``: checkov, in the scanner environment (``scanner/iacbot_scanner/worker.py``, its own
+  Celery app); it holds no GitHub credential at all, and gets the files through Redis;
+* ``remediate``: ingest, fetch (READ-scoped tokens), locate, fix and verify;
+* ``publish``: branch, commit and PR (the only WRITE-scoped tokens).
+
 Tasks are acknowledged late and re-queued if a worker dies, so every task must be
-idempotent (the webhook's delivery id is the task id and the idempotency key).
+idempotent (the webhook's delivery id is the job id and the idempotency key).
 """
 from __future__ import annotations
 
@@ -17,25 +25,38 @@ from kombu import Exchange, Queue
 
 from bot.service.settings import CommonSettings
 
+# The scanner environment's Celery app (scanner/iacbot_scanner/worker.py) cannot import this
+# module (no pydantic-settings there), so it repeats these names and the settings below;
+# tests/workers/test_pipeline_config.py checks that both agree.
 QUEUES = ("scan", "remediate", "publish")
+SCAN_QUEUE, REMEDIATE_QUEUE, PUBLISH_QUEUE = QUEUES
 
 INGEST_TASK = "workers.tasks.ingest_job"
-SCAN_PUSH_TASK = "workers.chain.scan_push"
-PUBLISH_TASK = "workers.publish.publish_job"
+FETCH_TASK = "workers.chain.fetch_job"              # read-only token: the files (and alert) to Redis
+SCAN_TASK = "iacbot_scanner.worker.scan_job"        # checkov env: files in Redis -> raw results
+REMEDIATE_TASK = "workers.chain.remediate_job"      # locate, fix, verify; store the fixes
+PUBLISH_TASK = "workers.publish.publish_job"        # one stored fix -> one PR (write token)
+PR_CLOSED_TASK = "workers.publish.record_pr_closed"
+
+#: Ingest is bookkeeping in the main environment; the scan queue's workers cannot run it.
+INGEST_QUEUE = REMEDIATE_QUEUE
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
-    INGEST_TASK: {"queue": "scan"},
-    "workers.tasks.scan_*": {"queue": "scan"},
-    "workers.tasks.remediate_*": {"queue": "remediate"},
-    "workers.tasks.publish_*": {"queue": "publish"},
-    SCAN_PUSH_TASK: {"queue": "scan"},
-    PUBLISH_TASK: {"queue": "publish"},
+    INGEST_TASK: {"queue": INGEST_QUEUE},
+    "workers.tasks.scan_*": {"queue": SCAN_QUEUE},
+    "workers.tasks.remediate_*": {"queue": REMEDIATE_QUEUE},
+    "workers.tasks.publish_*": {"queue": PUBLISH_QUEUE},
+    FETCH_TASK: {"queue": REMEDIATE_QUEUE},
+    SCAN_TASK: {"queue": SCAN_QUEUE},
+    REMEDIATE_TASK: {"queue": REMEDIATE_QUEUE},
+    PUBLISH_TASK: {"queue": PUBLISH_QUEUE},
+    PR_CLOSED_TASK: {"queue": PUBLISH_QUEUE},
 }
 
-#: Which task and queue each job kind (bot.service.events) goes to. In this slice every job
-#: is recorded by ingest_job; the scan -> remediate -> publish chain starts from there.
+#: Which task and queue each job kind (bot.service.events, the findings API) goes to: every job
+#: is recorded by ingest_job, which continues the chain for the kinds that have one.
 JOB_TASKS: dict[str, tuple[str, str]] = {
-    kind: (INGEST_TASK, "scan")
+    kind: (INGEST_TASK, INGEST_QUEUE)
     for kind in ("scan_push", "code_scanning_alert", "installation_changed",
                  "pull_request_closed", "checks_completed", "findings_submitted")
 }
@@ -53,7 +74,7 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
         result_backend=settings.redis_url,
         task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name)
                      for name in QUEUES],
-        task_default_queue="scan",
+        task_default_queue=REMEDIATE_QUEUE,
         task_routes=TASK_ROUTES,
         task_serializer="json",
         result_serializer="json",
@@ -65,7 +86,7 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
         # A task not acked within this time is handed to another worker (Redis transport).
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds},
         result_expires=24 * 3600,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         # Read by the tasks (workers.tasks) for their own Redis records.

@@ -1,15 +1,20 @@
-"""The push -> PR chain: ``scan_push`` (queue scan) then one ``publish_job`` per fix (queue publish,
-workers.publish).
+"""The job -> PR chain, one queue per identity, each step sending the next by name (none waits):
 
-Ids in, ids out. ``scan_push`` fetches the pushed files with a READ-scoped token, scans and
-remediates them, stores each fix in Redis under the job id (a hash keyed by fingerprint) and
-queues ``publish_job(job_id, fingerprint)`` for each. A redelivered job reuses the stored fixes
-(no second scan); ``publish_job`` is idempotent through ``publish_fix``. No task waits on another.
+    ingest_job ─► fetch_job ─► scan_job ─► remediate_job ─► publish_job (one per fix)
+    (remediate)   (remediate,  (scan, checkov   (remediate: locate,  (publish: write token,
+                  read token)  env, no GitHub   fix, verify)         workers/publish.py)
+                               credential)
+
+``fetch_job`` reads what the job needs with a READ-scoped token (workers.job_sources) and hands
+it over in Redis (workers.store). A push's files go to the scan queue first; an alert's or a
+submission's findings are already known, so the scan is skipped (verification still re-scans).
+
+Ids in, ids out, idempotent at every step: a step whose output is stored does not redo its work,
+it only sends the next step again (so a crash between storing and sending loses nothing).
 """
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import tempfile
 import threading
@@ -23,17 +28,25 @@ from bot.github.auth import installation_session
 from bot.service.settings import CommonSettings
 from fixers.catalog import load_catalog
 from fixers.scanner import Scanner
-from workers.celery_app import PUBLISH_TASK, SCAN_PUSH_TASK, app
-from workers.github_fetch import READ_PERMISSIONS, fetch_files
-from workers.remediation import fix_to_json, remediate_tree
+from workers import job_sources, store
+from workers.celery_app import (
+    FETCH_TASK,
+    PUBLISH_QUEUE,
+    PUBLISH_TASK,
+    REMEDIATE_QUEUE,
+    REMEDIATE_TASK,
+    SCAN_QUEUE,
+    SCAN_TASK,
+    app,
+)
+from workers.github_fetch import FetchUnavailable, write_tree
+from workers.remediation import finding_from_dict, findings_from_scan, fix_to_json, remediate_findings
+from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX  # noqa: F401  (read by workers.publish)
 
 log = logging.getLogger(__name__)
 
-FIXES_PREFIX = "iacbot:fixes:"          # hash: fingerprint -> fix JSON
-SCANNED_PREFIX = "iacbot:scanned:"      # string: job JSON, set once the fixes are stored
-PUBLISHED_PREFIX = "iacbot:published:"  # hash: fingerprint -> publish result JSON
-
-_RETRYABLE = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout)
+_RETRYABLE = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout,
+              FetchUnavailable)
 _scanner: Scanner | None = None
 _scanner_lock = threading.Lock()
 
@@ -49,7 +62,7 @@ def catalog():
 
 
 def scanner() -> Scanner:
-    """One long-lived checkov process per worker process."""
+    """One long-lived checkov process per worker process, for verification."""
     global _scanner
     with _scanner_lock:
         if _scanner is None:
@@ -62,65 +75,102 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
-def _job_id(job: dict[str, Any], task_id: str | None) -> str:
-    job_id = job.get("delivery_id") or task_id
-    if not isinstance(job_id, str) or not job_id:
-        raise ValueError("scan_push needs a delivery id")
-    return job_id
-
-
-def _validate_push(job: Any) -> dict[str, Any]:
-    if not isinstance(job, dict) or job.get("kind") != "scan_push":
-        raise ValueError("scan_push needs a scan_push job description")
-    for key, kind in (("installation_id", int), ("repository", str), ("head_sha", str)):
-        if not isinstance(job.get(key), kind):
-            raise ValueError(f"scan_push job lacks {key}")
-    return job
+def _send(task: str, args: list, queue: str, task_id: str) -> None:
+    app.send_task(task, args=args, queue=queue, task_id=task_id, ignore_result=True)
 
 
 def _enqueue_publishes(job_id: str, fingerprints: list[str]) -> None:
     for fp in fingerprints:
-        app.send_task(PUBLISH_TASK, args=[job_id, fp], queue="publish", task_id=f"{job_id}:publish:{fp}",
-                      ignore_result=True)
+        _send(PUBLISH_TASK, [job_id, fp], PUBLISH_QUEUE, f"{job_id}:publish:{fp}")
 
 
-@app.task(name=SCAN_PUSH_TASK, bind=True, autoretry_for=_RETRYABLE, retry_backoff=True,
+def _send_after_fetch(job_id: str, record: dict[str, Any]) -> None:
+    if record["findings"] is None:
+        _send(SCAN_TASK, [job_id], SCAN_QUEUE, f"{job_id}:scan")
+    else:
+        _send(REMEDIATE_TASK, [job_id], REMEDIATE_QUEUE, f"{job_id}:remediate")
+
+
+def _job_id(job: dict[str, Any], task_id: str | None) -> str:
+    job_id = job.get("delivery_id") or task_id
+    if not isinstance(job_id, str) or not job_id:
+        raise ValueError("fetch_job needs a job with a 'delivery_id'")
+    return job_id
+
+
+@app.task(name=FETCH_TASK, bind=True, autoretry_for=_RETRYABLE, retry_backoff=True,
           retry_backoff_max=60, max_retries=8)
-def scan_push(self, job: dict[str, Any]) -> dict[str, Any]:
-    job = _validate_push(job)
+def fetch_job(self, job: dict[str, Any]) -> dict[str, Any]:
+    job = job_sources.validate(job)
     job_id = _job_id(job, self.request.id)
     cfg = settings()
     r = _redis(cfg.redis_url)
-    ttl = int(cfg.job_record_ttl_seconds)
-    fixes_key = FIXES_PREFIX + job_id
-    if r.exists(SCANNED_PREFIX + job_id):  # redelivery: the fixes are stored; only re-queue them
-        fingerprints = sorted(k.decode() for k in r.hkeys(fixes_key))
-        log.info("job %s: already scanned; re-queueing %d publishes", job_id, len(fingerprints))
+    if store.remediated(r, job_id):  # redelivery of a finished job: only its publishes again
+        fingerprints = store.stored_fingerprints(r, job_id)
+        log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
         _enqueue_publishes(job_id, fingerprints)
-        return {"job_id": job_id, "fixes": fingerprints, "rescanned": False}
+        return {"job_id": job_id, "status": "remediated", "fixes": fingerprints}
+    record = store.load_json(r, store.FETCHED_PREFIX + job_id)
+    if record is None:
+        plan = job_sources.plan(job, r)
+        if isinstance(plan, str):
+            log.warning("job %s: %s; nothing to do", job_id, plan)
+            return {"job_id": job_id, "status": "skipped", "reason": plan}
+        with installation_session(cfg.github_app_id, cfg.app_private_key(), job["installation_id"],
+                                  job["repository"], plan.permissions, cfg.github_api_url) as token:
+            fetched = job_sources.fetch(job, plan, token)
+        if isinstance(fetched, str):
+            log.warning("job %s: %s; nothing to do", job_id, fetched)
+            return {"job_id": job_id, "status": "skipped", "reason": fetched}
+        record = fetched.record(job)
+        store.save_fetched(r, job_id, record, fetched.files, int(cfg.job_record_ttl_seconds))
+        log.info("job %s: %s %s@%s: fetched %d files", job_id, job["kind"], job["repository"], fetched.sha[:12],
+                 len(fetched.files))
+    else:
+        log.info("job %s: already fetched; sending the next step again", job_id)
+    _send_after_fetch(job_id, record)
+    return {"job_id": job_id, "status": "fetched", "scan": record["findings"] is None}
 
-    repository, sha = job["repository"], job["head_sha"]
-    changed = [p for p in job.get("changed_files") or [] if isinstance(p, str)]
-    key = cfg.app_private_key()
-    with tempfile.TemporaryDirectory(prefix="iacbot-push-") as tmp:
+
+@app.task(name=REMEDIATE_TASK, bind=True, autoretry_for=_RETRYABLE, retry_backoff=True,
+          retry_backoff_max=60, max_retries=8)
+def remediate_job(self, job_id: str) -> dict[str, Any]:
+    if not isinstance(job_id, str) or not job_id:
+        raise ValueError("remediate_job needs a job id")
+    cfg = settings()
+    r = _redis(cfg.redis_url)
+    if store.remediated(r, job_id):
+        fingerprints = store.stored_fingerprints(r, job_id)
+        log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
+        _enqueue_publishes(job_id, fingerprints)
+        return {"job_id": job_id, "fixes": fingerprints, "remediated": False}
+    record = store.load_json(r, store.FETCHED_PREFIX + job_id)
+    if record is None:
+        log.warning("job %s: nothing fetched in Redis (expired?); nothing to remediate", job_id)
+        return {"job_id": job_id, "status": "missing"}
+    problems = list(record["problems"])
+    if record["findings"] is None:
+        scan = store.load_json(r, store.SCAN_PREFIX + job_id)
+        if scan is None:
+            log.warning("job %s: no scan result in Redis (expired?); nothing to remediate", job_id)
+            return {"job_id": job_id, "status": "missing"}
+        findings, scan_problems = findings_from_scan(scan)
+        problems += scan_problems
+    else:
+        findings = [finding_from_dict(f) for f in record["findings"]]
+    job = record["job"]
+    with tempfile.TemporaryDirectory(prefix="iacbot-job-") as tmp:
         root = Path(tmp)
-        with installation_session(cfg.github_app_id, key, job["installation_id"], repository,
-                                  READ_PERMISSIONS, cfg.github_api_url) as token:
-            written, problems = fetch_files(token, repository, sha, changed, root)
-        fixes, scan_problems = remediate_tree(scanner(), root, catalog()) if written else ([], [])
-    problems += scan_problems
+        write_tree(store.load_files(r, job_id), root)
+        fixes, more = remediate_findings(scanner(), root, findings, catalog())
+    problems += more
     for problem in problems:
-        log.warning("job %s: %s", job_id, problem)
-    record = {"job": job, "problems": problems}
-    pipe = r.pipeline(transaction=True)
-    pipe.delete(fixes_key)
-    for fix in fixes:
-        pipe.hset(fixes_key, fix.fingerprint, json.dumps(
-            {**fix_to_json(fix), "repository": repository, "installation_id": job["installation_id"]}))
-    pipe.expire(fixes_key, ttl)
-    pipe.set(SCANNED_PREFIX + job_id, json.dumps(record), ex=ttl)
-    pipe.execute()
-    fingerprints = sorted({fix.fingerprint for fix in fixes})
-    log.info("job %s: %s@%s -> %d files, %d fixes", job_id, repository, sha[:12], len(written), len(fingerprints))
+        log.info("job %s: %s", job_id, problem)
+    stored = {fix.fingerprint: {**fix_to_json(fix), "repository": job["repository"],
+                                "installation_id": job["installation_id"]} for fix in fixes}
+    store.save_fixes(r, job_id, stored, {"job": job, "sha": record["sha"], "problems": problems},
+                     int(cfg.job_record_ttl_seconds))
+    fingerprints = sorted(stored)
+    log.info("job %s: %s -> %d findings, %d fixes", job_id, job["repository"], len(findings), len(fingerprints))
     _enqueue_publishes(job_id, fingerprints)
-    return {"job_id": job_id, "fixes": fingerprints, "rescanned": True}
+    return {"job_id": job_id, "fixes": fingerprints, "remediated": True}

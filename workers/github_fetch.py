@@ -1,7 +1,7 @@
-"""Fetch the files a push changed (and, for Terraform, their sibling .tf files) at one sha.
+"""Read from GitHub with a READ-scoped installation token: files at one sha (with, for Terraform,
+their sibling .tf files), a repository's default-branch head, a code-scanning alert.
 
-Reads through the contents API with an installation token that should be READ-scoped. Paths
-are checked before anything is written: nothing lands outside the destination directory.
+Paths are checked before anything is used: nothing lands outside the destination directory.
 """
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ class FetchError(Exception):
         self.status = status
 
 
+class FetchUnavailable(FetchError):
+    """GitHub could not be reached or answered 5xx/429: worth retrying later."""
+
+
 def safe_path(path: str) -> PurePosixPath:
     p = PurePosixPath(path)
     if not path or p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
@@ -36,38 +40,87 @@ def safe_path(path: str) -> PurePosixPath:
     return p
 
 
-def _get(token: Token, repository: str, path: str, sha: str) -> object | None:
-    url = f"{token.base_url}/repos/{repository}/contents/{quote(path)}"
+def get_json(token: Token, api_path: str, params: dict[str, str] | None = None, what: str = "") -> object | None:
+    """GET ``api_path`` (below the API root); None for 404, FetchError for anything but 200."""
+    what = what or api_path
+    url = f"{token.base_url}{api_path}"
     try:
-        r = requests.get(url, params={"ref": sha}, timeout=_TIMEOUT,
+        r = requests.get(url, params=params, timeout=_TIMEOUT,
                          headers={"Authorization": f"token {token.value}",
                                   "Accept": "application/vnd.github+json",
                                   "X-GitHub-Api-Version": "2022-11-28"})
     except requests.RequestException as exc:
-        raise FetchError(f"cannot reach {token.base_url} to read {repository}/{path}: "
-                         f"{type(exc).__name__}") from None
+        raise FetchUnavailable(f"cannot reach {token.base_url} to read {what}: {type(exc).__name__}") from None
     if r.status_code == 404:
         return None
+    if r.status_code >= 500 or r.status_code == 429:
+        raise FetchUnavailable(f"reading {what} failed: HTTP {r.status_code}", r.status_code)
     if r.status_code != 200:
-        raise FetchError(f"reading {repository}/{path} at {sha} failed: HTTP {r.status_code}", r.status_code)
+        raise FetchError(f"reading {what} failed: HTTP {r.status_code}", r.status_code)
     return r.json()
+
+
+def _get(token: Token, repository: str, path: str, sha: str) -> object | None:
+    return get_json(token, f"/repos/{repository}/contents/{quote(path)}", {"ref": sha},
+                    f"{repository}/{path} at {sha}")
+
+
+def default_branch(token: Token, repository: str) -> str:
+    repo = get_json(token, f"/repos/{repository}", what=f"repository {repository}")
+    branch = repo.get("default_branch") if isinstance(repo, dict) else None
+    if not branch:
+        raise FetchError(f"repository {repository} is not readable or has no default branch")
+    return branch
+
+
+def default_branch_head(token: Token, repository: str, branch: str | None = None) -> str:
+    """The commit sha at the head of the repository's default branch (``branch`` when known)."""
+    branch = branch or default_branch(token, repository)
+    ref = get_json(token, f"/repos/{repository}/git/ref/heads/{quote(branch)}", what=f"{repository} branch {branch}")
+    sha = (ref.get("object") or {}).get("sha") if isinstance(ref, dict) else None
+    if not isinstance(sha, str):
+        raise FetchError(f"{repository} branch {branch} has no head commit")
+    return sha
+
+
+def get_alert(token: Token, repository: str, alert_number: int) -> dict | None:
+    """One code-scanning alert (needs security_events:read), or None when it does not exist."""
+    alert = get_json(token, f"/repos/{repository}/code-scanning/alerts/{int(alert_number)}",
+                     what=f"{repository} code-scanning alert {alert_number}")
+    return alert if isinstance(alert, dict) else None
 
 
 def wanted_paths(token: Token, repository: str, sha: str, changed_files: list[str]) -> list[str]:
     """The changed files plus every .tf file in the directory of each changed .tf file."""
     paths = dict.fromkeys(str(safe_path(p)) for p in changed_files)
-    for directory in sorted({str(PurePosixPath(p).parent) for p in paths if p.endswith(".tf")}):
-        listing = _get(token, repository, "" if directory == "." else directory, sha)
-        for entry in listing if isinstance(listing, list) else []:
-            if entry.get("type") == "file" and str(entry.get("path", "")).endswith(".tf"):
-                paths[str(safe_path(entry["path"]))] = None
+    directories = sorted({str(PurePosixPath(p).parent) for p in paths if p.endswith(".tf")})
+    for path in _tf_files_in(token, repository, sha, directories) if directories else []:
+        paths[str(safe_path(path))] = None
     return sorted(paths)
 
 
-def fetch_files(token: Token, repository: str, sha: str, changed_files: list[str],
-                dest: Path) -> tuple[list[str], list[str]]:
-    """Write the wanted files under ``dest``; returns (paths written, problems)."""
-    written, problems = [], []
+def _tf_files_in(token: Token, repository: str, sha: str, directories: list[str]) -> list[str]:
+    # One recursive tree read serves every directory; GitHub cuts very large trees short
+    # ("truncated"), and then each directory is listed through the contents API instead.
+    tree = get_json(token, f"/repos/{repository}/git/trees/{sha}", {"recursive": "1"}, f"{repository} tree at {sha}")
+    if isinstance(tree, dict) and not tree.get("truncated"):
+        wanted = set(directories)
+        return [e["path"] for e in tree.get("tree") or [] if e.get("type") == "blob"
+                and str(e.get("path", "")).endswith(".tf") and str(PurePosixPath(e["path"]).parent) in wanted]
+    found = []
+    for directory in directories:
+        listing = _get(token, repository, "" if directory == "." else directory, sha)
+        for entry in listing if isinstance(listing, list) else []:
+            if entry.get("type") == "file" and str(entry.get("path", "")).endswith(".tf"):
+                found.append(entry["path"])
+    return found
+
+
+def fetch_contents(token: Token, repository: str, sha: str,
+                   changed_files: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """({path: exact bytes} of the wanted files, problems)."""
+    contents: dict[str, bytes] = {}
+    problems: list[str] = []
     for path in wanted_paths(token, repository, sha, changed_files):
         data = _get(token, repository, path, sha)
         if not isinstance(data, dict) or data.get("type") != "file":
@@ -76,9 +129,22 @@ def fetch_files(token: Token, repository: str, sha: str, changed_files: list[str
         if int(data.get("size") or 0) > MAX_FILE_BYTES or data.get("encoding") != "base64":
             problems.append(f"{path}: larger than {MAX_FILE_BYTES} bytes; skipped")
             continue
+        contents[path] = base64.b64decode(data.get("content") or "")
+    log.info("%s@%s: fetched %d files", repository, sha[:12], len(contents))
+    return contents, problems
+
+
+def write_tree(contents: dict[str, bytes], dest: Path) -> None:
+    """Write ``contents`` (repository paths -> bytes) under ``dest``; unsafe paths are refused."""
+    for path, data in contents.items():
         target = dest / safe_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(base64.b64decode(data.get("content") or ""))
-        written.append(path)
-    log.info("%s@%s: fetched %d files", repository, sha[:12], len(written))
-    return written, problems
+        target.write_bytes(data)
+
+
+def fetch_files(token: Token, repository: str, sha: str, changed_files: list[str],
+                dest: Path) -> tuple[list[str], list[str]]:
+    """Write the wanted files under ``dest``; returns (paths written, problems)."""
+    contents, problems = fetch_contents(token, repository, sha, changed_files)
+    write_tree(contents, dest)
+    return sorted(contents), problems

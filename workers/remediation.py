@@ -1,8 +1,10 @@
-"""Scan fetched repository files and turn each verified fix into (attempt, path, new_text).
+"""Turn findings on fetched repository files into verified fixes (attempt, path, new_text).
 
-Each fix is re-made alone on the original file (as `iacbot fix --branch` does), so one pull
-request carries exactly one finding's change and passes verification by itself. Fixes are
-stored as JSON (ids and texts only) and rebuilt into Attempts for publishing.
+The findings come from the scan queue's raw checkov results (:func:`findings_from_scan`), a
+code-scanning alert or a findings submission. Each fix is re-made alone on the original file
+(as `iacbot fix --branch` does), so one pull request carries exactly one finding's change and
+passes verification by itself. Fixes are stored as JSON (ids and texts only) and rebuilt into
+Attempts for publishing.
 """
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.local_scan import scan_directory
+from bot.local_scan import finding_from_check, scan_directory
 from fixers import registry
-from fixers.engine import FIXED, Attempt, fix_alone, remediate, repo_facts
+from fixers.engine import FIXED, UNFIXED, Attempt, fix_alone, remediate, repo_facts
 from fixers.models import Finding, Location, RuleMeta
-from fixers.scanner import Scanner
+from fixers.scanner import Scanner, check_result_from_record
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,33 @@ class Fix:
 
 def remediate_tree(scanner: Scanner, root: Path,
                    catalog: Mapping[str, RuleMeta]) -> tuple[list[Fix], list[str]]:
-    """(fixes, problems) for the files under ``root``."""
+    """(fixes, problems) for the files under ``root``, scanned here."""
     findings, problems = scan_directory(scanner, root)
+    fixes, more = remediate_findings(scanner, root, findings, catalog)
+    return fixes, problems + more
+
+
+def findings_from_scan(result: Mapping[str, Any]) -> tuple[list[Finding], list[str]]:
+    """(findings, problems) from the scan queue's result (iacbot_scanner.worker.scan_files):
+    failed checkov records whose file_path is already root-relative."""
+    problems = [str(p) for p in result.get("problems") or []]
+    problems += [f"{path}: checkov could not parse this file; it was not scanned"
+                 for path in result.get("parsing_errors") or []]
+    findings = [finding_from_check(check_result_from_record(record, Path("/")))
+                for record in result.get("failed") or []]
+    return findings, problems
+
+
+def remediate_findings(scanner: Scanner, root: Path, findings: list[Finding],
+                       catalog: Mapping[str, RuleMeta]) -> tuple[list[Fix], list[str]]:
+    """(fixes, problems) for ``findings`` on the files under ``root``; verification re-scans."""
     if not findings:
-        return [], problems
+        return [], []
+    problems: list[str] = []
     facts = repo_facts(root)
     report = remediate(root, findings, scanner.scan_texts, catalog, facts=facts)
     problems += report.problems
+    problems += [f"{a.finding.file}: {a.finding.rule_id} not fixed: {a.reason}" for a in report.by_status(UNFIXED)]
     version = scanner.ping()
     fixes: list[Fix] = []
     for attempt in report.by_status(FIXED):
@@ -62,10 +84,20 @@ def fix_to_json(fix: Fix) -> dict[str, Any]:
     }
 
 
-def fix_from_json(data: Mapping[str, Any], catalog: Mapping[str, RuleMeta]) -> Fix:
-    f = dict(data["finding"])
+def finding_from_dict(data: Mapping[str, Any]) -> Finding:
+    """The inverse of dataclasses.asdict(finding); TypeError/ValueError for anything else."""
+    if not isinstance(data, Mapping):
+        raise TypeError("a finding must be a JSON object")
+    f = dict(data)
     f["evaluated_keys"] = tuple(f.get("evaluated_keys") or ())
     finding = Finding(**f)
+    if not finding.rule_id or not finding.file:
+        raise ValueError("a finding needs 'rule_id' and 'file'")
+    return finding
+
+
+def fix_from_json(data: Mapping[str, Any], catalog: Mapping[str, RuleMeta]) -> Fix:
+    finding = finding_from_dict(data["finding"])
     fixer = registry.fixer_for(finding.rule_id, catalog)
     if data.get("fixer") and (fixer is None or fixer.info.id != data["fixer"]):
         raise ValueError(f"fixer {data['fixer']!r} for {finding.rule_id} is not registered here")

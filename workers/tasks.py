@@ -1,8 +1,10 @@
 """Celery tasks. Ids in, ids out; every task is idempotent (tasks are acked late).
 
-In this slice only :func:`ingest_job` exists: it records each webhook job once, durably, in a
-Redis stream per repository (``iacbot:jobs:<owner>/<name>``; installation-wide jobs go to
-``iacbot:jobs:installation:<id>``). The scan -> remediate -> publish chain is still to come.
+:func:`ingest_job` records each job (webhook or findings API) once, durably, in a Redis stream
+per repository (``iacbot:jobs:<owner>/<name>``; installation-wide jobs go to
+``iacbot:jobs:installation:<id>``), then continues it: pushes, code-scanning alerts and findings
+submissions go on to ``fetch_job`` (workers.chain), a closed pull request to
+``record_pr_closed`` (workers.publish).
 """
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ from typing import Any
 
 import redis
 
-from workers.celery_app import JOB_TASKS, SCAN_PUSH_TASK, app
+from workers.celery_app import FETCH_TASK, JOB_TASKS, PR_CLOSED_TASK, PUBLISH_QUEUE, REMEDIATE_QUEUE, app
 
 log = logging.getLogger(__name__)
 
 JOBS_PREFIX = "iacbot:jobs:"
 INGESTED_PREFIX = "iacbot:ingested:"
 STREAM_MAXLEN = 10_000
+#: Job kinds that become pull requests through fetch -> (scan ->) remediate -> publish.
+CHAINED_KINDS = frozenset({"scan_push", "code_scanning_alert", "findings_submitted"})
 
 # Atomic "record once": the marker and the stream entry are written together or not at all.
 _RECORD_ONCE = """
@@ -77,16 +81,20 @@ def ingest_job(self, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _continue_chain(job: dict[str, Any], delivery_id: str) -> None:
-    """A recorded push goes on to be scanned and remediated, when this worker knows the App.
-
-    Sent on every run, not only the first: scan_push is idempotent per delivery (a stored scan
-    only re-queues its publishes, which find their PRs), so a crash between recording and
-    sending cannot lose the push.
+    """Send the job's next step, on every run, not only the first: each step is idempotent per
+    job id (a finished one only re-sends what follows it), so a crash between recording and
+    sending cannot lose the job. The task ids make a second send of the same step recognisable.
     """
-    if job["kind"] != "scan_push":
+    if job["kind"] == "pull_request_closed":
+        app.send_task(PR_CLOSED_TASK, args=[job], queue=PUBLISH_QUEUE, task_id=f"{delivery_id}:pr-closed",
+                      ignore_result=True)
+        return
+    if job["kind"] not in CHAINED_KINDS:
         return
     from bot.service.settings import CommonSettings  # the chain's imports stay off the ingest path
     if CommonSettings().github_app_id is None:
-        log.warning("delivery %s: recorded only: IACBOT_GITHUB_APP_ID is not set, so no scan follows", delivery_id)
+        log.warning("delivery %s: recorded only: IACBOT_GITHUB_APP_ID is not set, so no fix follows", delivery_id)
         return
-    app.send_task(SCAN_PUSH_TASK, args=[job], queue="scan", task_id=f"scan-{delivery_id}", ignore_result=True)
+    # The delivery id is the job id of every later step.
+    app.send_task(FETCH_TASK, args=[{**job, "delivery_id": delivery_id}], queue=REMEDIATE_QUEUE,
+                  task_id=f"{delivery_id}:fetch", ignore_result=True)

@@ -6,7 +6,19 @@ import pytest
 from bot.service.settings import CommonSettings
 from tests.service.conftest import TEST_REDIS_URL
 from workers import tasks
-from workers.celery_app import QUEUES, TASK_ROUTES, app, make_celery
+from workers.celery_app import (
+    FETCH_TASK,
+    INGEST_QUEUE,
+    PR_CLOSED_TASK,
+    PUBLISH_TASK,
+    QUEUES,
+    REMEDIATE_TASK,
+    SCAN_TASK,
+    TASK_ROUTES,
+    app,
+    job_target,
+    make_celery,
+)
 
 JOB = {"kind": "scan_push", "installation_id": 1, "repository": "Codertocat/Hello-World",
        "head_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "changed_files": ["main.tf"],
@@ -27,7 +39,14 @@ def test_celery_configuration():
     assert c.conf.task_acks_late is True and c.conf.task_reject_on_worker_lost is True
     assert c.conf.worker_prefetch_multiplier == 1
     assert c.conf.accept_content == ["json"] and c.conf.task_serializer == "json"
-    assert c.amqp.router.route({}, "workers.tasks.ingest_job")["queue"].name == "scan"
+    assert c.amqp.router.route({}, "workers.tasks.ingest_job")["queue"].name == INGEST_QUEUE == "remediate"
+    # One identity per queue: only checkov's environment serves scan; only publish writes.
+    assert c.amqp.router.route({}, SCAN_TASK)["queue"].name == "scan"
+    assert c.amqp.router.route({}, FETCH_TASK)["queue"].name == "remediate"
+    assert c.amqp.router.route({}, REMEDIATE_TASK)["queue"].name == "remediate"
+    assert c.amqp.router.route({}, PUBLISH_TASK)["queue"].name == "publish"
+    assert c.amqp.router.route({}, PR_CLOSED_TASK)["queue"].name == "publish"
+    assert job_target({"kind": "findings_submitted"}) == ("workers.tasks.ingest_job", "remediate")
     assert c.amqp.router.route({}, "workers.tasks.publish_pr")["queue"].name == "publish"
     assert c.amqp.router.route({}, "workers.tasks.remediate_finding")["queue"].name == "remediate"
 

@@ -1,6 +1,9 @@
-"""Push -> PR on REAL workers: a Celery worker (queues scan,publish) scans a vulnerable manifest
-fetched from the GitHub double, remediates it and opens one PR per verified fix; the same job
-sent again opens nothing new."""
+"""Push -> PR on REAL workers, one identity per queue: a scan worker started from .venv-scanner
+(queue scan, no GitHub credential in its environment) scans a vulnerable manifest that a main-env
+worker (queues remediate,publish) fetched from the GitHub double; the main worker remediates it and
+opens one PR per verified fix. The same job sent again, at any step, opens nothing new.
+
+The workers and the double live for the whole module; each test uses its own repository."""
 from __future__ import annotations
 
 import json
@@ -17,15 +20,16 @@ from bot.github.auth import installation_token
 from bot.service.app import create_app
 from bot.service.settings import CommonSettings, Settings
 from bot.service.signature import sign
-from tests.celery_worker import celery_worker, wait_for
+from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
-from workers.celery_app import SCAN_PUSH_TASK, make_celery
-from workers.chain import FIXES_PREFIX, PUBLISHED_PREFIX
+from workers.celery_app import FETCH_TASK, REMEDIATE_QUEUE, SCAN_QUEUE, SCAN_TASK, make_celery
+from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX
 
 APP_ID = 424242
 REPO_NAME = "octo/apps"
+WEBHOOK_REPO = "octo/apps-webhook"
 MANIFEST = """apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -49,33 +53,41 @@ spec:
 """
 
 
-@pytest.fixture
-def private_key(tmp_path) -> Path:
-    path = tmp_path / "app.pem"
+@pytest.fixture(scope="module")
+def private_key(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("key") / "app.pem"
     path.write_text(new_app_key_pem())
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def gh(private_key):
     with GitHubDouble() as double:
-        double.create_repo(REPO_NAME, files={"README.md": "# apps\n", "k8s/web.yaml": MANIFEST})
-        double.installation = double.install_app(APP_ID, private_key.read_text(), repos=[REPO_NAME])
+        for name in (REPO_NAME, WEBHOOK_REPO):
+            double.create_repo(name, files={"README.md": "# apps\n", "k8s/web.yaml": MANIFEST})
+        double.installation = double.install_app(APP_ID, private_key.read_text(), repos=[REPO_NAME, WEBHOOK_REPO])
         yield double
         assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
 
 
-@pytest.fixture
-def worker(redis_db, gh, private_key, tmp_path):  # noqa: F811
-    log = tmp_path / "worker.log"
+def scan_worker_env() -> dict[str, str]:
+    """What a scan worker gets: the broker, nothing of GitHub."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
+    return {**env, "IACBOT_REDIS_URL": TEST_REDIS_URL}
+
+
+@pytest.fixture(scope="module")
+def workers(gh, private_key, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
     env = {**os.environ, "IACBOT_REDIS_URL": TEST_REDIS_URL,
            "IACBOT_GITHUB_API_URL": gh.base_url, "IACBOT_GITHUB_APP_ID": str(APP_ID),
            "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
            "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0"}
     env.pop("IACBOT_WEBHOOK_SECRET", None)
     env.pop("IACBOT_GITHUB_APP_PRIVATE_KEY", None)
-    with celery_worker("scan,publish", env, log, "chain") as proc:
-        yield proc, log
+    with celery_worker("scan", scan_worker_env(), logs / "scan.log", "scan", venv=SCANNER_VENV) as scan, \
+            celery_worker("remediate,publish", env, logs / "main.log", "chain") as main:
+        yield {"scan": (scan, logs / "scan.log"), "main": (main, logs / "main.log")}
 
 
 def published(redis_db, job_id: str) -> dict[str, dict] | None:  # noqa: F811
@@ -85,8 +97,17 @@ def published(redis_db, job_id: str) -> dict[str, dict] | None:  # noqa: F811
     return done if fixes and len(done) == len(fixes) else None
 
 
-def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(worker, gh, redis_db, private_key):  # noqa: F811
-    proc, log = worker
+def test_scan_worker_holds_no_github_credential(workers, private_key):
+    proc, log = workers["scan"]
+    environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+    names = {item.split(b"=", 1)[0].decode() for item in environ if item}
+    assert not {n for n in names if n.startswith("IACBOT_GITHUB")}, names
+    assert private_key.read_bytes().strip() not in b"\0".join(environ)
+    assert "iacbot_scanner.worker.scan_job" in log.read_text() and proc.poll() is None
+
+
+def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(workers, gh, redis_db, private_key):  # noqa: F811
+    (scan_proc, scan_log), (proc, log) = workers["scan"], workers["main"]
     repo = gh.repo(REPO_NAME)
     head_sha = repo.refs["refs/heads/main"]
     job_id = str(uuid.uuid4())
@@ -96,7 +117,7 @@ def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(worker, gh, redi
     celery = make_celery(CommonSettings(redis_url=TEST_REDIS_URL))
 
     def send():
-        celery.send_task(SCAN_PUSH_TASK, args=[job], queue="scan", task_id=job_id, ignore_result=True)
+        celery.send_task(FETCH_TASK, args=[job], queue=REMEDIATE_QUEUE, task_id=job_id, ignore_result=True)
 
     reader = installation_token(APP_ID, private_key.read_text(), gh.installation.id, REPO_NAME,
                                 {"contents": "read", "pull_requests": "read"}, gh.base_url)
@@ -115,31 +136,43 @@ def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(worker, gh, redi
     assert len(privileged) == 1, [p.title for p in pulls]
     assert len(pulls) == len(first) and all(p.state == "open" for p in pulls)
     assert api.get_contents("k8s/web.yaml", ref="main").decoded_content.decode() == MANIFEST
+    # The scan ran in the scanner environment's worker, not in the main one.
+    scan = json.loads(redis_db.get(SCAN_PREFIX + job_id))
+    assert scan["checkov_version"] == "3.3.30" and any(r["check_id"] == "CKV_K8S_16" for r in scan["failed"])
+    assert "scan_job" not in log.read_text() and f"job {job_id}: scanned 1 files" in scan_log.read_text()
 
     redis_db.delete(PUBLISHED_PREFIX + job_id)
-    send()  # the same job again (a redelivery): no new scan, no new PR
+    send()  # the same job again (a redelivery): no new fetch, scan or fix, no new PR
     again = wait_for(lambda: published(redis_db, job_id), 60, "the republished fixes", log)
     assert {o["status"] for o in again.values()} == {"exists"}, again
     assert {o["pr_number"] for o in again.values()} == {o["pr_number"] for o in first.values()}
+    assert f"job {job_id}: already remediated" in log.read_text()
+
+    redis_db.delete(PUBLISHED_PREFIX + job_id)
+    celery.send_task(SCAN_TASK, args=[job_id], queue=SCAN_QUEUE, task_id=f"{job_id}:scan", ignore_result=True)
+    third = wait_for(lambda: published(redis_db, job_id), 60, "the fixes republished after a scan redelivery", log)
+    assert {o["status"] for o in third.values()} == {"exists"}, third
+    assert f"job {job_id}: already scanned" in scan_log.read_text()
+    assert scan_log.read_text().count(f"job {job_id}: scanned") == 1
     pulls2, privileged2 = privileged_prs()
     assert len(pulls2) == len(pulls) and [p.number for p in privileged2] == [privileged[0].number]
-    assert "already scanned" in log.read_text()
-    assert proc.poll() is None
+    assert proc.poll() is None and scan_proc.poll() is None
 
 
-def test_signed_push_webhook_becomes_a_pull_request(worker, gh, redis_db, private_key):  # noqa: F811
-    """The whole path: GitHub's push delivery, signed -> the receiver -> ingest_job -> scan_push
-    -> publish_job -> a PR on the double; the same delivery again opens nothing new."""
-    proc, log = worker
-    repo = gh.repo(REPO_NAME)
+def test_signed_push_webhook_becomes_a_pull_request(workers, gh, redis_db, private_key):  # noqa: F811
+    """The whole path: GitHub's push delivery, signed -> the receiver -> ingest_job -> fetch_job
+    -> scan_job (scanner env) -> remediate_job -> publish_job -> a PR on the double; the same
+    delivery again opens nothing new."""
+    proc, log = workers["main"]
+    repo = gh.repo(WEBHOOK_REPO)
     payload = json.loads((REPO.parent / "shared" / "github" / "webhook-examples" / "api.github.com" / "push"
                           / "with-new-branch.payload.json").read_text())
-    owner, name = REPO_NAME.split("/")
+    owner, name = WEBHOOK_REPO.split("/")
     payload.update(ref="refs/heads/main", before="0" * 40, after=repo.refs["refs/heads/main"], deleted=False,
                    forced=False, installation={"id": gh.installation.id},
                    commits=[{"id": repo.refs["refs/heads/main"], "added": [], "removed": [],
                              "modified": ["k8s/web.yaml"]}])
-    payload["repository"].update(full_name=REPO_NAME, name=name, id=repo.id, default_branch="main")
+    payload["repository"].update(full_name=WEBHOOK_REPO, name=name, id=repo.id, default_branch="main")
     payload["repository"]["owner"].update(login=owner)
     body = json.dumps(payload).encode()
     secret = "webhook-secret-for-tests-only"
@@ -151,9 +184,9 @@ def test_signed_push_webhook_becomes_a_pull_request(worker, gh, redis_db, privat
     assert client.post("/webhooks/github", content=body, headers=headers).json()["status"] == "queued"
     outcomes = wait_for(lambda: published(redis_db, delivery_id), 90, "the push's fixes to be published", log)
     assert {o["status"] for o in outcomes.values()} == {"created"}
-    assert len(gh.repo(REPO_NAME).pulls) == len(outcomes)
+    assert len(gh.repo(WEBHOOK_REPO).pulls) == len(outcomes)
 
     assert client.post("/webhooks/github", content=body, headers=headers).json()["status"] == "duplicate"
     time.sleep(1)
-    assert len(gh.repo(REPO_NAME).pulls) == len(outcomes)
+    assert len(gh.repo(WEBHOOK_REPO).pulls) == len(outcomes)
     assert proc.poll() is None

@@ -1,0 +1,70 @@
+"""The scan queue's Celery app (scanner/iacbot_scanner/worker.py, run from .venv-scanner) repeats
+the main app's queue names, task names, Redis keys and delivery settings: here both are loaded,
+each in its own environment, and compared. The scan worker also refuses a GitHub credential."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from bot.service.settings import CommonSettings
+from tests.celery_worker import SCANNER_VENV
+from tests.paths import REPO
+from workers import celery_app, store
+
+URL = "redis://127.0.0.1:6379/13"
+SHARED = ("broker_url", "result_backend", "task_default_queue", "task_serializer", "result_serializer",
+          "accept_content", "result_accept_content", "task_acks_late", "task_reject_on_worker_lost",
+          "worker_prefetch_multiplier", "worker_cancel_long_running_tasks_on_connection_loss",
+          "broker_connection_retry_on_startup", "broker_transport_options", "result_expires",
+          "task_publish_retry_policy")
+
+# Runs in .venv-scanner with only scanner/ importable: prints the app's settings and constants,
+# and which of the engine's packages got imported (none may).
+PROBE = f"""
+import importlib.metadata, json, sys
+import iacbot_scanner.worker as w
+conf = w.app.conf
+print(json.dumps({{
+    "conf": {{key: conf[key] for key in {SHARED!r}}},
+    "queues": [[q.name, q.exchange.name, q.exchange.type, q.routing_key] for q in conf.task_queues],
+    "routes": conf.task_routes,
+    "constants": [w.QUEUES, w.SCAN_TASK, w.REMEDIATE_TASK, w.FILES_PREFIX, w.SCAN_PREFIX],
+    "engine_modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bot", "fixers", "workers", "hcl2")),
+    "checkov": importlib.metadata.version("checkov"),
+}}))
+"""
+
+
+def run_probe(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "scanner"), "IACBOT_REDIS_URL": URL, **extra_env}
+    return subprocess.run([str(SCANNER_VENV / "bin" / "python"), "-c", PROBE], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("environ", [{}, {"IACBOT_VISIBILITY_TIMEOUT_SECONDS": "17"}])
+def test_scan_worker_app_agrees_with_the_main_app(environ, monkeypatch):
+    done = run_probe(environ)
+    assert done.returncode == 0, done.stderr[-3000:]
+    scan = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    main = celery_app.make_celery(CommonSettings(redis_url=URL)).conf
+    assert main.broker_transport_options["visibility_timeout"] == int(environ.get("IACBOT_VISIBILITY_TIMEOUT_SECONDS",
+                                                                                  3600))
+    assert scan["conf"] == json.loads(json.dumps({key: main[key] for key in SHARED}))
+    assert scan["queues"] == [[q.name, q.exchange.name, q.exchange.type, q.routing_key] for q in main.task_queues]
+    assert scan["routes"].items() <= celery_app.TASK_ROUTES.items()
+    assert scan["constants"] == [list(celery_app.QUEUES), celery_app.SCAN_TASK, celery_app.REMEDIATE_TASK,
+                                 store.FILES_PREFIX, store.SCAN_PREFIX]
+    assert scan["engine_modules"] == [] and scan["checkov"] == "3.3.30"
+
+
+def test_scan_worker_refuses_to_start_with_a_github_credential():
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nnot-a-real-key\n-----END RSA PRIVATE KEY-----\n"
+    done = run_probe({"IACBOT_GITHUB_APP_PRIVATE_KEY": pem, "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": "/etc/app.pem"})
+    assert done.returncode != 0
+    assert "must hold no GitHub credential" in done.stderr
+    assert "IACBOT_GITHUB_APP_PRIVATE_KEY, IACBOT_GITHUB_APP_PRIVATE_KEY_FILE" in done.stderr
+    assert "not-a-real-key" not in done.stderr and "/etc/app.pem" not in done.stderr

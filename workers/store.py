@@ -1,0 +1,66 @@
+"""The pipeline's Redis records, one job id each. Each step writes its output in one transaction
+(all of it or nothing), so a step redelivered after a crash either finds its output whole or
+makes it again.
+
+| key | written by | what |
+|---|---|---|
+| ``iacbot:files:<job>`` | fetch_job | hash: repository path -> exact file bytes |
+| ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems |
+| ``iacbot:scan:<job>`` | scan_job (scanner env) | JSON: failed checkov records, parsing errors |
+| ``iacbot:fixes:<job>`` | remediate_job | hash: fingerprint -> fix JSON (+ repository, installation_id) |
+| ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
+| ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import redis
+
+FILES_PREFIX = "iacbot:files:"
+FETCHED_PREFIX = "iacbot:fetched:"
+SCAN_PREFIX = "iacbot:scan:"
+FIXES_PREFIX = "iacbot:fixes:"
+REMEDIATED_PREFIX = "iacbot:remediated:"
+PUBLISHED_PREFIX = "iacbot:published:"
+
+
+def save_fetched(r: redis.Redis, job_id: str, record: Mapping[str, Any], files: Mapping[str, bytes],
+                 ttl: int) -> None:
+    pipe = r.pipeline(transaction=True)
+    pipe.delete(FILES_PREFIX + job_id)
+    if files:
+        pipe.hset(FILES_PREFIX + job_id, mapping=dict(files))
+        pipe.expire(FILES_PREFIX + job_id, ttl)
+    pipe.set(FETCHED_PREFIX + job_id, json.dumps(record), ex=ttl)
+    pipe.execute()
+
+
+def load_json(r: redis.Redis, key: str) -> Any:
+    raw = r.get(key)
+    return None if raw is None else json.loads(raw)
+
+
+def load_files(r: redis.Redis, job_id: str) -> dict[str, bytes]:
+    return {k.decode(): v for k, v in r.hgetall(FILES_PREFIX + job_id).items()}
+
+
+def save_fixes(r: redis.Redis, job_id: str, fixes: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any],
+               ttl: int) -> None:
+    """The fixes (fingerprint -> JSON) and the marker that they are complete, together."""
+    pipe = r.pipeline(transaction=True)
+    pipe.delete(FIXES_PREFIX + job_id)
+    for fingerprint, fix in fixes.items():
+        pipe.hset(FIXES_PREFIX + job_id, fingerprint, json.dumps(fix))
+    pipe.expire(FIXES_PREFIX + job_id, ttl)
+    pipe.set(REMEDIATED_PREFIX + job_id, json.dumps(record), ex=ttl)
+    pipe.execute()
+
+
+def remediated(r: redis.Redis, job_id: str) -> bool:
+    return bool(r.exists(REMEDIATED_PREFIX + job_id))
+
+
+def stored_fingerprints(r: redis.Redis, job_id: str) -> list[str]:
+    return sorted(k.decode() for k in r.hkeys(FIXES_PREFIX + job_id))
