@@ -12,7 +12,9 @@ from urllib.parse import quote
 
 import requests
 
+from bot.github import http
 from bot.github.auth import Token
+from bot.github.errors import GitHubRetryLater
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,11 @@ def get_json(token: Token, api_path: str, params: dict[str, str] | None = None, 
     """GET ``api_path`` (below the API root); None for 404, FetchError for anything but 200."""
     what = what or api_path
     url = f"{token.base_url}{api_path}"
-    try:
-        r = requests.get(url, params=params, timeout=_TIMEOUT,
-                         headers={"Authorization": f"token {token.value}",
-                                  "Accept": "application/vnd.github+json",
-                                  "X-GitHub-Api-Version": "2022-11-28"})
+    try:  # transient failures are retried inside (bot.github.retry); what is left is reported
+        r = http.request("GET", url, params=params, timeout=_TIMEOUT,
+                         headers={**http.GITHUB_HEADERS, "Authorization": f"token {token.value}"})
+    except GitHubRetryLater as exc:
+        raise FetchUnavailable(f"reading {what}: GitHub asks to wait {exc.countdown} s", 429) from None
     except requests.RequestException as exc:
         raise FetchUnavailable(f"cannot reach {token.base_url} to read {what}: {type(exc).__name__}") from None
     if r.status_code == 404:

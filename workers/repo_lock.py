@@ -1,0 +1,84 @@
+"""A per-repository Redis lock around branch operations (publishing a fix, later rebasing, merging).
+
+Two workers publishing to one repository at once would race on refs and PRs. The lock is keyed
+by ``owner/name`` case-insensitively (GitHub's names are), holds a random token so only its owner
+can release it (compare-and-delete in Redis, redis-py's Lock), and has a short TTL that a thread
+renews while the owner lives: a worker killed mid-task stops renewing, so its lock lapses within
+one TTL instead of blocking the repository. Waiting is bounded: :class:`RepoBusy` tells the task
+to retry later (Celery ``self.retry``) rather than tie up a worker.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import redis
+from redis.exceptions import LockError, LockNotOwnedError
+from redis.lock import Lock
+
+log = logging.getLogger(__name__)
+
+LOCK_PREFIX = "iacbot:lock:repo:"
+#: A live owner stops renewing after this long: a task stuck for ten minutes must not hold the
+#: repository forever (Celery has no time limit on these tasks).
+MAX_HOLD_SECONDS = 600.0
+
+
+class RepoBusy(Exception):
+    """Another worker holds the repository's lock; retry the task later."""
+
+    def __init__(self, repository: str, waited: float):
+        super().__init__(f"{repository} is locked by another worker (waited {waited:g} s); retrying later")
+        self.repository = repository
+        self.waited = waited
+
+
+def lock_key(repository: str) -> str:
+    return LOCK_PREFIX + repository.strip().lower()
+
+
+def new_lock(client: redis.Redis, repository: str, ttl: float) -> Lock:
+    # thread_local=False: the renewing thread must see the owner's token.
+    return client.lock(lock_key(repository), timeout=ttl, sleep=0.05, thread_local=False)
+
+
+def _renew(lock: Lock, repository: str, ttl: float, stop: threading.Event, max_hold: float) -> None:
+    started = time.monotonic()
+    while not stop.wait(ttl / 3):
+        if time.monotonic() - started > max_hold:
+            log.warning("lock on %s held over %g s; no longer renewed, it lapses in %g s", repository, max_hold, ttl)
+            return
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            log.warning("lock on %s was lost (expired before renewal); another worker may hold it", repository)
+            return
+        except redis.RedisError as exc:  # try again at the next tick; the TTL covers a short outage
+            log.warning("renewing the lock on %s failed: %s", repository, type(exc).__name__)
+
+
+@contextmanager
+def repo_lock(client: redis.Redis, repository: str, *, ttl: float, wait: float,
+              max_hold: float = MAX_HOLD_SECONDS) -> Iterator[Lock]:
+    """Hold ``repository``'s lock for the ``with`` body; RepoBusy if not had within ``wait`` seconds."""
+    lock = new_lock(client, repository, ttl)
+    if not lock.acquire(blocking=True, blocking_timeout=wait):
+        raise RepoBusy(repository, wait)
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(lock, repository, ttl, stop, max_hold),
+                               name=f"repo-lock-{repository}", daemon=True)
+    renewer.start()
+    try:
+        yield lock
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            lock.release()  # compare-and-delete: never removes a lock someone else took since
+        except LockNotOwnedError:
+            log.warning("lock on %s had lapsed before release; another worker may have held it", repository)
+        except (LockError, redis.RedisError) as exc:  # it lapses within one TTL anyway
+            log.warning("releasing the lock on %s failed: %s", repository, type(exc).__name__)
