@@ -64,7 +64,7 @@ def body(attempt: Attempt, base_sha: str, verification: str) -> str:
               f"Base commit: {_code(base_sha)}", "",
               "---",
               "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
-              "the bot will not reopen a PR for the same fix on the same base.", "",
+              "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
               provenance_block(provenance(attempt, base_sha, verification))]
     return "\n".join(lines) + "\n"
 

@@ -40,14 +40,15 @@ class PublishError(Exception):
     """Publishing failed; the message names the repository, the step and what to do. Never carries
     a credential. `retryable` is True for failures that a later run may not meet (5xx, network)."""
 
-    def __init__(self, message: str, status: int | None = None, step: str = ""):
+    def __init__(self, message: str, status: int | None = None, step: str = "", *, permanent: bool = False):
         super().__init__(message)
         self.status = status
         self.step = step
+        self.permanent = permanent  # a refusal by iacbot itself: no later run can succeed
 
     @property
     def retryable(self) -> bool:
-        return self.status is None or self.status >= 500
+        return not self.permanent and (self.status is None or self.status >= 500)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, v
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
-        raise PublishError(f"refusing to publish onto the default branch {default!r}")
+        raise PublishError(f"refusing to publish onto the default branch {default!r}", permanent=True)
     progress.at(f"reading the head of {default}")
     head_sha = repo.get_git_ref(f"heads/{default}").object.sha
     head = repo.get_git_commit(head_sha)

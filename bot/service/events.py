@@ -163,6 +163,9 @@ def _pull_request(payload: dict) -> Job:
         "base_ref": (pr.get("base") or {}).get("ref"),
         # A fork can name a branch iacbot/...: only a branch in the repository itself is ours.
         "iacbot_branch": head_ref.startswith(BOT_BRANCH_PREFIX) and same_repo,
+        # Who closed it: a close by another bot is not a person declining the fix.
+        "sender": (payload.get("sender") or {}).get("login"),
+        "sender_type": (payload.get("sender") or {}).get("type"),
     }
 
 

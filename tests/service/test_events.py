@@ -186,6 +186,7 @@ def test_pull_request_closed_unmerged_not_ours():
     job = route("pull_request", example("pull_request", "closed.payload.json"))
     assert job["kind"] == "pull_request_closed"
     assert job["number"] == 2 and job["merged"] is False and job["iacbot_branch"] is False
+    assert (job["sender"], job["sender_type"]) == ("Codertocat", "User")  # who closed it
 
 
 def test_pull_request_merged_iacbot_branch():
