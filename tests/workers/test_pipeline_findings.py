@@ -7,6 +7,7 @@ repository."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -64,6 +65,7 @@ REPOS = {
     "octo/alert-k8s": {"k8s/web.yaml": MANIFEST},
     "octo/alert-tf": {"infra/main.tf": MAIN_TF, "infra/variables.tf": VARIABLES_TF, "README.md": "# tf\n"},
     "octo/submitted": {"k8s/web.yaml": MANIFEST, "README.md": "# submitted\n"},
+    "octo/submitted-http": {"k8s/web.yaml": MANIFEST},
 }
 
 
@@ -211,4 +213,43 @@ def test_an_alert_on_a_pull_request_ref_opens_nothing(worker, gh, redis_db, priv
     wait_for(lambda: f"job {delivery_id}: alert {number} is on refs/pull/3/merge, not on the default branch 'main'"
              in log.read_text(), 30, "the alert to be skipped", log)
     assert not redis_db.exists(FETCHED_PREFIX + delivery_id) and len(gh.repo(repository).pulls) == before
+    assert proc.poll() is None
+
+
+def sarif_for(rule_id: str, path: str, start: int, end: int) -> bytes:
+    """A minimal SARIF 2.1.0 log, as any scanner would upload it."""
+    result = {"ruleId": rule_id, "level": "error", "message": {"text": "Container should not be privileged"},
+              "locations": [{"physicalLocation": {"artifactLocation": {"uri": path},
+                                                  "region": {"startLine": start, "endLine": end}}}]}
+    return json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "checkov"}},
+                                                      "results": [result]}]}).encode()
+
+
+def test_sarif_posted_to_the_findings_api_becomes_one_pr_and_a_retry_adds_none(  # noqa: F811
+        worker, gh, redis_db, private_key, tmp_path):
+    """The whole HTTP path: POST /v1/findings (bearer-authenticated tenant) -> the receiver's enqueue ->
+    ingest_job -> fetch -> remediate -> publish -> one PR; posting the same document again is a duplicate."""
+    proc, log = worker
+    repository, token = "octo/submitted-http", "tenant-token-0123456789abcdef"
+    tenants = tmp_path / "tenants.json"
+    tenants.write_text(json.dumps({"tenants": [{
+        "id": "octo-sec", "installation_id": gh.installation.id, "repositories": [repository],
+        "token_sha256": hashlib.sha256(token.encode()).hexdigest()}]}))
+    client = TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=TEST_REDIS_URL,
+                                            tenants_file=str(tenants))))
+    body = sarif_for("CKV_K8S_16", "k8s/web.yaml", 1, 21)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    answer = client.post("/v1/findings", content=body, headers=headers, params={"repository": repository})
+    assert answer.status_code == 202 and answer.json()["status"] == "queued", answer.text
+    job_id = answer.json()["submission_id"]
+    outcomes = wait_for(lambda: published(redis_db, job_id), 90, "the submitted finding's fix to be published", log)
+    pull, changed = the_one_pr(gh, private_key, repository, outcomes)
+    assert changed == {"k8s/web.yaml": FIXED_MANIFEST}
+    assert read_provenance(pull.body)["rule"] == "CKV_K8S_16"
+
+    again = client.post("/v1/findings", content=body, headers=headers, params={"repository": repository})
+    assert again.status_code == 202 and again.json()["status"] == "duplicate", again.text
+    assert again.json()["submission_id"] == job_id
+    assert len(list(reader(gh, private_key, repository).get_pulls(state="all"))) == 1
     assert proc.poll() is None
