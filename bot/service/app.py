@@ -222,23 +222,17 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _required_header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if pattern:
-        schema["pattern"] = pattern
-    return {"name": name, "in": "header", "required": True, "description": description, "schema": schema}
-
-
 _WEBHOOK_OPENAPI: dict[str, Any] = {
     "description": "GitHub's delivery, verified before it is parsed. A redelivery of the same X-GitHub-Delivery "
                    "starts no second job; 202 means the job is on the broker.",
     "security": [{"githubSignature": []}],
     "parameters": [
-        _required_header("X-GitHub-Event", "the event name (push, code_scanning_alert, installation, ...)"),
-        _required_header("X-GitHub-Delivery", "the delivery's GUID: the dedup key and the job's id",
-                         _DELIVERY_ID.pattern),
-        _required_header("X-Hub-Signature-256", "sha256=<hex of HMAC-SHA256(webhook secret, raw body)>",
-                         r"^sha256=[0-9a-fA-F]{64}$"),
+        openapi.header("X-GitHub-Event", "the event name (push, code_scanning_alert, installation, ...)",
+                       required=True),
+        openapi.header("X-GitHub-Delivery", "the delivery's GUID: the dedup key and the job's id",
+                       _DELIVERY_ID.pattern, required=True),
+        openapi.header("X-Hub-Signature-256", "sha256=<hex of HMAC-SHA256(webhook secret, raw body)>",
+                       r"^sha256=[0-9a-fA-F]{64}$", required=True),
     ],
     "requestBody": {
         "required": True,

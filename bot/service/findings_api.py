@@ -33,7 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 
-from bot.service import api_models
+from bot.service import api_models, openapi
 from bot.service.deliveries import Outcome, Submit
 from bot.service.findings_doc import FORMATS, DocumentError, FindingsDocument, read_document
 from bot.service.http import TooLarge, read_capped
@@ -184,12 +184,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if pattern:
-        schema["pattern"] = pattern
-    return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
-
 
 _OPENAPI_EXTRA: dict[str, Any] = {
     "description": __doc__.split("\n\n", 1)[1],
@@ -202,8 +196,8 @@ _OPENAPI_EXTRA: dict[str, Any] = {
          "schema": {"type": "string", "pattern": _COMMIT.pattern}},
         {"name": "format", "in": "query", "required": False, "description": "absent: detected from the body",
          "schema": {"type": "string", "enum": list(FORMATS)}},
-        _header("Idempotency-Key", "names the submission: a retry with the same key is a duplicate",
-                _IDEMPOTENCY_KEY.pattern),
+        openapi.header("Idempotency-Key", "names the submission: a retry with the same key is a duplicate",
+                       _IDEMPOTENCY_KEY.pattern),
     ],
     "requestBody": {
         "required": True,

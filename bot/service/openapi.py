@@ -29,6 +29,14 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+def header(name: str, description: str, pattern: str | None = None, *, required: bool = False) -> dict[str, Any]:
+    """An OpenAPI header parameter, for routes that read their headers by hand (raw-body routes)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "header", "required": required, "description": description, "schema": schema}
+
+
 def install(app: FastAPI, extra_schemas: dict[str, type[BaseModel]]) -> None:
     """Make ``app.openapi()`` (served at /openapi.json) include the parts above; built once."""
 

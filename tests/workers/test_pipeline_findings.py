@@ -26,33 +26,15 @@ from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.webhooks import code_scanning_delivery
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
+from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import INGEST_QUEUE, INGEST_TASK, make_celery
 from workers.store import FETCHED_PREFIX, FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX
 from workers.submissions import SUBMISSION_PREFIX
 
 APP_ID = 434343
 SECRET = "webhook-secret-for-tests-only"
-MANIFEST = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: app
-          image: nginx:1.25
-          securityContext:
-            privileged: true  # keep: a comment the fix must not lose
-"""
+MANIFEST = PRIVILEGED_DEPLOYMENT.replace("privileged: true\n",
+                                        "privileged: true  # keep: a comment the fix must not lose\n")
 FIXED_MANIFEST = MANIFEST.replace("privileged: true ", "privileged: false ")
 MAIN_TF = """resource "aws_instance" "web" {
   ami           = var.ami
@@ -225,8 +207,8 @@ def sarif_for(rule_id: str, path: str, start: int, end: int) -> bytes:
                                                       "results": [result]}]}).encode()
 
 
-def test_sarif_posted_to_the_findings_api_becomes_one_pr_and_a_retry_adds_none(  # noqa: F811
-        worker, gh, redis_db, private_key, tmp_path):
+def test_sarif_to_the_findings_api_becomes_one_pr_and_a_retry_adds_none(worker, gh, redis_db,  # noqa: F811
+                                                                          private_key, tmp_path):
     """The whole HTTP path: POST /v1/findings (bearer-authenticated tenant) -> the receiver's enqueue ->
     ingest_job -> fetch -> remediate -> publish -> one PR; posting the same document again is a duplicate."""
     proc, log = worker

@@ -24,33 +24,14 @@ from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
+from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import FETCH_TASK, REMEDIATE_QUEUE, SCAN_QUEUE, SCAN_TASK, make_celery
 from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX
 
 APP_ID = 424242
 REPO_NAME = "octo/apps"
 WEBHOOK_REPO = "octo/apps-webhook"
-MANIFEST = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: app
-          image: nginx:1.25
-          securityContext:
-            privileged: true
-"""
+MANIFEST = PRIVILEGED_DEPLOYMENT
 
 
 @pytest.fixture(scope="module")

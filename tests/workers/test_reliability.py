@@ -33,6 +33,7 @@ from fixers.models import Finding
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
+from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers import declined, store
 from workers.celery_app import PUBLISH_TASK, make_celery
 from workers.remediation import Fix, fix_to_json
@@ -41,27 +42,7 @@ APP_ID = 515151
 REPO_NAME = "octo/apps"
 PATH = "k8s/web.yaml"
 SECRET = "webhook-secret-for-reliability-tests"
-MANIFEST = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: app
-          image: nginx:1.25
-          securityContext:
-            privileged: true
-"""
+MANIFEST = PRIVILEGED_DEPLOYMENT
 
 
 def fixed(text: str) -> str:
