@@ -49,7 +49,8 @@ def app_jwt(private_key: str, app_id: int = APP_ID, exp_in: int = 540) -> str:
     return jwt.encode({"iat": now - 60, "exp": now + exp_in, "iss": str(app_id)}, private_key, algorithm="RS256")
 
 
-def scoped_token(gh, private_key, repos: list[str] | None = None, permissions: dict | None = None) -> str:
+def scoped_token(gh, private_key, repos: list[str] | None = None, permissions: dict | None = None,
+                 app_id: int = APP_ID) -> str:
     """The bot's own call: PyGithub cannot down-scope a token to repositories (DESIGN.md)."""
     body = {}
     if repos is not None:
@@ -57,7 +58,7 @@ def scoped_token(gh, private_key, repos: list[str] | None = None, permissions: d
     if permissions is not None:
         body["permissions"] = permissions
     r = httpx.post(f"{gh.base_url}/app/installations/{gh.installation.id}/access_tokens", json=body,
-                   headers={"Authorization": f"Bearer {app_jwt(private_key)}",
+                   headers={"Authorization": f"Bearer {app_jwt(private_key, app_id)}",
                             "Accept": "application/vnd.github+json"})
     assert r.status_code == 201, r.text
     return r.json()["token"]

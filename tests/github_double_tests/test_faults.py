@@ -1,6 +1,7 @@
 """Fault injection in the double: what is answered, how often, and that answers stay GitHub-shaped."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.faults import SECONDARY_MESSAGE
-from tests.github_double_tests.test_double import app_jwt
+from tests.github_double_tests.test_double import scoped_token
 
 APP_ID = 434343
 
@@ -36,12 +37,7 @@ def gh(double, private_key):
     assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
 
 
-def token(gh, private_key, repos: list[str] | None = None, permissions: dict | None = None) -> str:
-    body = {k: v for k, v in {"repositories": repos, "permissions": permissions}.items() if v is not None}
-    r = httpx.post(f"{gh.base_url}/app/installations/{gh.installation.id}/access_tokens", json=body,
-                   headers={"Authorization": f"Bearer {app_jwt(private_key, APP_ID)}"})
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
+token = functools.partial(scoped_token, app_id=APP_ID)  # (gh, private_key, repos, permissions)
 
 
 def get(gh, path: str) -> httpx.Response:
