@@ -56,6 +56,8 @@ def served(redis_db, tmp_path):  # noqa: F811
                                     start_new_session=True)
         try:
             yield gh, f"http://127.0.0.1:{port}", proc, log
+            key_body = key.read_text().splitlines()[1]  # a line of the PEM's base64
+            assert key_body not in log.read_text() and key_body not in gh.published_text("octo/served")
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -81,6 +83,9 @@ def test_serve_turns_a_signed_push_into_a_pull_request_and_stops_cleanly(served)
     pulls = wait_for(lambda: gh.repo("octo/served").pulls, 120, "a pull request on the double", log)
     assert any(p.head_ref.startswith("iacbot/") for p in pulls.values())
     assert "iacbot_scanner.worker.scan_job" in log.read_text()  # the scan ran in the scan worker
+    # Every token a task asked for is revoked once its step ends, and none shows anywhere.
+    wait_for(lambda: gh.unrevoked_tokens() == [], 30, "every installation token to be revoked", log)
+    assert gh.leaked_tokens(log.read_text(), gh.published_text("octo/served")) == []
 
     os.killpg(proc.pid, signal.SIGTERM)  # what Ctrl-C in a terminal sends to the whole group
     assert proc.wait(timeout=30) is not None

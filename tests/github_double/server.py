@@ -166,6 +166,37 @@ class GitHubDouble:
         """(method, path, injected status) of every request a fault answered or delayed (status 0)."""
         return list(self.faults.served)
 
+    def published_text(self, full_name: str) -> str:
+        """Everything a reader of `full_name` sees that the bot wrote: PR titles and bodies, and the
+        message of every commit reachable from a ref."""
+        repo = self.repo(full_name)
+        with self.world.lock:
+            parts = [f"{p.title}\n{p.body or ''}" for p in repo.pulls.values()]
+            seen: set[str] = set()
+            todo = list(repo.refs.values())
+            while todo:
+                sha = todo.pop()
+                commit = repo.objects.commit(sha) if sha not in seen else None
+                seen.add(sha)
+                if commit is not None:
+                    parts.append(commit.message)
+                    todo.extend(commit.parents)
+        return "\n".join(parts)
+
+    def leaked_tokens(self, *texts: str) -> list[str]:
+        """The installation tokens this double issued whose value occurs in any of `texts`, described
+        by their permissions (never by value, so a failing assertion does not print one either)."""
+        with self.world.lock:
+            issued = list(self.world.tokens.values())
+        return [f"token for installation {t.installation_id} with {t.permissions}"
+                for t in issued if any(t.value in text for text in texts)]
+
+    def unrevoked_tokens(self, keep: tuple[str, ...] = ()) -> list[str]:
+        """Issued tokens still valid, except the values in `keep` (a test's own reader tokens)."""
+        with self.world.lock:
+            return [f"token for installation {t.installation_id} with {t.permissions}"
+                    for t in self.world.tokens.values() if not t.revoked and t.value not in keep]
+
     @property
     def violations(self) -> list[str]:
         return self.validator.violations

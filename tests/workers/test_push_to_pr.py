@@ -16,13 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from github import Auth, Github
 
-from bot.github.auth import installation_token
+from bot.github.auth import installation_token, revoke
 from bot.service.app import create_app
 from bot.service.settings import CommonSettings, Settings
-from bot.service.signature import sign
 from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
-from tests.paths import REPO
+from tests.github_double.webhooks import push_delivery
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import FETCH_TASK, REMEDIATE_QUEUE, SCAN_QUEUE, SCAN_TASK, make_celery
@@ -138,6 +137,7 @@ def test_push_becomes_one_pr_per_fix_and_a_redelivery_adds_none(workers, gh, red
     pulls2, privileged2 = privileged_prs()
     assert len(pulls2) == len(pulls) and [p.number for p in privileged2] == [privileged[0].number]
     assert proc.poll() is None and scan_proc.poll() is None
+    revoke(reader)
 
 
 def test_signed_push_webhook_becomes_a_pull_request(workers, gh, redis_db, private_key):  # noqa: F811
@@ -145,21 +145,9 @@ def test_signed_push_webhook_becomes_a_pull_request(workers, gh, redis_db, priva
     -> scan_job (scanner env) -> remediate_job -> publish_job -> a PR on the double; the same
     delivery again opens nothing new."""
     proc, log = workers["main"]
-    repo = gh.repo(WEBHOOK_REPO)
-    payload = json.loads((REPO.parent / "shared" / "github" / "webhook-examples" / "api.github.com" / "push"
-                          / "with-new-branch.payload.json").read_text())
-    owner, name = WEBHOOK_REPO.split("/")
-    payload.update(ref="refs/heads/main", before="0" * 40, after=repo.refs["refs/heads/main"], deleted=False,
-                   forced=False, installation={"id": gh.installation.id},
-                   commits=[{"id": repo.refs["refs/heads/main"], "added": [], "removed": [],
-                             "modified": ["k8s/web.yaml"]}])
-    payload["repository"].update(full_name=WEBHOOK_REPO, name=name, id=repo.id, default_branch="main")
-    payload["repository"]["owner"].update(login=owner)
-    body = json.dumps(payload).encode()
     secret = "webhook-secret-for-tests-only"
-    delivery_id = str(uuid.uuid4())
-    headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": delivery_id, "Content-Type": "application/json",
-               "X-Hub-Signature-256": sign(secret.encode(), body)}
+    headers, body = push_delivery(gh, WEBHOOK_REPO, ["k8s/web.yaml"], secret)
+    delivery_id = headers["X-GitHub-Delivery"]
     client = TestClient(create_app(Settings(webhook_secret=secret, redis_url=TEST_REDIS_URL)))
 
     assert client.post("/webhooks/github", content=body, headers=headers).json()["status"] == "queued"
@@ -171,3 +159,8 @@ def test_signed_push_webhook_becomes_a_pull_request(workers, gh, redis_db, priva
     time.sleep(1)
     assert len(gh.repo(WEBHOOK_REPO).pulls) == len(outcomes)
     assert proc.poll() is None
+    # No credential in any worker's log or in anything the bot wrote; every task's token revoked.
+    logs = [path.read_text() for path in log.parent.glob("*.log")]
+    assert gh.leaked_tokens(*logs, gh.published_text(WEBHOOK_REPO)) == []
+    assert private_key.read_text().splitlines()[1] not in "".join(logs)
+    wait_for(lambda: gh.unrevoked_tokens() == [], 30, "every installation token to be revoked", log)
