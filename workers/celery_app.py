@@ -36,7 +36,7 @@ FETCH_TASK = "workers.chain.fetch_job"              # read-only token: the files
 SCAN_TASK = "iacbot_scanner.worker.scan_job"        # checkov env: files in Redis -> raw results
 REMEDIATE_TASK = "workers.chain.remediate_job"      # locate, fix, verify; store the fixes
 PUBLISH_TASK = "workers.publish.publish_job"        # one stored fix -> one PR (write token)
-PR_CLOSED_TASK = "workers.publish.record_pr_closed"
+PR_CLOSED_TASK = "workers.pr_closed.record_pr_closed"
 
 #: Ingest is bookkeeping in the main environment; the scan queue's workers cannot run it.
 INGEST_QUEUE = REMEDIATE_QUEUE
@@ -68,7 +68,7 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 
 def make_celery(settings: CommonSettings | None = None) -> Celery:
     settings = settings or CommonSettings()
-    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish"])
+    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed"])
     celery.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,

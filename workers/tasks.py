@@ -4,7 +4,7 @@
 per repository (``iacbot:jobs:<owner>/<name>``; installation-wide jobs go to
 ``iacbot:jobs:installation:<id>``), then continues it: pushes, code-scanning alerts and findings
 submissions go on to ``fetch_job`` (workers.chain), a closed pull request to
-``record_pr_closed`` (workers.publish).
+``record_pr_closed`` (workers.pr_closed).
 """
 from __future__ import annotations
 

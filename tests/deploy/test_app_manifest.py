@@ -7,7 +7,9 @@ import json
 from bot.github.auth import PUBLISH_PERMISSIONS
 from bot.service.events import HANDLED_EVENTS
 from tests.paths import REPO
+from workers.code_scanning import ALERT_PERMISSIONS
 from workers.github_fetch import READ_PERMISSIONS
+from workers.pr_closed import PR_READ_PERMISSIONS
 
 MANIFEST = json.loads((REPO / "deploy" / "github-app-manifest.json").read_text())
 # GitHub sends these to every App and rejects a manifest that lists them.
@@ -21,7 +23,7 @@ def test_subscribes_to_every_handled_event_and_no_other():
 
 def test_grants_every_permission_a_task_requests():
     granted = MANIFEST["default_permissions"]
-    for requested in (PUBLISH_PERMISSIONS, READ_PERMISSIONS):
+    for requested in (PUBLISH_PERMISSIONS, READ_PERMISSIONS, ALERT_PERMISSIONS, PR_READ_PERMISSIONS):
         for scope, level in requested.items():
             assert scope in granted, scope
             assert LEVELS[granted[scope]] >= LEVELS[level], (scope, level)

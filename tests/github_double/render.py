@@ -7,7 +7,7 @@ import time
 import zlib
 
 from .gitobjects import TREE_MODE, Commit, Signature
-from .state import CodeScanningAlert, Label, PullRequest, Repo
+from .state import CheckRun, CodeScanningAlert, Installation, Label, PullRequest, Repo, Review
 
 API = "https://api.github.com"
 WEB = "https://github.com"
@@ -267,6 +267,70 @@ def code_scanning_alert(repo: Repo, alert: CodeScanningAlert, with_instance: boo
                  "help_uri": None},
         "tool": {"name": alert.tool, "guid": None, "version": None},
         "most_recent_instance": code_scanning_instance(repo, alert) if with_instance else None,
+    }
+
+
+def review(repo: Repo, pr: PullRequest, rev: Review) -> dict:
+    pull_url = f"{API}/repos/{repo.full_name}/pulls/{pr.number}"
+    html = f"{WEB}/{repo.full_name}/pull/{pr.number}#pullrequestreview-{rev.id}"
+    out = {
+        "id": rev.id, "node_id": node_id("PullRequestReview", rev.id),
+        "user": user(rev.user_login, "Bot" if rev.user_login.endswith("[bot]") else "User"),
+        "body": rev.body, "state": rev.state, "html_url": html, "pull_request_url": pull_url,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
+        "commit_id": rev.commit_id,
+        "author_association": "COLLABORATOR" if rev.user_login.lower() in repo.collaborators else "NONE",
+    }
+    if rev.submitted_at is not None:  # a PENDING review has not been submitted: GitHub leaves the key out
+        out["submitted_at"] = iso(rev.submitted_at)
+    return out
+
+
+def integration(app_id: int, slug: str, permissions: dict[str, str]) -> dict:
+    """A GitHub App as embedded in a check run (`nullable-integration`)."""
+    return {
+        "id": app_id, "slug": slug, "node_id": node_id("Integration", app_id), "client_id": f"Iv1.{app_id:016x}",
+        "owner": user(f"{slug}-developers", "Organization"), "name": slug, "description": None,
+        "external_url": f"https://{slug}.example.com", "html_url": f"{WEB}/apps/{slug}",
+        "created_at": iso(1_600_000_000), "updated_at": iso(1_600_000_000),
+        "permissions": permissions, "events": [],
+    }
+
+
+def pull_minimal(repo: Repo, pr: PullRequest) -> dict:
+    small = {"id": repo.id, "url": f"{API}/repos/{repo.full_name}", "name": repo.name}
+    return {"id": pr.id, "number": pr.number, "url": f"{API}/repos/{repo.full_name}/pulls/{pr.number}",
+            "head": {"ref": pr.head_ref, "sha": pr.head_sha, "repo": small},
+            "base": {"ref": pr.base_ref, "sha": pr.base_sha, "repo": small}}
+
+
+def check_run(repo: Repo, run: CheckRun, app_permissions: dict[str, str], pulls: list[PullRequest]) -> dict:
+    u = f"{API}/repos/{repo.full_name}/check-runs/{run.id}"
+    return {
+        "id": run.id, "node_id": node_id("CheckRun", run.id), "head_sha": run.head_sha,
+        "external_id": run.external_id, "url": u, "html_url": f"{WEB}/{repo.full_name}/runs/{run.id}",
+        "details_url": run.details_url or f"https://{run.app_slug}.example.com", "status": run.status,
+        "conclusion": run.conclusion, "started_at": iso(run.started_at), "completed_at": iso(run.completed_at),
+        "output": {"title": run.output.get("title"), "summary": run.output.get("summary"),
+                   "text": run.output.get("text"), "annotations_count": run.annotations_count,
+                   "annotations_url": f"{u}/annotations"},
+        "name": run.name, "check_suite": {"id": run.suite_id},
+        "app": integration(run.app_id, run.app_slug, app_permissions),
+        "pull_requests": [pull_minimal(repo, pr) for pr in pulls],
+    }
+
+
+def installation(inst: Installation, app_slug: str) -> dict:
+    account = user(inst.account, "Organization")
+    return {
+        "id": inst.id, "account": account, "repository_selection": "selected",
+        "access_tokens_url": f"{API}/app/installations/{inst.id}/access_tokens",
+        "repositories_url": f"{API}/installation/repositories",
+        "html_url": f"{WEB}/organizations/{inst.account}/settings/installations/{inst.id}",
+        "app_id": inst.app_id, "app_slug": app_slug, "target_id": account["id"], "target_type": "Organization",
+        "permissions": dict(inst.permissions), "events": [], "created_at": iso(inst.created_at),
+        "updated_at": iso(inst.created_at), "single_file_name": None, "has_multiple_single_files": False,
+        "single_file_paths": [], "suspended_by": None, "suspended_at": None,
     }
 
 

@@ -29,6 +29,16 @@ class Label:
 
 
 @dataclass
+class Review:
+    id: int
+    user_login: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING
+    body: str
+    commit_id: str
+    submitted_at: float | None = field(default_factory=time.time)  # None while PENDING
+
+
+@dataclass
 class PullRequest:
     id: int
     number: int
@@ -51,6 +61,7 @@ class PullRequest:
     merged_at: float | None = None
     merge_commit_sha: str | None = None
     merged_by: str | None = None
+    reviews: list[Review] = field(default_factory=list)  # chronological
 
 
 @dataclass
@@ -70,6 +81,24 @@ class CodeScanningAlert:
 
 
 @dataclass
+class CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    app_id: int
+    app_slug: str
+    suite_id: int
+    status: str = "queued"
+    conclusion: str | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    details_url: str | None = None
+    external_id: str | None = None
+    output: dict = field(default_factory=dict)  # title, summary, text (each may be absent)
+    annotations_count: int = 0
+
+
+@dataclass
 class Repo:
     id: int
     owner: str
@@ -84,6 +113,8 @@ class Repo:
     collaborators: dict[str, str] = field(default_factory=dict)  # lower-case login -> login
     teams: dict[str, str] = field(default_factory=dict)  # lower-case slug -> slug (teams with access)
     alerts: dict[int, CodeScanningAlert] = field(default_factory=dict)  # code scanning, own numbering
+    check_runs: dict[int, CheckRun] = field(default_factory=dict)  # by id (ids are global, as on GitHub)
+    check_suites: dict[tuple[int, str], int] = field(default_factory=dict)  # (app id, head sha) -> suite id
     created_at: float = field(default_factory=time.time)
 
     @property
@@ -105,6 +136,7 @@ class Installation:
     account: str
     repo_ids: list[int]
     permissions: dict[str, str]
+    created_at: float = field(default_factory=time.time)
 
 
 @dataclass

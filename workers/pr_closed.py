@@ -1,0 +1,126 @@
+"""``record_pr_closed(job)`` (queue publish): one of iacbot's pull requests was closed.
+
+Merged -> recorded as merged. Closed unmerged by a person -> recorded as DECLINED, with the blob
+sha of the file the fix was made from, so publish_job skips that finding until the file changes
+(workers.declined). Any close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so
+the repository's oldest deferred fix is sent to publish_job (workers.pr_cap). Reads only, with a
+read-scoped token.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from github import GithubException
+from github.Repository import Repository
+
+from bot.github.auth import installation_session
+from bot.github.client import client
+from bot.github.pr_body import read_provenance
+from workers import declined, pr_cap
+from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
+from workers.chain import _redis, settings
+from workers.publish import TRANSIENT_RETRIES, github_error, retry_countdown, source_blob_sha
+
+log = logging.getLogger(__name__)
+
+#: Reading a closed PR and the file it changed: nothing more.
+PR_READ_PERMISSIONS = {"contents": "read", "pull_requests": "read"}
+
+
+def _changed_file(repo: Repository, head_sha: str) -> tuple[str, str] | None:
+    """(path, parent sha) of the one file the bot's commit ``head_sha`` changed, or None."""
+    commit = repo.get_git_commit(head_sha)
+    if len(commit.parents) != 1:
+        return None
+    parent = repo.get_git_commit(commit.parents[0].sha)
+
+    def blobs(tree_sha: str) -> dict[str, str]:
+        return {e.path: e.sha for e in repo.get_git_tree(tree_sha, recursive=True).tree if e.type == "blob"}
+
+    before, after = blobs(parent.tree.sha), blobs(commit.tree.sha)
+    changed = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
+    return (changed[0], parent.sha) if len(changed) == 1 else None
+
+
+def _declined_decision(cfg, job: Mapping[str, Any], fingerprint: str) -> declined.PrDecision:
+    """Read the closed PR's provenance (or, if a person edited it away, the bot's commit) to learn
+    which file at which base the fix was made from, and that file's blob sha there."""
+    repository, number = job["repository"], int(job["number"])
+    file = base_sha = blob = None
+    with installation_session(cfg.github_app_id, cfg.app_private_key(), job["installation_id"], repository,
+                              PR_READ_PERMISSIONS, cfg.github_api_url) as token:
+        gh = client(cfg.github_api_url, token, seconds_between_requests=0, seconds_between_writes=0)
+        try:
+            repo = gh.get_repo(repository)
+            pull = repo.get_pull(number)
+            prov = read_provenance(pull.body) or {}
+            if prov.get("fingerprint") == fingerprint and prov.get("file") and prov.get("base_sha"):
+                file, base_sha = str(prov["file"]), str(prov["base_sha"])
+            else:
+                log.info("%s#%s: no provenance block for %s; reading the bot's commit", repository, number,
+                         fingerprint)
+                found = _changed_file(repo, job.get("head_sha") or pull.head.sha)
+                if found is not None:
+                    file, base_sha = found
+            if file and base_sha:
+                blob = source_blob_sha(repo, file, base_sha)
+        except GithubException as exc:
+            raise github_error(exc, f"reading {repository}#{number}") from None
+    return declined.PrDecision(declined.DECLINED, repository, fingerprint, number, file, base_sha, blob)
+
+
+def _send_next_deferred(cfg, repository: str, closed_pr: Any) -> dict[str, str] | None:
+    """A slot under the cap is free: send publish_job for the repository's oldest deferred fix."""
+    def send(entry: pr_cap.Deferred) -> None:
+        # A task id of its own per close: the fix's first publish already used f"{job}:publish:{fp}".
+        app.send_task(PUBLISH_TASK, args=[entry.job_id, entry.fingerprint], kwargs={"deferred_since": entry.since},
+                      queue=PUBLISH_QUEUE, task_id=f"{entry.job_id}:publish:{entry.fingerprint}:after-{closed_pr}",
+                      ignore_result=True)
+
+    sent = pr_cap.release_next(_redis(cfg.redis_url), repository, send)
+    if sent is None:
+        return None
+    log.info("%s#%s closed: publishing deferred fix %s of job %s", repository, closed_pr, sent.fingerprint,
+             sent.job_id)
+    return {"job_id": sent.job_id, "fingerprint": sent.fingerprint}
+
+
+@app.task(name=PR_CLOSED_TASK, bind=True, queue="publish")
+def record_pr_closed(self, job: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(job, dict):
+        raise ValueError("record_pr_closed needs a pull_request_closed job description")
+    kind = declined.classify_close(job)
+    where = f"{job.get('repository')}#{job.get('number')}"
+    frees = pr_cap.frees_slot(job)  # a bot's close records nothing but still frees a slot
+    if kind.outcome is None and not frees:
+        log.info("%s: nothing to record: %s", where, kind.reason)
+        return {"status": "ignored", "reason": kind.reason}
+    if kind.outcome is not None:
+        for key, typ in (("installation_id", int), ("repository", str), ("number", int)):
+            if not isinstance(job.get(key), typ):
+                raise ValueError(f"pull_request_closed job lacks {key}")
+    cfg = settings()
+    fingerprint = declined.fingerprint_from_branch(str(job.get("head_ref") or ""))
+    kept = sent = None
+    try:
+        if kind.outcome is not None:
+            decision = (declined.PrDecision(declined.MERGED, job["repository"], fingerprint, job["number"])
+                        if kind.outcome == declined.MERGED else _declined_decision(cfg, job, fingerprint))
+            kept = declined.record(_redis(cfg.redis_url), decision)
+        if frees:
+            # After recording: a retry re-records (idempotent) and may send one more, which is harmless
+            # (the publish re-checks the cap and, still full, keeps its place in the queue).
+            sent = _send_next_deferred(cfg, job["repository"], job.get("number"))
+    except Exception as exc:
+        countdown = retry_countdown(exc, self.request.retries)
+        if countdown is None:
+            raise
+        log.warning("%s: recording the close failed (%s); retry in %.1f s", where, exc, countdown)
+        raise self.retry(exc=exc, countdown=countdown, max_retries=TRANSIENT_RETRIES) from None
+    if kept is None:
+        log.info("%s: nothing to record: %s", where, kind.reason)
+        return {"status": "ignored", "reason": kind.reason, "sent_deferred": sent}
+    log.info("%s: %s %s (source %s)", where, fingerprint, kept.outcome, kept.source_blob_sha)
+    return {"status": kept.outcome, "fingerprint": fingerprint, "pr_number": kept.pr_number,
+            "source_blob_sha": kept.source_blob_sha, "sent_deferred": sent}
