@@ -15,6 +15,7 @@ import requests
 from bot.github import http
 from bot.github.auth import Token
 from bot.github.errors import GitHubRetryLater
+from bot.service.events import is_iac_path
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,21 @@ def get_alert(token: Token, repository: str, alert_number: int) -> dict | None:
     alert = get_json(token, f"/repos/{repository}/code-scanning/alerts/{int(alert_number)}",
                      what=f"{repository} code-scanning alert {alert_number}")
     return alert if isinstance(alert, dict) else None
+
+
+def iac_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
+    """{path: blob sha} of every IaC file in the tree at ``sha``; None when GitHub cut the tree short
+    or the commit is gone (a force-push's old head may be)."""
+    tree = get_json(token, f"/repos/{repository}/git/trees/{sha}", {"recursive": "1"}, f"{repository} tree at {sha}")
+    if not isinstance(tree, dict) or tree.get("truncated"):
+        return None
+    return {e["path"]: e["sha"] for e in tree.get("tree") or []
+            if e.get("type") == "blob" and is_iac_path(str(e.get("path", "")))}
+
+
+def changed_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Paths added or modified from ``before`` to ``after`` (removed ones need no fix). Pure."""
+    return sorted(path for path, blob in after.items() if before.get(path) != blob)
 
 
 def wanted_paths(token: Token, repository: str, sha: str, changed_files: list[str]) -> list[str]:

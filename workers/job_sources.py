@@ -1,6 +1,7 @@
 """What each kind of job reads from GitHub before remediation, always with a READ-scoped token.
 
 * ``scan_push``: the changed files (and sibling .tf files) at the pushed head; they are then scanned.
+  When the payload may not list them all (forced, or too many commits), the trees are compared.
 * ``code_scanning_alert``: the alert (GET, security_events:read), its one finding and its file.
 * ``findings_submitted``: the findings of a stored submission and the files they name.
 
@@ -21,10 +22,12 @@ from workers.code_scanning import ALERT_PERMISSIONS, alert_commit, finding_from_
 from workers.github_fetch import (
     READ_PERMISSIONS,
     FetchError,
+    changed_paths,
     default_branch,
     default_branch_head,
     fetch_contents,
     get_alert,
+    iac_blobs,
     safe_path,
 )
 from workers.submissions import SUBMISSION_PREFIX, submission_findings
@@ -37,6 +40,8 @@ _REQUIRED: dict[str, tuple[tuple[str, type], ...]] = {
     "findings_submitted": (("submission_id", str),),
 }
 FETCHED_KINDS = frozenset(_REQUIRED)
+#: The most files one push is scanned for: a push that rewrites a whole monorepo is cut here.
+MAX_PUSH_FILES = 300
 
 
 @dataclass
@@ -90,8 +95,31 @@ def fetch(job: dict[str, Any], plan_: Plan, token: Token) -> Fetched | str:
 
 def _push(job: dict[str, Any], _plan: Plan, token: Token) -> Fetched:
     changed = [p for p in job.get("changed_files") or [] if isinstance(p, str)]
-    files, problems = fetch_contents(token, job["repository"], job["head_sha"], changed)
-    return Fetched(job["head_sha"], files, None if files else [], problems)
+    problems: list[str] = []
+    if not job.get("files_complete", True):
+        changed, problems = _push_diff(token, job, changed)
+    files, more = fetch_contents(token, job["repository"], job["head_sha"], changed)
+    return Fetched(job["head_sha"], files, None if files else [], problems + more)
+
+
+def _push_diff(token: Token, job: dict[str, Any], listed: list[str]) -> tuple[list[str], list[str]]:
+    """A forced push, or one with more commits than the payload lists, does not say every changed
+    file: compare the IaC files of the trees before and after instead."""
+    repository, head, before = job["repository"], job["head_sha"], job.get("before") or ""
+    after = iac_blobs(token, repository, head)
+    if after is None:
+        return listed, [f"{repository}@{head[:12]}: tree too large to compare; only the files the push listed"]
+    try:
+        previous = iac_blobs(token, repository, before) if before.strip("0") else {}
+    except FetchError:  # GitHub may answer 422 rather than 404 for a commit it no longer has
+        previous = None
+    if previous is None:  # the old head is gone (force-push): every IaC file is new to us
+        previous = {}
+    changed = changed_paths(previous, after)
+    if len(changed) > MAX_PUSH_FILES:
+        return changed[:MAX_PUSH_FILES], [f"{repository}@{head[:12]}: {len(changed)} IaC files changed; "
+                                          f"the first {MAX_PUSH_FILES} (by path) are scanned"]
+    return changed, []
 
 
 def _alert(job: dict[str, Any], _plan: Plan, token: Token) -> Fetched | str:

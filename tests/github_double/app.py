@@ -29,6 +29,9 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
     (m, re.compile(p + r"/?$"), f, perm) for m, p, f, perm in [
         ("POST", r"/app/installations/(?P<installation_id>\d+)/access_tokens", h.create_installation_token, None),
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
+        ("GET", r"/app/installations", h.list_installations, None),
+        ("GET", r"/app/installations/(?P<installation_id>\d+)", h.get_installation, None),
+        ("GET", R + r"/installation", h.get_repo_installation, None),  # App JWT, not a token: no scope
         ("GET", R, h.get_repo, ("metadata", "read")),
         ("GET", R + r"/contents/?(?P<path>.*)", h.get_content, ("contents", "read")),
         ("POST", R + r"/git/blobs", h.create_blob, ("contents", "write")),
@@ -52,6 +55,12 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
          ("pull_requests", "read")),
         ("POST", R + r"/pulls/(?P<pull_number>\d+)/requested_reviewers", h.request_reviewers,
          ("pull_requests", "write")),
+        ("GET", R + r"/pulls/(?P<pull_number>\d+)/reviews", h.list_reviews, ("pull_requests", "read")),
+        ("POST", R + r"/pulls/(?P<pull_number>\d+)/reviews", h.create_review, ("pull_requests", "write")),
+        ("POST", R + r"/check-runs", h.create_check_run, ("checks", "write")),
+        ("GET", R + r"/check-runs/(?P<check_run_id>\d+)", h.get_check_run, ("checks", "read")),
+        ("PATCH", R + r"/check-runs/(?P<check_run_id>\d+)", h.update_check_run, ("checks", "write")),
+        ("GET", R + r"/commits/(?P<ref>.+)/check-runs", h.list_check_runs_for_ref, ("checks", "read")),
         ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)", h.get_code_scanning_alert,
          ("security_events", "read")),
         ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)/instances", h.list_code_scanning_instances,

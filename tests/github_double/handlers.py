@@ -6,6 +6,7 @@ Messages copy GitHub's where known, because bots match on them (e.g. "Reference 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from urllib.parse import urlencode
 from . import render
 from .auth import Caller, HTTPError, issue_token, require_app
 from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
-from .state import Label, PullRequest, Repo, World, next_id
+from .state import CheckRun, Label, PullRequest, Repo, Review, World, next_id
 
 SHA_LEN = 40
 
@@ -68,6 +69,14 @@ def paginate(ctx: Ctx, items: list) -> tuple[list, dict[str, str]]:
 
 def _validation(message: str, /, **error) -> HTTPError:
     return HTTPError(422, message, [error] if error else None)
+
+
+def _actor_login(ctx: Ctx) -> str | None:
+    """The login an installation token acts as: its App's bot user ("<slug>[bot]")."""
+    if ctx.caller.kind != "installation":
+        return None
+    inst = ctx.world.installations[ctx.caller.token.installation_id]
+    return f"{ctx.world.apps[inst.app_id].slug}[bot]"
 
 
 # -- apps ---------------------------------------------------------------------------------
@@ -327,7 +336,7 @@ def create_pull(ctx: Ctx):
         raise _validation("Validation Failed", resource="PullRequest", code="custom",
                           message=f"No commits between {base} and {head}")
     number, repo.next_number = repo.next_number, repo.next_number + 1
-    login = "iacbot[bot]" if ctx.caller.kind == "installation" else "octocat"
+    login = _actor_login(ctx) or "octocat"
     pr = PullRequest(next_id(), number, body["title"], body.get("body"), head, base, head_sha, base_sha,
                      login, draft=bool(body.get("draft")),
                      maintainer_can_modify=bool(body.get("maintainer_can_modify")))
@@ -455,3 +464,168 @@ def list_code_scanning_instances(ctx: Ctx):
     alert = _alert(ctx)  # the double keeps one instance per alert: its most recent one
     page, links = paginate(ctx, [alert])
     return 200, [render.code_scanning_instance(ctx.repo, a) for a in page], links
+
+
+# -- installations (App JWT) ---------------------------------------------------------------
+def list_installations(ctx: Ctx):
+    app = require_app(ctx.caller)
+    page, links = paginate(ctx, [i for i in ctx.world.installations.values() if i.app_id == app.id])
+    return 200, [render.installation(i, app.slug) for i in page], links
+
+
+def get_installation(ctx: Ctx):
+    app = require_app(ctx.caller)
+    inst = ctx.world.installations.get(int(ctx.params["installation_id"]))
+    if inst is None or inst.app_id != app.id:  # another App's installation is not yours to see
+        raise HTTPError(404, "Not Found")
+    return 200, render.installation(inst, app.slug)
+
+
+def get_repo_installation(ctx: Ctx):
+    app = require_app(ctx.caller)
+    repo = ctx.world.repo(ctx.params["owner"], ctx.params["repo"])
+    for inst in ctx.world.installations.values():
+        if repo is not None and inst.app_id == app.id and repo.id in inst.repo_ids:
+            return 200, render.installation(inst, app.slug)
+    raise HTTPError(404, "Not Found")
+
+
+# -- pull request reviews ------------------------------------------------------------------
+REVIEW_STATES = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED",
+                 None: "PENDING"}  # no event: a pending review, to be submitted later
+OWN_PULL = {"APPROVE": "Can not approve your own pull request",
+            "REQUEST_CHANGES": "Can not request changes on your own pull request"}
+
+
+def create_review(ctx: Ctx):
+    """Inline `comments` are accepted and not kept; GitHub's "one pending review per user" rule is
+    not enforced (its error uses object `errors` that the documented 422 schema does not allow)."""
+    repo, body = ctx.repo, ctx.body or {}
+    pr, login = _pull(ctx), _actor_login(ctx)
+    event = body.get("event")
+    if event in OWN_PULL and login.lower() == pr.user_login.lower():
+        raise HTTPError(422, "Unprocessable Entity", [OWN_PULL[event]])  # GitHub's words
+    if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body"):
+        # The description says the body is required here; the wording is the double's own.
+        raise HTTPError(422, "Unprocessable Entity", [f"Body is required when using {event}"])
+    commit_id = (body.get("commit_id") or pr.head_sha).lower()
+    if repo.objects.kind(commit_id) != "commit":
+        raise HTTPError(422, "Unprocessable Entity", [f"No commit found for SHA: {commit_id}"])
+    review = Review(next_id(), login, REVIEW_STATES[event], body.get("body") or "", commit_id,
+                    None if event is None else time.time())
+    pr.reviews.append(review)
+    pr.updated_at = time.time()
+    return 200, render.review(repo, pr, review)
+
+
+def list_reviews(ctx: Ctx):
+    pr, me = _pull(ctx), (_actor_login(ctx) or "").lower()
+    # A pending review is visible to its author only.
+    visible = [r for r in pr.reviews if r.state != "PENDING" or r.user_login.lower() == me]
+    page, links = paginate(ctx, visible)
+    return 200, [render.review(ctx.repo, pr, r) for r in page], links
+
+
+# -- check runs ----------------------------------------------------------------------------
+def check_suite_id(repo: Repo, app_id: int, head_sha: str) -> int:
+    """GitHub groups an App's check runs on one commit into one check suite."""
+    return repo.check_suites.setdefault((app_id, head_sha), next_id())
+
+
+def render_check_run(world: World, repo: Repo, run: CheckRun) -> dict:
+    perms = next((dict(i.permissions) for i in world.installations.values()
+                  if i.app_id == run.app_id and repo.id in i.repo_ids), {"checks": "write", "metadata": "read"})
+    pulls = [p for p in repo.pulls.values() if p.state == "open" and _refresh(repo, p).head_sha == run.head_sha]
+    return render.check_run(repo, run, perms, pulls)
+
+
+def _timestamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _apply_check_run(run: CheckRun, body: dict) -> None:
+    """Apply a create/update body to `run` (a fresh object or a copy: it may be left half-done).
+    The 422 wordings are the double's own; the rules are the description's."""
+    for key in ("name", "details_url", "external_id"):
+        if key in body:
+            setattr(run, key, body[key])
+    if body.get("started_at"):
+        run.started_at = _timestamp(body["started_at"])
+    if body.get("conclusion") == "stale":
+        raise _validation("Invalid request.\n\nOnly GitHub can set the conclusion stale.")
+    if body.get("conclusion"):  # "Providing conclusion will automatically set the status to completed"
+        run.status, run.conclusion = "completed", body["conclusion"]
+    elif body.get("status"):
+        run.status = body["status"]
+        if run.status != "completed":
+            run.conclusion, run.completed_at = None, None
+    if run.conclusion is None and (run.status == "completed" or body.get("completed_at")):
+        raise _validation("Invalid request.\n\nconclusion is required with status completed or completed_at.")
+    if body.get("completed_at"):
+        run.completed_at = _timestamp(body["completed_at"])
+    elif run.status == "completed" and run.completed_at is None:
+        run.completed_at = time.time()
+    output = body.get("output")
+    if output is not None:
+        run.output = {k: output[k] for k in ("title", "summary", "text") if k in output}
+        run.annotations_count += len(output.get("annotations") or [])  # annotations accumulate
+
+
+def _installation_app(ctx: Ctx):
+    # Only an installation token gets past authorize_repo with checks:write: GitHub lets only
+    # GitHub Apps write check runs.
+    return ctx.world.apps[ctx.world.installations[ctx.caller.token.installation_id].app_id]
+
+
+def create_check_run(ctx: Ctx):
+    repo, body = ctx.repo, ctx.body or {}
+    sha = (body.get("head_sha") or "").lower()
+    if repo.objects.kind(sha) != "commit":
+        raise HTTPError(422, f"No commit found for SHA: {body.get('head_sha')}")
+    app = _installation_app(ctx)
+    run = CheckRun(next_id(), body["name"], sha, app.id, app.slug, check_suite_id(repo, app.id, sha),
+                   started_at=time.time())
+    _apply_check_run(run, body)
+    repo.check_runs[run.id] = run
+    out = render_check_run(ctx.world, repo, run)
+    return 201, out, {"Location": out["url"]}
+
+
+def _check_run(ctx: Ctx) -> CheckRun:
+    run = ctx.repo.check_runs.get(int(ctx.params["check_run_id"]))
+    if run is None:
+        raise HTTPError(404, "Not Found")
+    return run
+
+
+def get_check_run(ctx: Ctx):
+    return 200, render_check_run(ctx.world, ctx.repo, _check_run(ctx))
+
+
+def update_check_run(ctx: Ctx):
+    run = _check_run(ctx)
+    if run.app_id != _installation_app(ctx).id:
+        # An App may update only its own check runs (status and wording not recorded here).
+        raise HTTPError(403, "Resource not accessible by integration")
+    changed = dataclasses.replace(run, output=dict(run.output))
+    _apply_check_run(changed, ctx.body or {})
+    ctx.repo.check_runs[run.id] = changed
+    return 200, render_check_run(ctx.world, ctx.repo, changed)
+
+
+def list_check_runs_for_ref(ctx: Ctx):
+    repo, q, ref = ctx.repo, ctx.query, ctx.params["ref"]
+    sha = resolve_commitish(repo, ref) or repo.refs.get(f"refs/{ref}")  # also heads/x and tags/x
+    if sha is None:
+        raise HTTPError(422, f"No commit found for SHA: {ref}")
+    runs = [r for r in repo.check_runs.values() if r.head_sha == sha]
+    if q.get("check_name"):
+        runs = [r for r in runs if r.name == q["check_name"]]
+    if q.get("status"):
+        runs = [r for r in runs if r.status == q["status"]]
+    if q.get("app_id"):
+        runs = [r for r in runs if str(r.app_id) == q["app_id"]]
+    if q.get("filter", "latest") == "latest":  # the most recent run of each name, per App
+        runs = list({(r.app_id, r.name): r for r in sorted(runs, key=lambda r: r.id)}.values())
+    page, links = paginate(ctx, runs)
+    return 200, {"total_count": len(runs), "check_runs": [render_check_run(ctx.world, repo, r) for r in page]}, links

@@ -32,6 +32,7 @@ _SLASHY_TAILS = [
     re.compile(r"^(/repos/[^/]+/[^/]+/contents/)(.+)$"),
     re.compile(r"^(/repos/[^/]+/[^/]+/git/(?:ref|refs|matching-refs)/)(.+)$"),
     re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection)?$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs)$"),
 ]
 
 

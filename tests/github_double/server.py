@@ -5,19 +5,25 @@ import re
 import socket
 import threading
 import time
+import zlib
 
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 
 from . import faults as f
+from . import handlers as h
 from .app import build_app
 from .gitobjects import Commit, Signature
 from .openapi_check import Validator, load_spec
-from .state import App, CodeScanningAlert, Installation, PullRequest, Repo, World, next_id
+from .state import App, CheckRun, CodeScanningAlert, Installation, PullRequest, Repo, Review, World, next_id
 
 DEFAULT_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests": "write",
                        "issues": "write", "checks": "write", "security_events": "read"}
 SEVERITIES = ("none", "note", "warning", "error")
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
+CHECK_STATUSES = ("queued", "in_progress", "completed")
+# Not "stale": only GitHub sets it, and the check-run schema leaves it out.
+CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out")
 
 
 class GitHubDouble:
@@ -107,6 +113,45 @@ class GitHubDouble:
                                                     end_line if end_line is not None else start_line,
                                                     message, severity, sha, ref)
             return number
+
+    def add_review(self, repo_full_name: str, number: int, user_login: str, state: str = "APPROVED",
+                   body: str = "") -> int:
+        """A human `user_login` reviews PR `number` at its current head commit; returns the review id.
+        GitHub's rule holds: the PR's author can neither approve nor request changes (ValueError)."""
+        if state not in REVIEW_STATES:
+            raise ValueError(f"state must be one of {REVIEW_STATES}")
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            pr = repo.pulls.get(number)
+            if pr is None:
+                raise ValueError(f"{repo_full_name}#{number} is not a pull request")
+            if state in ("APPROVED", "CHANGES_REQUESTED") and user_login.lower() == pr.user_login.lower():
+                raise ValueError(f"{user_login} authored {repo_full_name}#{number} and cannot review it {state}")
+            head = h._refresh(repo, pr).head_sha
+            review = Review(next_id(), user_login, state, body, head, None if state == "PENDING" else time.time())
+            pr.reviews.append(review)
+            return review.id
+
+    def add_check_run(self, repo_full_name: str, head_sha: str, name: str, status: str = "completed",
+                      conclusion: str | None = "success", app_slug: str = "ci") -> int:
+        """Another App (CI) reports check run `name` on commit `head_sha` (a SHA, or a branch for
+        convenience); returns its id. `conclusion` counts only when `status` is "completed", as on
+        GitHub. The App is the registered one with that slug, else one the double makes up."""
+        if status not in CHECK_STATUSES or (status == "completed" and conclusion not in CONCLUSIONS):
+            raise ValueError(f"status must be one of {CHECK_STATUSES}; completed needs a conclusion of {CONCLUSIONS}")
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            sha = h.resolve_commitish(repo, head_sha)
+            if sha is None:
+                raise ValueError(f"{repo_full_name}: no commit for {head_sha}")
+            app_id = next((a.id for a in self.world.apps.values() if a.slug == app_slug),
+                          zlib.crc32(f"app:{app_slug}".encode()))
+            now = time.time()
+            done = status == "completed"
+            run = CheckRun(next_id(), name, sha, app_id, app_slug, h.check_suite_id(repo, app_id, sha), status,
+                           conclusion if done else None, now, now if done else None)
+            repo.check_runs[run.id] = run
+            return run.id
 
     def close_pull(self, repo_full_name: str, number: int, merged: bool = False) -> PullRequest:
         """A human closes PR `number`, or merges it: then the base branch moves to a merge commit
