@@ -22,6 +22,7 @@ from workers.code_scanning import ALERT_PERMISSIONS, alert_commit, finding_from_
 from workers.github_fetch import (
     READ_PERMISSIONS,
     FetchError,
+    FetchUnavailable,
     changed_paths,
     default_branch,
     default_branch_head,
@@ -111,6 +112,8 @@ def _push_diff(token: Token, job: dict[str, Any], listed: list[str]) -> tuple[li
         return listed, [f"{repository}@{head[:12]}: tree too large to compare; only the files the push listed"]
     try:
         previous = iac_blobs(token, repository, before) if before.strip("0") else {}
+    except FetchUnavailable:
+        raise  # transient: the task retries rather than scanning everything
     except FetchError:  # GitHub may answer 422 rather than 404 for a commit it no longer has
         previous = None
     if previous is None:  # the old head is gone (force-push): every IaC file is new to us
