@@ -3,7 +3,8 @@
 Real git object ids, enforced GitHub App auth, and every exchange checked against GitHub's
 published OpenAPI description (../shared/github/openapi-subset.json).
 
-Beyond seeding (create_repo, install_app, add_collaborators, add_teams, add_code_scanning_alert)
+Beyond seeding (create_repo, install_app, add_collaborators, add_teams, add_code_scanning_alert,
+add_review, add_check_run)
 the double can inject faults (inject_fault, inject_secondary_rate_limit,
 inject_rate_limit_exhausted, faults_served), act as a human (close_pull, merged or not) and, with
 webhooks.py, build signed deliveries from GitHub's recorded payloads.

@@ -352,10 +352,12 @@ def test_known_spec_differences_are_the_measured_ones():
     # the description must be looked at, not absorbed.
     # And 2 error responses whose oneOf alternatives always overlap; and the one schema of three
     # that forgot a label's description may be null; and the one path parameter whose schema is
-    # readOnly (code scanning's alert_number).
-    assert len(patched) == 12 + 7 + 2 + 1 + 1
+    # readOnly (code scanning's alert_number); and the installations listing whose account must
+    # be a user and an enterprise at once (allOf where the installation schema says anyOf).
+    assert len(patched) == 12 + 7 + 2 + 1 + 1 + 1
     assert "#/components/parameters/alert-number/schema" in patched
     assert "#/components/schemas/commit/properties/author" in patched
+    assert any(p.startswith("#/paths/~1app~1installations/") for p in patched)
 
 
 def test_urls_point_at_the_double(gh, private_key):
