@@ -8,27 +8,11 @@ import httpx
 import pytest
 from github import Auth, Github, GithubException, InputGitTreeElement
 
-from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double_tests.test_double import scoped_token
 
 APP_ID = 454545
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
-FILES = {"README.md": "# infra\n", "main.tf": 'resource "aws_s3_bucket" "b" {}\n'}
-
-
-@pytest.fixture(scope="module")
-def private_key() -> str:
-    return new_app_key_pem()
-
-
-@pytest.fixture
-def gh(private_key):
-    with GitHubDouble() as double:
-        double.create_repo("octo/infra", files=FILES)
-        double.create_repo("octo/other", files=FILES)
-        double.installation = double.install_app(APP_ID, private_key, repos=["octo/infra", "octo/other"])
-        yield double
-        assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
+# Fixtures private_key and gh (octo/infra and octo/other, this module's APP_ID installed): conftest.py
 
 
 token = functools.partial(scoped_token, app_id=APP_ID)  # (gh, private_key, repos, permissions)

@@ -7,29 +7,15 @@ import httpx
 import pytest
 from github import Auth, GithubException, GithubIntegration, InputGitTreeElement
 
-from tests.github_double import GitHubDouble, new_app_key_pem
+from tests.github_double import new_app_key_pem
+from tests.github_double_tests.conftest import TWO_REPO_FILES
 from tests.github_double_tests.test_double import app_jwt, scoped_token
 from tests.github_double_tests.test_double_more import links, open_prs, repo_for
 
 APP_ID = 464646
 OTHER_APP_ID = 474747
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
-FILES = {"README.md": "# infra\n", "main.tf": 'resource "aws_s3_bucket" "b" {}\n'}
-
-
-@pytest.fixture(scope="module")
-def private_key() -> str:
-    return new_app_key_pem()
-
-
-@pytest.fixture
-def gh(private_key):
-    with GitHubDouble() as double:
-        double.create_repo("octo/infra", files=FILES)
-        double.create_repo("octo/other", files=FILES)
-        double.installation = double.install_app(APP_ID, private_key, repos=["octo/infra", "octo/other"])
-        yield double
-        assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
+# Fixtures private_key and gh (octo/infra and octo/other, this module's APP_ID installed): conftest.py
 
 
 token = functools.partial(scoped_token, app_id=APP_ID)  # (gh, private_key, repos, permissions)
@@ -217,7 +203,7 @@ def test_check_runs_are_refused_like_on_github(gh, private_key):
 # -- installations -------------------------------------------------------------------------------
 def test_app_installations_are_seen_through_the_app_jwt(gh, private_key):
     other_key = new_app_key_pem()
-    gh.create_repo("lone/repo", files=FILES)
+    gh.create_repo("lone/repo", files=TWO_REPO_FILES)
     theirs = gh.install_app(OTHER_APP_ID, other_key, repos=["lone/repo"], slug="other-app")
     integration = GithubIntegration(auth=Auth.AppAuth(APP_ID, private_key), base_url=gh.base_url, **FAST)
     mine = gh.installation
