@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.findings.paths import InputProblem, repo_relative
+from bot.findings.paths import InputProblem, line_number, obj, repo_relative
 from fixers.models import Finding
 
 
@@ -18,7 +18,11 @@ def parse(raw: Any, repo_root: Path, source_name: str = "checkov JSON") -> tuple
     findings: list[Finding] = []
     problems: list[InputProblem] = []
     for report_index, report in enumerate(reports):
-        failed = (report.get("results") or {}).get("failed_checks") or []
+        failed = obj(obj(report).get("results")).get("failed_checks") or []
+        if not isinstance(failed, list):
+            problems.append(InputProblem(f"{source_name}: report {report_index}",
+                                         "field 'results.failed_checks' is not a list"))
+            continue
         for check_index, record in enumerate(failed):
             where = f"{source_name}: report {report_index}, failed_checks[{check_index}]"
             finding = finding_from_record(record, repo_root, where, problems)
@@ -42,15 +46,23 @@ def finding_from_record(record: Any, repo_root: Path, where: str, problems: list
         problems.append(InputProblem(where, f"file '{record['file_path']}' is outside the repository {repo_root}"))
         return None
     lines = record.get("file_line_range") or [0, 0]
-    result = record.get("check_result") or {}
+    try:
+        if not isinstance(lines, list) or not lines:
+            raise ValueError(f"field 'file_line_range' is not a list of line numbers ({lines!r:.40})")
+        start, end = (line_number(lines[i], f"file_line_range[{i}]") for i in (0, len(lines) - 1))
+    except ValueError as exc:
+        problems.append(InputProblem(where, str(exc)))
+        return None
+    keys = obj(record.get("check_result")).get("evaluated_keys")
+    severity, name = record.get("severity"), record.get("check_name")
     return Finding(
         rule_id=record["check_id"],
         file=file,
         resource=record["resource"],
-        line_start=int(lines[0]),
-        line_end=int(lines[-1]),
-        severity=record.get("severity"),
+        line_start=start,
+        line_end=max(start, end),
+        severity=severity if isinstance(severity, str) else None,
         source="checkov",
-        message=record.get("check_name") or "",
-        evaluated_keys=tuple(result.get("evaluated_keys") or ()),
+        message=name if isinstance(name, str) else "",
+        evaluated_keys=tuple(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else (),
     )

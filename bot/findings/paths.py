@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 
@@ -15,6 +16,24 @@ class InputProblem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}"
+
+
+def obj(value: Any) -> dict:
+    """`value` when it is a JSON object, else {}: a wrongly typed container reads as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def line_number(value: Any, field: str) -> int:
+    """A 1-based line as scanners write it (an int, or digits in a string); 0 when absent.
+    ValueError naming `field` for anything else (the caller turns it into a problem)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+        raise ValueError(f"field '{field}' is not a line number ({value!r:.40})")
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"field '{field}' is not a line number ({value!r:.40})")
+    return number
 
 
 def repo_relative(reported: str, repo_root: Path) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.findings.paths import InputProblem, repo_relative
+from bot.findings.paths import InputProblem, line_number, obj, repo_relative
 from fixers.models import Finding
 
 # SARIF levels to the severities the rest of iacbot speaks.
@@ -24,9 +24,14 @@ def parse(raw: dict, repo_root: Path, source_name: str = "SARIF") -> tuple[list[
         if not isinstance(run, dict):
             problems.append(InputProblem(f"{source_name}: runs[{run_index}]", "run is not an object"))
             continue
-        tool = ((run.get("tool") or {}).get("driver") or {}).get("name") or "sarif"
+        tool = obj(obj(run.get("tool")).get("driver")).get("name")
+        tool = tool if isinstance(tool, str) and tool else "sarif"
         rules = _rules_by_id(run)
-        for result_index, result in enumerate(run.get("results") or []):
+        results = run.get("results") or []
+        if not isinstance(results, list):
+            problems.append(InputProblem(f"{source_name}: runs[{run_index}]", "field 'results' is not a list"))
+            continue
+        for result_index, result in enumerate(results):
             where = f"{source_name}: runs[{run_index}].results[{result_index}]"
             finding = _finding(result, tool, rules, repo_root, where, problems)
             if finding is not None:
@@ -35,21 +40,23 @@ def parse(raw: dict, repo_root: Path, source_name: str = "SARIF") -> tuple[list[
 
 
 def _rules_by_id(run: dict) -> dict[str, dict]:
-    rules = ((run.get("tool") or {}).get("driver") or {}).get("rules") or []
-    return {r["id"]: r for r in rules if isinstance(r, dict) and isinstance(r.get("id"), str)}
+    rules = obj(obj(run.get("tool")).get("driver")).get("rules")
+    return {r["id"]: r for r in rules if isinstance(r, dict) and isinstance(r.get("id"), str)} \
+        if isinstance(rules, list) else {}
 
 
 def _finding(result: Any, tool: str, rules: dict, repo_root: Path, where: str, problems: list[InputProblem]) -> Finding | None:
     if not isinstance(result, dict):
         problems.append(InputProblem(where, "result is not an object"))
         return None
-    rule_id = result.get("ruleId") or ((result.get("rule") or {}).get("id"))
+    rule_id = result.get("ruleId") or obj(result.get("rule")).get("id")
     if not isinstance(rule_id, str) or not rule_id:
-        problems.append(InputProblem(where, "missing field 'ruleId'"))
+        problems.append(InputProblem(where, "missing field 'ruleId'" if rule_id in (None, "")
+                                     else f"field 'ruleId' is not a string ({rule_id!r:.40})"))
         return None
-    locations = result.get("locations") or []
-    physical = (locations[0] if locations and isinstance(locations[0], dict) else {}).get("physicalLocation") or {}
-    uri = (physical.get("artifactLocation") or {}).get("uri")
+    locations = result.get("locations") if isinstance(result.get("locations"), list) else []
+    physical = obj(obj(locations[0] if locations else None).get("physicalLocation"))
+    uri = obj(physical.get("artifactLocation")).get("uri")
     if not isinstance(uri, str) or not uri:
         problems.append(InputProblem(where, "missing field 'locations[0].physicalLocation.artifactLocation.uri'"))
         return None
@@ -57,18 +64,24 @@ def _finding(result: Any, tool: str, rules: dict, repo_root: Path, where: str, p
     if file is None:
         problems.append(InputProblem(where, f"file '{uri}' is outside the repository {repo_root}"))
         return None
-    region = physical.get("region") or {}
-    start = int(region.get("startLine") or 0)
+    region = obj(physical.get("region"))
+    try:
+        start = line_number(region.get("startLine"), "locations[0].physicalLocation.region.startLine")
+        end = line_number(region.get("endLine"), "locations[0].physicalLocation.region.endLine") or start
+    except ValueError as exc:
+        problems.append(InputProblem(where, str(exc)))
+        return None
     rule = rules.get(rule_id, {})
+    message = obj(result.get("message")).get("text") or obj(rule.get("shortDescription")).get("text")
     return Finding(
         rule_id=rule_id,
         file=file,
         resource=_resource_name(result, locations),
         line_start=start,
-        line_end=int(region.get("endLine") or start),
+        line_end=max(end, start),
         severity=_severity(result, rule),
         source=f"sarif:{tool}",
-        message=((result.get("message") or {}).get("text") or (rule.get("shortDescription") or {}).get("text") or ""),
+        message=message if isinstance(message, str) else "",
     )
 
 
@@ -76,16 +89,17 @@ def _resource_name(result: dict, locations: list) -> str:
     """SARIF has no resource field; tools put it in logicalLocations or properties. "" when absent:
     the engine then finds the resource from the line range."""
     for location in locations:
-        for logical in (location or {}).get("logicalLocations") or []:
-            name = logical.get("fullyQualifiedName") or logical.get("name")
-            if name:
+        logicals = obj(location).get("logicalLocations")
+        for logical in logicals if isinstance(logicals, list) else []:
+            name = obj(logical).get("fullyQualifiedName") or obj(logical).get("name")
+            if isinstance(name, str) and name:
                 return name
-    properties = result.get("properties") or {}
-    return str(properties.get("resource") or "")
+    resource = obj(result.get("properties")).get("resource")
+    return resource if isinstance(resource, str) else ""
 
 
 def _severity(result: dict, rule: dict) -> str | None:
-    score = (rule.get("properties") or {}).get("security-severity")
+    score = obj(rule.get("properties")).get("security-severity")
     if score is not None:
         try:
             value = float(score)
@@ -93,5 +107,5 @@ def _severity(result: dict, rule: dict) -> str | None:
             value = None
         if value is not None:
             return "CRITICAL" if value >= 9 else "HIGH" if value >= 7 else "MEDIUM" if value >= 4 else "LOW"
-    level = result.get("level") or (rule.get("defaultConfiguration") or {}).get("level")
-    return LEVEL_SEVERITY.get(level) if level else None
+    level = result.get("level") or obj(rule.get("defaultConfiguration")).get("level")
+    return LEVEL_SEVERITY.get(level) if isinstance(level, str) else None

@@ -39,6 +39,28 @@ def test_sarif_normalizes_and_names_bad_results():
     assert any("results[3]" in m and "ruleId" in m for m in messages), messages
 
 
+def test_wrongly_typed_fields_are_named_and_the_rest_is_kept(tmp_path):
+    (tmp_path / "bad.sarif").write_text(
+        '{"version": "2.1.0", "runs": [{"tool": "x", "results": ['
+        '{"ruleId": "CKV_K8S_20", "locations": [{"physicalLocation": {"artifactLocation": {"uri": "k8s/web.yaml"},'
+        ' "region": {"startLine": "abc"}}}]},'
+        '{"ruleId": 123, "message": "text, not an object"},'
+        '{"ruleId": "CKV_K8S_20", "message": "m", "locations": [{"physicalLocation": {"artifactLocation":'
+        ' {"uri": "k8s/web.yaml"}, "region": {"startLine": "2", "endLine": 4}}}]}]}]}')
+    findings, problems = load_findings_file(tmp_path / "bad.sarif", SAMPLE)
+    assert [(f.rule_id, f.line_start, f.line_end, f.source, f.message) for f in findings] == [
+        ("CKV_K8S_20", 2, 4, "sarif:sarif", "")]
+    assert [str(p).split(": ", 1)[1] for p in problems] == [
+        "runs[0].results[0]: field 'locations[0].physicalLocation.region.startLine' is not a line number ('abc')",
+        "runs[0].results[1]: field 'ruleId' is not a string (123)"]
+
+    (tmp_path / "bad.json").write_text(
+        '{"results": {"failed_checks": [{"check_id": "CKV_K8S_20", "file_path": "/k8s/web.yaml",'
+        ' "resource": "Deployment.shop.web", "file_line_range": [2, "b"]}]}}')
+    findings, problems = load_findings_file(tmp_path / "bad.json", SAMPLE)
+    assert findings == [] and [p.what for p in problems] == ["field 'file_line_range[1]' is not a line number ('b')"]
+
+
 @pytest.mark.parametrize("content, expected", [
     (b"{not json", "invalid JSON at line 1"),
     (b"\xff\xfe", "not UTF-8"),
