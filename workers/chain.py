@@ -14,10 +14,8 @@ it only sends the next step again (so a crash between storing and sending loses 
 """
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,6 @@ import redis
 import requests
 
 from bot.github.auth import installation_session
-from bot.service.settings import CommonSettings
-from fixers.catalog import load_catalog
-from fixers.scanner import Scanner
 from workers import job_sources, store
 from workers.celery_app import (
     FETCH_TASK,
@@ -41,40 +36,12 @@ from workers.celery_app import (
 )
 from workers.github_fetch import FetchUnavailable, write_tree
 from workers.remediation import finding_from_dict, findings_from_scan, fix_to_json, remediate_findings
-from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX  # noqa: F401  (read by workers.publish)
+from workers.runtime import catalog, redis_client, scanner, settings
 
 log = logging.getLogger(__name__)
 
 _RETRYABLE = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout,
               FetchUnavailable)
-_scanner: Scanner | None = None
-_scanner_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def settings() -> CommonSettings:
-    return CommonSettings()
-
-
-@functools.lru_cache(maxsize=1)
-def catalog():
-    return load_catalog()
-
-
-def scanner() -> Scanner:
-    """One long-lived checkov process per worker process, for verification."""
-    global _scanner
-    with _scanner_lock:
-        if _scanner is None:
-            _scanner = Scanner()
-        return _scanner
-
-
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-
-
 def _send(task: str, args: list, queue: str, task_id: str) -> None:
     app.send_task(task, args=args, queue=queue, task_id=task_id, ignore_result=True)
 
@@ -104,7 +71,7 @@ def fetch_job(self, job: dict[str, Any]) -> dict[str, Any]:
     job = job_sources.validate(job)
     job_id = _job_id(job, self.request.id)
     cfg = settings()
-    r = _redis(cfg.redis_url)
+    r = redis_client(cfg.redis_url)
     if store.remediated(r, job_id):  # redelivery of a finished job: only its publishes again
         fingerprints = store.stored_fingerprints(r, job_id)
         log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
@@ -138,7 +105,7 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
     if not isinstance(job_id, str) or not job_id:
         raise ValueError("remediate_job needs a job id")
     cfg = settings()
-    r = _redis(cfg.redis_url)
+    r = redis_client(cfg.redis_url)
     if store.remediated(r, job_id):
         fingerprints = store.stored_fingerprints(r, job_id)
         log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))

@@ -19,8 +19,8 @@ from bot.github.client import client
 from bot.github.pr_body import read_provenance
 from workers import declined, pr_cap
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
-from workers.chain import _redis, settings
 from workers.publish import TRANSIENT_RETRIES, github_error, retry_countdown, source_blob_sha
+from workers.runtime import redis_client, settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _send_next_deferred(cfg, repository: str, closed_pr: Any) -> dict[str, str] 
                       queue=PUBLISH_QUEUE, task_id=f"{entry.job_id}:publish:{entry.fingerprint}:after-{closed_pr}",
                       ignore_result=True)
 
-    sent = pr_cap.release_next(_redis(cfg.redis_url), repository, send)
+    sent = pr_cap.release_next(redis_client(cfg.redis_url), repository, send)
     if sent is None:
         return None
     log.info("%s#%s closed: publishing deferred fix %s of job %s", repository, closed_pr, sent.fingerprint,
@@ -107,7 +107,7 @@ def record_pr_closed(self, job: dict[str, Any]) -> dict[str, Any]:
         if kind.outcome is not None:
             decision = (declined.PrDecision(declined.MERGED, job["repository"], fingerprint, job["number"])
                         if kind.outcome == declined.MERGED else _declined_decision(cfg, job, fingerprint))
-            kept = declined.record(_redis(cfg.redis_url), decision)
+            kept = declined.record(redis_client(cfg.redis_url), decision)
         if frees:
             # After recording: a retry re-records (idempotent) and may send one more, which is harmless
             # (the publish re-checks the cap and, still full, keeps its place in the queue).

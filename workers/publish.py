@@ -32,9 +32,9 @@ from bot.github.publish import PublishError, publish_fix
 from bot.provenance import branch_name
 from workers import declined, pr_cap
 from workers.celery_app import PUBLISH_TASK, app
-from workers.chain import _redis, catalog, settings
 from workers.remediation import fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
+from workers.runtime import catalog, redis_client, settings
 from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def source_blob_sha(repo: Repository, path: str, ref: str) -> str | None:
 
 def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None) -> dict[str, Any]:
     cfg = settings()
-    r = _redis(cfg.redis_url)
+    r = redis_client(cfg.redis_url)
     fix = fix_from_json(data, catalog())
     repository = data["repository"]
     decision = declined.load(r, repository, fingerprint)
@@ -165,7 +165,7 @@ def _record(r: redis.Redis, cfg, job_id: str, fingerprint: str, outcome: dict[st
 def publish_job(self, job_id: str, fingerprint: str, deferred_since: float | None = None) -> dict[str, Any]:
     """``deferred_since``: set when sent from the deferred queue, so a re-deferral keeps its place."""
     cfg = settings()
-    r = _redis(cfg.redis_url)
+    r = redis_client(cfg.redis_url)
     try:
         raw = r.hget(FIXES_PREFIX + job_id, fingerprint)
         if raw is None:

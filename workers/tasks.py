@@ -8,7 +8,6 @@ submissions go on to ``fetch_job`` (workers.chain), a closed pull request to
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import redis
 
 from workers.celery_app import FETCH_TASK, JOB_TASKS, PR_CLOSED_TASK, PUBLISH_QUEUE, REMEDIATE_QUEUE, app
+from workers.runtime import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,6 @@ redis.call('SET', KEYS[1], entry, 'EX', tonumber(ARGV[4]))
 return {1, entry}
 """
 
-
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
 def jobs_key(job: dict[str, Any]) -> str:
@@ -65,7 +61,7 @@ def ingest_job(self, job: dict[str, Any]) -> dict[str, Any]:
     """Record ``job`` once per delivery id; a second run (redelivery, retry) records nothing."""
     job, delivery_id = _validate(job, self.request.id)
     conf = self.app.conf
-    client = _redis(conf.iacbot_redis_url)
+    client = redis_client(conf.iacbot_redis_url)
     key = jobs_key(job)
     recorded, entry = client.register_script(_RECORD_ONCE)(
         keys=[INGESTED_PREFIX + delivery_id, key],
