@@ -135,7 +135,9 @@ def measure(args, double: GitHubDouble, key: Path, findings: list[dict], interva
     r = redis.Redis.from_url(REDIS_URL)
     env = {**os.environ, "IACBOT_REDIS_URL": REDIS_URL, "IACBOT_GITHUB_API_URL": double.base_url,
            "IACBOT_GITHUB_APP_ID": str(APP_ID), "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(key),
-           "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": interval}
+           "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": interval,
+           # Every sample opens a PR in the one benchmark repository: the open-PR cap would defer them.
+           "IACBOT_MAX_OPEN_PRS_PER_REPO": "0"}
     env.pop("IACBOT_GITHUB_APP_PRIVATE_KEY", None)
     celery = make_celery(CommonSettings(redis_url=REDIS_URL))
     samples = []
