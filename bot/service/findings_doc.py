@@ -18,9 +18,9 @@ scan root) is accepted. A path that leaves the repository is a problem, never a 
 
 A document that cannot be read at all raises :class:`DocumentError` (the API answers 400 with
 its message). An entry that cannot be read becomes a problem naming it, e.g.
-``body: runs[0].results[3]: missing field 'ruleId'``; the other entries are still used. The
-entries are checked here, field by field, before the shared normalizers (bot.findings) see
-them, so hostile input cannot make them raise.
+``body: runs[0].results[3]: missing field 'ruleId'``; the other entries are still used. SARIF and
+checkov entries go through the same normalizers as the CLI's (bot.findings), which judge every
+field; this module only makes their paths repository-relative first, without a checkout.
 """
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def _checkov(raw: Any) -> tuple[list[Finding], list[InputProblem]]:
             raise DocumentError(f"report {r}: expected 'results' with a 'failed_checks' list")
         for c, record in enumerate(results.get("failed_checks") or []):
             where = f"{SOURCE}: report {r}, failed_checks[{c}]"
-            clean = _checkov_record(record, where, problems)
+            clean = _checkov_paths(record, where, problems)
             if clean is not None:
                 finding = checkov_json.finding_from_record(clean, _VIRTUAL_ROOT, where, problems)
                 if finding is not None:
@@ -179,32 +179,15 @@ def _checkov(raw: Any) -> tuple[list[Finding], list[InputProblem]]:
     return findings, problems
 
 
-def _checkov_record(record: Any, where: str, problems: list[InputProblem]) -> dict | None:
-    def bad(field: str, what: str) -> None:
-        problems.append(InputProblem(where, f"field '{field}': {what}"))
-
-    if not isinstance(record, dict):
-        problems.append(InputProblem(where, "entry is not an object"))
-        return None
-    for name in ("check_id", "file_path", "resource"):
-        if not isinstance(record.get(name), str) or not record[name]:
-            problems.append(InputProblem(where, f"missing or empty field '{name}'"))
-            return None
-    lines = record.get("file_line_range")
-    if lines is not None and not (isinstance(lines, list) and lines and all(_is_int(x) for x in lines)):
-        return bad("file_line_range", "expected a list of line numbers")
-    for name in ("severity", "check_name"):
-        if record.get(name) is not None and not isinstance(record[name], str):
-            return bad(name, "expected a string")
-    check_result = record.get("check_result")
-    keys = check_result.get("evaluated_keys") if isinstance(check_result, dict) else None
-    if check_result is not None and not isinstance(check_result, dict):
-        return bad("check_result", "expected an object")
-    if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
-        return bad("check_result.evaluated_keys", "expected a list of strings")
+def _checkov_paths(record: Any, where: str, problems: list[InputProblem]) -> Any:
+    """The record with its path made repository-relative; None (a problem added) when the path is
+    unusable. Every other field is judged by the shared normalizer."""
+    if not isinstance(record, dict) or not isinstance(record.get("file_path"), str) or not record["file_path"]:
+        return record
     file, why = repo_path(record["file_path"])
     if file is None:
-        return bad("file_path", why)
+        problems.append(InputProblem(where, f"field 'file_path': {why}"))
+        return None
     clean = {k: v for k, v in record.items() if k != "file_abs_path"}  # the scanner machine's path
     clean["file_path"] = file
     return clean
@@ -226,18 +209,33 @@ def _sarif(raw: Any) -> tuple[list[Finding], list[InputProblem]]:
         bases = _uri_bases(run)
         clean_results = []
         for i, result in enumerate(results):
-            where = f"{SOURCE}: runs[{r}].results[{i}]"
-            clean = _sarif_result(result, bases, where, problems)
+            clean = _sarif_paths(result, bases, f"{SOURCE}: runs[{r}].results[{i}]", problems)
             # Kept at its index so the normalizer's problems name the right entry; a rejected
-            # entry becomes an empty object the normalizer skips with a problem we drop below.
-            clean_results.append(clean if clean is not None else {"__rejected__": True})
-        tool = run.get("tool")
-        driver = tool.get("driver") if isinstance(tool, dict) else None
-        clean_runs.append({"tool": {"driver": _clean_driver(driver)}, "results": clean_results})
+            # entry becomes a string the normalizer skips with a problem we drop below.
+            clean_results.append(clean if clean is not None else "rejected")
+        clean_runs.append({**run, "results": clean_results})
     findings, more = sarif.parse({**raw, "runs": clean_runs}, _VIRTUAL_ROOT, source_name=SOURCE)
     rejected = {p.where for p in problems}
     problems += [p for p in more if p.where not in rejected]
     return findings, problems
+
+
+def _sarif_paths(result: Any, bases: tuple[str, ...], where: str, problems: list[InputProblem]) -> Any:
+    """The result with its first location's URI made repository-relative; None (a problem added)
+    when the URI is unusable. Every other field is judged by the shared normalizer."""
+    locations = result.get("locations") if isinstance(result, dict) else None
+    first = locations[0] if isinstance(locations, list) and locations and isinstance(locations[0], dict) else None
+    physical = first.get("physicalLocation") if first else None
+    artifact = physical.get("artifactLocation") if isinstance(physical, dict) else None
+    uri = artifact.get("uri") if isinstance(artifact, dict) else None
+    if not isinstance(uri, str) or not uri:
+        return result
+    file, why = repo_path(uri, bases, uri=True)
+    if file is None:
+        problems.append(InputProblem(where, f"field 'locations[0].physicalLocation.artifactLocation.uri': {why}"))
+        return None
+    clean_first = {**first, "physicalLocation": {**physical, "artifactLocation": {**artifact, "uri": file}}}
+    return {**result, "locations": [clean_first, *locations[1:]]}
 
 
 def _uri_bases(run: dict) -> tuple[str, ...]:
@@ -251,91 +249,3 @@ def _uri_bases(run: dict) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-def _clean_driver(driver: Any) -> dict:
-    if not isinstance(driver, dict):
-        return {}
-    name = driver.get("name") if isinstance(driver.get("name"), str) else None
-    rules = [_clean_rule(rule) for rule in driver.get("rules") or [] if isinstance(rule, dict)] \
-        if isinstance(driver.get("rules"), list) else []
-    return {"name": name, "rules": [r for r in rules if r is not None]}
-
-
-def _clean_rule(rule: dict) -> dict | None:
-    if not isinstance(rule.get("id"), str):
-        return None
-    short = rule.get("shortDescription")
-    props = rule.get("properties")
-    config = rule.get("defaultConfiguration")
-    return {
-        "id": rule["id"],
-        "shortDescription": {"text": short["text"]} if isinstance(short, dict) and isinstance(short.get("text"), str)
-        else {},
-        "properties": {"security-severity": str(props["security-severity"])}
-        if isinstance(props, dict) and isinstance(props.get("security-severity"), (str, int, float)) else {},
-        "defaultConfiguration": {"level": config["level"]}
-        if isinstance(config, dict) and isinstance(config.get("level"), str) else {},
-    }
-
-
-def _sarif_result(result: Any, bases: tuple[str, ...], where: str, problems: list[InputProblem]) -> dict | None:
-    def bad(field: str, what: str) -> None:
-        problems.append(InputProblem(where, f"field '{field}': {what}"))
-
-    if not isinstance(result, dict):
-        problems.append(InputProblem(where, "result is not an object"))
-        return None
-    rule_id = result.get("ruleId")
-    if rule_id is None and isinstance(result.get("rule"), dict):
-        rule_id = result["rule"].get("id")
-    if not isinstance(rule_id, str) or not rule_id:
-        problems.append(InputProblem(where, "missing field 'ruleId'"))
-        return None
-    locations = result.get("locations")
-    if not isinstance(locations, list) or not locations or not isinstance(locations[0], dict):
-        return bad("locations", "expected a list of location objects")
-    physical = locations[0].get("physicalLocation")
-    artifact = physical.get("artifactLocation") if isinstance(physical, dict) else None
-    uri = artifact.get("uri") if isinstance(artifact, dict) else None
-    if not isinstance(uri, str) or not uri:
-        problems.append(InputProblem(where, "missing field 'locations[0].physicalLocation.artifactLocation.uri'"))
-        return None
-    file, why = repo_path(uri, bases, uri=True)
-    if file is None:
-        return bad("locations[0].physicalLocation.artifactLocation.uri", why)
-    region = physical.get("region") or {}
-    if not isinstance(region, dict):
-        return bad("locations[0].physicalLocation.region", "expected an object")
-    for name in ("startLine", "endLine"):
-        if region.get(name) is not None and not (_is_int(region[name]) and region[name] >= 0):
-            return bad(f"locations[0].physicalLocation.region.{name}", "expected a line number")
-    message = result.get("message")
-    level = result.get("level")
-    if level is not None and not isinstance(level, str):
-        return bad("level", "expected a string")
-    return {
-        "ruleId": rule_id,
-        "level": level,
-        "message": {"text": message["text"]} if isinstance(message, dict) and isinstance(message.get("text"), str)
-        else {},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": file},
-                                            "region": {k: region[k] for k in ("startLine", "endLine") if k in region}},
-                       "logicalLocations": _logical(locations)}],
-        "properties": {"resource": result["properties"]["resource"]}
-        if isinstance(result.get("properties"), dict) and isinstance(result["properties"].get("resource"), str)
-        else {},
-    }
-
-
-def _logical(locations: list) -> list[dict]:
-    names = []
-    for location in locations:
-        for logical in (location.get("logicalLocations") or []) if isinstance(location, dict) else ():
-            if isinstance(logical, dict):
-                name = logical.get("fullyQualifiedName") or logical.get("name")
-                if isinstance(name, str) and name:
-                    names.append({"fullyQualifiedName": name})
-    return names[:1]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

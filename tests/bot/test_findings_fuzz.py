@@ -6,16 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.findings import checkov_json, sarif
-
-KEYS = ["ruleId", "rule", "id", "message", "text", "locations", "physicalLocation", "artifactLocation", "uri",
-        "region", "startLine", "endLine", "logicalLocations", "name", "fullyQualifiedName", "properties",
-        "resource", "level", "tool", "driver", "rules", "shortDescription", "defaultConfiguration",
-        "security-severity", "check_id", "file_path", "file_abs_path", "file_line_range", "check_result",
-        "evaluated_keys", "severity", "check_name", "results", "failed_checks"]
-SCALARS = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False) | \
-    st.sampled_from(["", "abc", "12", "/k8s/a.yaml", "k8s/a.yaml", "../../etc/passwd", "file:///x"]) | st.text(max_size=8)
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=4), inner, max_size=6), max_leaves=30)
+from tests.strategies import JSON
 
 GOOD_RESULT = {"ruleId": "CKV_K8S_16", "message": {"text": "privileged"},
                "locations": [{"physicalLocation": {"artifactLocation": {"uri": "k8s/a.yaml"},
