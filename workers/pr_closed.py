@@ -19,7 +19,7 @@ from bot.github.client import client
 from bot.github.pr_body import read_provenance
 from workers import declined, pr_cap
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
-from workers.publish import TRANSIENT_RETRIES, github_error, retry_countdown, source_blob_sha
+from workers.publish import TRANSIENT_RETRIES, github_error, retry_countdown, retry_limit, source_blob_sha
 from workers.runtime import redis_client, settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def record_pr_closed(self, job: dict[str, Any]) -> dict[str, Any]:
             # (the publish re-checks the cap and, still full, keeps its place in the queue).
             sent = _send_next_deferred(cfg, job["repository"], job.get("number"))
     except Exception as exc:
-        countdown = retry_countdown(exc, self.request.retries)
+        countdown = retry_countdown(exc, self.request.retries, limit=retry_limit(cfg.visibility_timeout_seconds))
         if countdown is None:
             raise
         log.warning("%s: recording the close failed (%s); retry in %.1f s", where, exc, countdown)

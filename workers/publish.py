@@ -60,14 +60,27 @@ def lock_ttl(visibility_timeout: float) -> float:
     return float(max(1, min(LOCK_TTL_CAP_SECONDS, visibility_timeout)))
 
 
-def retry_countdown(exc: BaseException, retries: int, rng: random.Random | None = None) -> float | None:
+def retry_limit(visibility_timeout: float) -> float:
+    """The longest retry countdown a task may take: well inside the broker's visibility timeout."""
+    return max(1.0, 0.9 * visibility_timeout)
+
+
+def retry_countdown(exc: BaseException, retries: int, rng: random.Random | None = None,
+                    limit: float | None = None) -> float | None:
     """Seconds to wait before retrying after ``exc`` (the ``retries``-th retry), or None: do not retry.
 
     GitHub's own answer wins (GitHubRetryLater: a rate limit longer than a call may wait); server
     errors, a token endpoint that did not answer and lost connections back off exponentially with
-    jitter; a 4xx is a request that will fail the same way again.
+    jitter; a 4xx is a request that will fail the same way again. ``limit``: the longest wait
+    allowed, below the broker's visibility timeout, since Redis hands a message a worker holds
+    for longer than that to another worker as well (a primary rate limit may ask for an hour).
     """
-    jitter = (rng or random).uniform(0, 1)  # many jobs paused by one rate limit should not return at once
+    wait = _raw_countdown(exc, retries, rng or random)
+    return wait if wait is None or not limit else min(wait, limit)
+
+
+def _raw_countdown(exc: BaseException, retries: int, rng) -> float | None:
+    jitter = rng.uniform(0, 1)  # many jobs paused by one rate limit should not return at once
     if isinstance(exc, GitHubRetryLater):
         return exc.countdown + jitter
     if isinstance(exc, PublishError):
@@ -79,7 +92,7 @@ def retry_countdown(exc: BaseException, retries: int, rng: random.Random | None 
     if not transient:
         return None
     base = min(BACKOFF_CAP_SECONDS, 2.0 ** retries)
-    return (rng or random).uniform(base / 2, base)
+    return rng.uniform(base / 2, base)
 
 
 def github_error(exc: GithubException, what: str) -> PublishError:
@@ -178,7 +191,8 @@ def publish_job(self, job_id: str, fingerprint: str, deferred_since: float | Non
         if isinstance(exc, RepoBusy):
             countdown, budget = random.uniform(1, lock_ttl(cfg.visibility_timeout_seconds)), LOCK_BUSY_RETRIES
         else:
-            countdown, budget = retry_countdown(exc, self.request.retries), TRANSIENT_RETRIES
+            countdown = retry_countdown(exc, self.request.retries, limit=retry_limit(cfg.visibility_timeout_seconds))
+            budget = TRANSIENT_RETRIES
         if countdown is None or self.request.retries >= budget:
             # Visible where the outcomes are read; PublishError/AuthError messages hold no credential.
             _record(r, cfg, job_id, fingerprint, _outcome(job_id, fingerprint, "failed", reason=str(exc)))

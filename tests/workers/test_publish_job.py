@@ -33,7 +33,7 @@ from tests.workers.test_reliability import (  # noqa: F401  (fixtures gh, privat
 )
 from workers import declined
 from workers.celery_app import PR_CLOSED_TASK
-from workers.publish import BACKOFF_CAP_SECONDS, LOCK_TTL_CAP_SECONDS, lock_ttl, retry_countdown
+from workers.publish import BACKOFF_CAP_SECONDS, LOCK_TTL_CAP_SECONDS, lock_ttl, retry_countdown, retry_limit
 from workers.repo_lock import lock_key, new_lock
 
 RNG = random.Random(7)
@@ -73,6 +73,16 @@ def test_githubs_own_wait_wins_over_the_backoff():
     for retries in (0, 9):
         wait = retry_countdown(later, retries, RNG)
         assert later.countdown <= wait <= later.countdown + 1
+
+
+def test_a_long_wait_stays_inside_the_visibility_timeout():
+    # A primary rate limit that resets in an hour: a countdown that long would outlive the broker's
+    # visibility timeout and the message would be handed to a second worker meanwhile.
+    later = GitHubRetryLater(3500, "primary rate limit; resets in 3500 s")
+    assert retry_countdown(later, 0, RNG, limit=retry_limit(600)) == 540
+    assert retry_countdown(later, 0, RNG) >= 3500
+    assert retry_limit(0.5) == 1.0
+    assert retry_countdown(PublishError("HTTP 502", 502), 9, RNG, limit=retry_limit(10)) <= 9  # backoff too
 
 
 def test_the_lock_ttl_never_outlives_the_visibility_timeout():
