@@ -134,7 +134,8 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
     for problem in problems:
         log.info("job %s: %s", job_id, problem)
     stored = {fix.fingerprint: {**fix_to_json(fix), "repository": job["repository"],
-                                "installation_id": job["installation_id"]} for fix in fixes}
+                                "installation_id": job["installation_id"],
+                                "trigger": job_sources.trigger(job, job_id)} for fix in fixes}
     store.save_fixes(r, job_id, stored, {"job": job, "sha": record["sha"], "problems": problems},
                      int(cfg.job_record_ttl_seconds))
     fingerprints = sorted(stored)

@@ -57,6 +57,17 @@ class Fetched:
         return {"job": job, "sha": self.sha, "findings": findings, "problems": self.problems}
 
 
+def trigger(job: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """What set this job off, for the PR's provenance: the delivery or submission and its key ids. Pure."""
+    kind = job.get("kind")
+    if kind == "code_scanning_alert":
+        return {"event": "code_scanning_alert", "delivery_id": job_id, "alert_number": job.get("alert_number")}
+    if kind == "findings_submitted":
+        return {"event": "findings_api", "submission_id": job.get("submission_id") or job_id,
+                "tenant": job.get("tenant")}
+    return {"event": "push", "delivery_id": job_id, "head_sha": job.get("head_sha")}
+
+
 def validate(job: Any) -> dict[str, Any]:
     """The job, or ValueError naming the field that is missing or wrong."""
     if not isinstance(job, dict) or job.get("kind") not in FETCHED_KINDS:

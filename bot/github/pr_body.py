@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, Mapping
 
 from fixers.engine import Attempt
 
@@ -20,9 +21,11 @@ def title(attempt: Attempt) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def provenance(attempt: Attempt, base_sha: str, verification: str) -> dict:
+def provenance(attempt: Attempt, base_sha: str, verification: str,
+               trigger: Mapping[str, Any] | None = None) -> dict:
     f = attempt.finding
-    return {
+    extra = {"trigger": dict(trigger)} if trigger else {}
+    return {**extra,
         "version": 1,
         "fingerprint": f.fingerprint(),
         "rule": f.rule_id,
@@ -40,14 +43,32 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-def body(attempt: Attempt, base_sha: str, verification: str) -> str:
+def _trigger_line(trigger: Mapping[str, Any] | None) -> list[str]:
+    """Which delivery or submission led to this PR, for a reviewer tracing it back."""
+    if not trigger:
+        return []
+    event = trigger.get("event")
+    if event == "code_scanning_alert":
+        text = f"code scanning alert #{trigger.get('alert_number')}"
+    elif event == "findings_api":
+        tenant, submission = _code(str(trigger.get("tenant"))), _code(str(trigger.get("submission_id")))
+        text = f"findings submitted by {tenant} (submission {submission})"
+    else:
+        text = f"push of {_code(str(trigger.get('head_sha') or '')[:12])}"
+    if trigger.get("delivery_id"):
+        text += f", webhook delivery {_code(str(trigger['delivery_id']))}"
+    return [f"- Found through: {text}"]
+
+
+def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None) -> str:
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = ["## What was wrong", "",
              f"**{f.rule_id}**{': ' + f.message if f.message else ''}", "",
              f"- Resource: {_code(f.resource or '(unknown)')}",
              f"- File: {_code(f.file)}" + (f" (lines {f.line_start}-{f.line_end})" if f.line_start else ""),
-             f"- Reported by: {f.source}" + (f", severity {f.severity}" if f.severity else ""), ""]
+             f"- Reported by: {f.source}" + (f", severity {f.severity}" if f.severity else ""),
+             *_trigger_line(trigger), ""]
     if attempt.location is not None:
         loc = attempt.location
         lines += ["## Why this place", "", f"Changed in {_code(loc.file)} at the {loc.layer} layer: {loc.why}", ""]
@@ -65,7 +86,7 @@ def body(attempt: Attempt, base_sha: str, verification: str) -> str:
               "---",
               "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
               "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
-              provenance_block(provenance(attempt, base_sha, verification))]
+              provenance_block(provenance(attempt, base_sha, verification, trigger))]
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import requests
 from github import Github, GithubException, InputGitTreeElement
@@ -77,7 +78,8 @@ class _Progress:
 
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
-                new_text: str, verification: str, *, request_reviews: bool = True) -> PublishResult:
+                new_text: str, verification: str, *, request_reviews: bool = True,
+                trigger: Mapping[str, Any] | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
@@ -87,7 +89,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
         github = client(*github)
     progress = _Progress()
     try:
-        return _publish(github, repo_full_name, attempt, new_text, verification, progress, request_reviews)
+        return _publish(github, repo_full_name, attempt, new_text, verification, progress, request_reviews, trigger)
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -111,7 +113,8 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
 
 
 def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
-             progress: _Progress, request_reviews: bool, converging: bool = False) -> PublishResult:
+             progress: _Progress, request_reviews: bool, trigger: Mapping[str, Any] | None = None,
+             converging: bool = False) -> PublishResult:
     repo = gh.get_repo(repo_full_name)
     default = repo.default_branch
     branch = branch_name(attempt)
@@ -148,7 +151,7 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, v
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
-    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification)
+    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification, trigger)
     if ref is not None:
         progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
@@ -162,7 +165,8 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, v
                 raise PublishError(f"publishing to {repo_full_name}: branch {branch} keeps changing under "
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
-            return _publish(gh, repo_full_name, attempt, new_text, verification, progress, request_reviews, True)
+            return _publish(gh, repo_full_name, attempt, new_text, verification, progress, request_reviews, trigger,
+                            converging=True)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:

@@ -127,6 +127,7 @@ def test_code_scanning_alert_with_its_instance_becomes_one_pr(worker, gh, redis_
     provenance = read_provenance(pull.body)
     assert provenance["rule"] == "CKV_K8S_16" and provenance["file"] == "k8s/web.yaml"
     assert provenance["source"] == "code-scanning:checkov"
+    assert provenance["trigger"] == {"event": "code_scanning_alert", "delivery_id": delivery_id, "alert_number": number}
     assert provenance["base_sha"] == gh.repo(repository).refs["refs/heads/main"]
     # Only the alert's finding was remediated (the manifest fails many more rules), and no scan ran.
     assert len(redis_db.hkeys(FIXES_PREFIX + delivery_id)) == 1 and not redis_db.exists(SCAN_PREFIX + delivery_id)
@@ -229,6 +230,8 @@ def test_sarif_to_the_findings_api_becomes_one_pr_and_a_retry_adds_none(worker, 
     pull, changed = the_one_pr(gh, private_key, repository, outcomes)
     assert changed == {"k8s/web.yaml": FIXED_MANIFEST}
     assert read_provenance(pull.body)["rule"] == "CKV_K8S_16"
+    assert read_provenance(pull.body)["trigger"] == {"event": "findings_api", "submission_id": job_id,
+                                                     "tenant": "octo-sec"}
 
     again = client.post("/v1/findings", content=body, headers=headers, params={"repository": repository})
     assert again.status_code == 202 and again.json()["status"] == "duplicate", again.text
