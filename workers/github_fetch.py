@@ -159,10 +159,3 @@ def write_tree(contents: dict[str, bytes], dest: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
-
-def fetch_files(token: Token, repository: str, sha: str, changed_files: list[str],
-                dest: Path) -> tuple[list[str], list[str]]:
-    """Write the wanted files under ``dest``; returns (paths written, problems)."""
-    contents, problems = fetch_contents(token, repository, sha, changed_files)
-    write_tree(contents, dest)
-    return sorted(contents), problems

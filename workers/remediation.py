@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.local_scan import finding_from_check, scan_directory
+from bot.local_scan import finding_from_check
 from fixers import registry
 from fixers.engine import FIXED, UNFIXED, Attempt, fix_alone, remediate, repo_facts
 from fixers.models import Finding, Location, RuleMeta
@@ -30,14 +30,6 @@ class Fix:
     @property
     def fingerprint(self) -> str:
         return self.attempt.finding.fingerprint()
-
-
-def remediate_tree(scanner: Scanner, root: Path,
-                   catalog: Mapping[str, RuleMeta]) -> tuple[list[Fix], list[str]]:
-    """(fixes, problems) for the files under ``root``, scanned here."""
-    findings, problems = scan_directory(scanner, root)
-    fixes, more = remediate_findings(scanner, root, findings, catalog)
-    return fixes, problems + more
 
 
 def findings_from_scan(result: Mapping[str, Any]) -> tuple[list[Finding], list[str]]:
