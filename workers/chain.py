@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 _RETRYABLE = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout,
               FetchUnavailable)
+
+
 def _send(task: str, args: list, queue: str, task_id: str) -> None:
     app.send_task(task, args=args, queue=queue, task_id=task_id, ignore_result=True)
 
@@ -49,6 +51,17 @@ def _send(task: str, args: list, queue: str, task_id: str) -> None:
 def _enqueue_publishes(job_id: str, fingerprints: list[str]) -> None:
     for fp in fingerprints:
         _send(PUBLISH_TASK, [job_id, fp], PUBLISH_QUEUE, f"{job_id}:publish:{fp}")
+
+
+def _republish_if_remediated(r, job_id: str) -> list[str] | None:
+    """A job whose fixes are stored (a redelivery of a finished step): send its publishes again and
+    return their fingerprints; None when the job is not remediated yet."""
+    if not store.remediated(r, job_id):
+        return None
+    fingerprints = store.stored_fingerprints(r, job_id)
+    log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
+    _enqueue_publishes(job_id, fingerprints)
+    return fingerprints
 
 
 def _send_after_fetch(job_id: str, record: dict[str, Any]) -> None:
@@ -72,10 +85,8 @@ def fetch_job(self, job: dict[str, Any]) -> dict[str, Any]:
     job_id = _job_id(job, self.request.id)
     cfg = settings()
     r = redis_client(cfg.redis_url)
-    if store.remediated(r, job_id):  # redelivery of a finished job: only its publishes again
-        fingerprints = store.stored_fingerprints(r, job_id)
-        log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
-        _enqueue_publishes(job_id, fingerprints)
+    fingerprints = _republish_if_remediated(r, job_id)
+    if fingerprints is not None:
         return {"job_id": job_id, "status": "remediated", "fixes": fingerprints}
     record = store.load_json(r, store.FETCHED_PREFIX + job_id)
     if record is None:
@@ -106,10 +117,8 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
         raise ValueError("remediate_job needs a job id")
     cfg = settings()
     r = redis_client(cfg.redis_url)
-    if store.remediated(r, job_id):
-        fingerprints = store.stored_fingerprints(r, job_id)
-        log.info("job %s: already remediated; re-queueing %d publishes", job_id, len(fingerprints))
-        _enqueue_publishes(job_id, fingerprints)
+    fingerprints = _republish_if_remediated(r, job_id)
+    if fingerprints is not None:
         return {"job_id": job_id, "fixes": fingerprints, "remediated": False}
     record = store.load_json(r, store.FETCHED_PREFIX + job_id)
     if record is None:
