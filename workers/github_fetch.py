@@ -93,14 +93,19 @@ def get_alert(token: Token, repository: str, alert_number: int) -> dict | None:
     return alert if isinstance(alert, dict) else None
 
 
-def iac_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
-    """{path: blob sha} of every IaC file in the tree at ``sha``; None when GitHub cut the tree short
-    or the commit is gone (a force-push's old head may be)."""
+def _tree_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
+    """{path: blob sha} of every file in the tree at ``sha`` (one recursive read); None when GitHub
+    cut the tree short ("truncated") or the commit is gone (a force-push's old head may be)."""
     tree = get_json(token, f"/repos/{repository}/git/trees/{sha}", {"recursive": "1"}, f"{repository} tree at {sha}")
     if not isinstance(tree, dict) or tree.get("truncated"):
         return None
-    return {e["path"]: e["sha"] for e in tree.get("tree") or []
-            if e.get("type") == "blob" and is_iac_path(str(e.get("path", "")))}
+    return {str(e.get("path", "")): e.get("sha") for e in tree.get("tree") or [] if e.get("type") == "blob"}
+
+
+def iac_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
+    """{path: blob sha} of every IaC file at ``sha``; None as for :func:`_tree_blobs`."""
+    blobs = _tree_blobs(token, repository, sha)
+    return None if blobs is None else {path: blob for path, blob in blobs.items() if is_iac_path(path)}
 
 
 def changed_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -118,13 +123,12 @@ def wanted_paths(token: Token, repository: str, sha: str, changed_files: list[st
 
 
 def _tf_files_in(token: Token, repository: str, sha: str, directories: list[str]) -> list[str]:
-    # One recursive tree read serves every directory; GitHub cuts very large trees short
-    # ("truncated"), and then each directory is listed through the contents API instead.
-    tree = get_json(token, f"/repos/{repository}/git/trees/{sha}", {"recursive": "1"}, f"{repository} tree at {sha}")
-    if isinstance(tree, dict) and not tree.get("truncated"):
+    # One recursive tree read serves every directory; when GitHub cuts a very large tree short,
+    # each directory is listed through the contents API instead.
+    blobs = _tree_blobs(token, repository, sha)
+    if blobs is not None:
         wanted = set(directories)
-        return [e["path"] for e in tree.get("tree") or [] if e.get("type") == "blob"
-                and str(e.get("path", "")).endswith(".tf") and str(PurePosixPath(e["path"]).parent) in wanted]
+        return [path for path in blobs if path.endswith(".tf") and str(PurePosixPath(path).parent) in wanted]
     found = []
     for directory in directories:
         listing = _get(token, repository, "" if directory == "." else directory, sha)
