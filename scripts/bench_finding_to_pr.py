@@ -41,7 +41,6 @@ from tests.celery_worker import celery_worker  # noqa: E402
 from tests.github_double import GitHubDouble, new_app_key_pem  # noqa: E402
 from workers import store  # noqa: E402
 from workers.celery_app import FETCH_TASK, REMEDIATE_QUEUE, make_celery  # noqa: E402
-from workers.submissions import SUBMISSION_PREFIX  # noqa: E402
 
 REDIS_URL = os.environ.get("IACBOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 APP_ID = 777001
@@ -94,7 +93,7 @@ def pct(values: list[float], q: float) -> float:
 def run_sample(r, celery, double: GitHubDouble, finding: dict, timeout: float = 120) -> dict[str, float]:
     job_id, sid = str(uuid.uuid4()), str(uuid.uuid4())
     installation_id = double.installation.id
-    r.set(SUBMISSION_PREFIX + sid, json.dumps({"tenant": "bench", "installation_id": installation_id,
+    r.set(store.SUBMISSION_PREFIX + sid, json.dumps({"tenant": "bench", "installation_id": installation_id,
                                                "repository": REPO_NAME, "commit_sha": None,
                                                "findings": [finding], "problems": []}), ex=3600)
     job = {"kind": "findings_submitted", "installation_id": installation_id, "repository": REPO_NAME,

@@ -31,7 +31,8 @@ from workers.github_fetch import (
     iac_blobs,
     safe_path,
 )
-from workers.submissions import SUBMISSION_PREFIX, submission_findings
+from workers.store import SUBMISSION_PREFIX
+from workers.submissions import submission_findings
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ makes it again.
 
 | key | written by | what |
 |---|---|---|
+| ``iacbot:submission:<id>`` | the findings API (bot.service) | JSON: a tenant's findings (workers.submissions) |
 | ``iacbot:files:<job>`` | fetch_job | hash: repository path -> exact file bytes |
 | ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems |
 | ``iacbot:scan:<job>`` | scan_job (scanner env) | JSON: failed checkov records, parsing errors |
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 
 import redis
 
+SUBMISSION_PREFIX = "iacbot:submission:"
 FILES_PREFIX = "iacbot:files:"
 FETCHED_PREFIX = "iacbot:fetched:"
 SCAN_PREFIX = "iacbot:scan:"

@@ -1,6 +1,6 @@
 """A findings submission (POST /v1/findings), as stored in Redis by the service, back into Findings.
 
-Stored at ``iacbot:submission:<submission_id>``: JSON {"tenant", "installation_id", "repository",
+Stored at ``iacbot:submission:<submission_id>`` (workers.store.SUBMISSION_PREFIX): JSON {"tenant", "installation_id", "repository",
 "commit_sha", "findings": [dataclasses.asdict(Finding), ...], "problems": [...]}. Pure: bytes in,
 (findings, problems) or the reason the submission cannot be used out.
 """
@@ -11,8 +11,6 @@ from typing import Any
 
 from fixers.models import Finding
 from workers.remediation import finding_from_dict
-
-SUBMISSION_PREFIX = "iacbot:submission:"
 
 
 def submission_findings(raw: bytes | str | None, job: dict[str, Any]) -> tuple[list[Finding], list[str]] | str:

@@ -38,11 +38,11 @@ from bot.service.deliveries import Outcome, Submit
 from bot.service.findings_doc import FORMATS, DocumentError, FindingsDocument, read_document
 from bot.service.http import TooLarge, read_capped
 from bot.service.tenants import REPOSITORY, Tenants, Unauthorized, authenticate
+from workers.store import SUBMISSION_PREFIX  # the key the worker reads the submission back from
 
 log = logging.getLogger(__name__)
 
 FINDINGS_PATH = "/v1/findings"
-SUBMISSION_PREFIX = "iacbot:submission:"
 JOB_KIND = "findings_submitted"
 MAX_PROBLEMS_SHOWN = 100
 #: Documents above this size are parsed off the event loop, so webhooks keep flowing.

@@ -28,8 +28,7 @@ from tests.github_double.webhooks import code_scanning_delivery
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import INGEST_QUEUE, INGEST_TASK, make_celery
-from workers.store import FETCHED_PREFIX, FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX
-from workers.submissions import SUBMISSION_PREFIX
+from workers.store import FETCHED_PREFIX, FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX, SUBMISSION_PREFIX
 
 APP_ID = 434343
 SECRET = "webhook-secret-for-tests-only"
