@@ -28,7 +28,7 @@ from kombu.exceptions import OperationalError
 from bot.github.auth import PUBLISH_PERMISSIONS, AuthError, installation_session
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
-from bot.github.publish import PublishError, publish_fix
+from bot.github.publish import PublishError, github_message, publish_fix
 from bot.provenance import branch_name
 from workers import declined, pr_cap
 from workers.celery_app import PUBLISH_TASK, app
@@ -96,8 +96,7 @@ def _raw_countdown(exc: BaseException, retries: int, rng) -> float | None:
 
 
 def github_error(exc: GithubException, what: str) -> PublishError:
-    message = exc.data.get("message", "") if isinstance(exc.data, dict) else ""
-    return PublishError(f"{what} failed: HTTP {exc.status} {message}".rstrip(), exc.status)
+    return PublishError(f"{what} failed: HTTP {exc.status} {github_message(exc)}".rstrip(), exc.status)
 
 
 # -- publish_job -------------------------------------------------------------------------------

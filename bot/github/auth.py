@@ -68,10 +68,8 @@ def app_jwt(app_id: int | str, private_key_pem: str | bytes, now: float | None =
 
 
 def _message(response: requests.Response) -> str:
-    try:
-        return str(response.json().get("message", ""))[:200]
-    except ValueError:
-        return response.text[:200]
+    text = http.response_message(response)
+    return (response.text if text is None else text)[:200]
 
 
 def installation_token(app_id: int | str, private_key_pem: str | bytes, installation_id: int,

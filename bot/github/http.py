@@ -20,7 +20,8 @@ DEFAULT_TIMEOUT = 30
 GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
-def _message(response: requests.Response) -> str | None:
+def response_message(response: requests.Response) -> str | None:
+    """GitHub's error "message" from a JSON answer; None when the body is not a JSON object."""
     try:
         data = response.json()
     except ValueError:
@@ -46,7 +47,7 @@ def request(method: str, url: str, *, policy: RetryPolicy | None = None, session
         except (requests.ConnectionError, requests.Timeout) as exc:
             transient, outcome, last_error = connection_error(attempt, policy), type(exc).__name__, exc
         else:
-            message = _message(response) if needs_message(response.status_code, response.headers) else None
+            message = response_message(response) if needs_message(response.status_code, response.headers) else None
             transient = classify(response.status_code, response.headers, message, attempt, policy)
             if transient is None:
                 return response

@@ -100,8 +100,13 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
                                                 f"{exc.message}") from None
 
 
+def github_message(exc: GithubException) -> str:
+    """GitHub's own "message" in a failed answer ("" when it gave none)."""
+    return str(exc.data.get("message", "")) if isinstance(exc.data, dict) else ""
+
+
 def _explain(exc: GithubException, repo: str, step: str) -> str:
-    message = exc.data.get("message", "") if isinstance(exc.data, dict) else ""
+    message = github_message(exc)
     hint = {
         401: "the token is invalid, expired or revoked; request a new installation token",
         403: "the installation token lacks a permission (contents:write and pull_requests:write are needed)",
