@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +22,7 @@ from bot.service.app import create_app
 from bot.service.settings import CommonSettings, Settings
 from fixers.models import Finding
 from tests.celery_worker import celery_worker, wait_for
-from tests.github_double import GitHubDouble, new_app_key_pem
+from tests.github_double import GitHubDouble
 from tests.github_double.webhooks import code_scanning_delivery
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
@@ -48,13 +47,6 @@ REPOS = {
     "octo/submitted": {"k8s/web.yaml": MANIFEST, "README.md": "# submitted\n"},
     "octo/submitted-http": {"k8s/web.yaml": MANIFEST},
 }
-
-
-@pytest.fixture(scope="module")
-def private_key(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("key") / "app.pem"
-    path.write_text(new_app_key_pem())
-    return path
 
 
 @pytest.fixture(scope="module")

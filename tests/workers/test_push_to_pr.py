@@ -20,7 +20,7 @@ from bot.github.auth import installation_token, revoke
 from bot.service.app import create_app
 from bot.service.settings import CommonSettings, Settings
 from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
-from tests.github_double import GitHubDouble, new_app_key_pem
+from tests.github_double import GitHubDouble
 from tests.github_double.webhooks import push_delivery
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
@@ -31,13 +31,6 @@ APP_ID = 424242
 REPO_NAME = "octo/apps"
 WEBHOOK_REPO = "octo/apps-webhook"
 MANIFEST = PRIVILEGED_DEPLOYMENT
-
-
-@pytest.fixture(scope="module")
-def private_key(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("key") / "app.pem"
-    path.write_text(new_app_key_pem())
-    return path
 
 
 @pytest.fixture(scope="module")
