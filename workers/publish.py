@@ -159,7 +159,8 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                          repository, allowed.reason)
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place)
-        result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, trigger=data.get("trigger"))
+        result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, trigger=data.get("trigger"),
+                             repo=repo)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
     pr_cap.discard(r, repository, fingerprint)  # published: a queued entry for it would only waste a freed slot
     return _outcome(job_id, fingerprint, result.status, branch=result.branch, pr_number=result.pr_number,

@@ -79,8 +79,9 @@ class _Progress:
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
                 new_text: str, verification: str, *, request_reviews: bool = True,
-                trigger: Mapping[str, Any] | None = None) -> PublishResult:
+                trigger: Mapping[str, Any] | None = None, repo: Repository | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
+    ``repo``: the repository already read through ``github`` by the caller (saves a request).
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
@@ -89,7 +90,8 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
         github = client(*github)
     progress = _Progress()
     try:
-        return _publish(github, repo_full_name, attempt, new_text, verification, progress, request_reviews, trigger)
+        return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
+                        progress, request_reviews, trigger)
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -117,10 +119,9 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
     return f"publishing to {repo} failed while {step}: HTTP {exc.status} {message}: {hint}".replace("  ", " ")
 
 
-def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
+def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
              progress: _Progress, request_reviews: bool, trigger: Mapping[str, Any] | None = None,
              converging: bool = False) -> PublishResult:
-    repo = gh.get_repo(repo_full_name)
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -170,8 +171,8 @@ def _publish(gh: Github, repo_full_name: str, attempt: Attempt, new_text: str, v
                 raise PublishError(f"publishing to {repo_full_name}: branch {branch} keeps changing under "
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
-            return _publish(gh, repo_full_name, attempt, new_text, verification, progress, request_reviews, trigger,
-                            converging=True)
+            return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
+                            trigger, converging=True)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
