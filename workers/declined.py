@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import redis
 
 from bot.service.events import BOT_BRANCH_PREFIX
+from workers.store import repo_key
 
 DECISIONS_PREFIX = "iacbot:pr_decisions:"
 MERGED = "merged"
@@ -112,7 +113,7 @@ def verdict(decision: PrDecision | None, current_source_blob_sha: str | None) ->
 # -- Redis -------------------------------------------------------------------------------------
 
 def decisions_key(repository: str) -> str:
-    return DECISIONS_PREFIX + repository.strip().lower()
+    return repo_key(DECISIONS_PREFIX, repository)
 
 
 def load(client: redis.Redis, repository: str, fingerprint: str) -> PrDecision | None:

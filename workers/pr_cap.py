@@ -26,7 +26,7 @@ import redis
 from github.Repository import Repository
 
 from bot.service.events import BOT_BRANCH_PREFIX
-from workers.store import FIXES_PREFIX
+from workers.store import FIXES_PREFIX, repo_key
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,11 @@ def read_open_pulls(repo: Repository, repository: str, branch: str, base: str) -
 # -- Redis -------------------------------------------------------------------------------------
 
 def queue_key(repository: str) -> str:
-    return QUEUE_PREFIX + repository.strip().lower()
+    return repo_key(QUEUE_PREFIX, repository)
 
 
 def jobs_key(repository: str) -> str:
-    return JOBS_PREFIX + repository.strip().lower()
+    return repo_key(JOBS_PREFIX, repository)
 
 
 def _text(value: bytes | str) -> str:

@@ -19,6 +19,8 @@ import redis
 from redis.exceptions import LockError, LockNotOwnedError
 from redis.lock import Lock
 
+from workers.store import repo_key
+
 log = logging.getLogger(__name__)
 
 LOCK_PREFIX = "iacbot:lock:repo:"
@@ -37,7 +39,7 @@ class RepoBusy(Exception):
 
 
 def lock_key(repository: str) -> str:
-    return LOCK_PREFIX + repository.strip().lower()
+    return repo_key(LOCK_PREFIX, repository)
 
 
 def new_lock(client: redis.Redis, repository: str, ttl: float) -> Lock:

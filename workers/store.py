@@ -28,6 +28,11 @@ REMEDIATED_PREFIX = "iacbot:remediated:"
 PUBLISHED_PREFIX = "iacbot:published:"
 
 
+def repo_key(prefix: str, repository: str) -> str:
+    """A per-repository key: GitHub's owner/name is case-insensitive, so the key uses it lower-cased."""
+    return prefix + repository.strip().lower()
+
+
 def save_fetched(r: redis.Redis, job_id: str, record: Mapping[str, Any], files: Mapping[str, bytes],
                  ttl: int) -> None:
     pipe = r.pipeline(transaction=True)
