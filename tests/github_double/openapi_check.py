@@ -15,7 +15,6 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 from openapi_core import OpenAPI
@@ -23,7 +22,9 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = Path("/work/shared/github/openapi-subset.json")
+from tests.paths import GITHUB
+
+SPEC_PATH = GITHUB / "openapi-subset.json"
 SPEC_HOST = "https://api.github.com"  # the description's `servers`; requests are matched as if sent there
 
 # Path parameters that may hold '/' (refs like heads/feature/x, file paths). openapi-core

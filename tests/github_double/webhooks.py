@@ -1,7 +1,7 @@
 """Signed webhook deliveries as GitHub sends them, built from REAL example payloads.
 
 Each delivery starts from a payload recorded from GitHub (octokit/webhooks examples in
-/work/shared/github/webhook-examples) and replaces the facts with the double's state: the
+../shared/github/webhook-examples) and replaces the facts with the double's state: the
 repository, the installation, commits and SHAs, the alert, the pull request. Everything else
 keeps GitHub's real shape. Returns (headers, body bytes) ready to POST to the receiver.
 """
@@ -13,12 +13,13 @@ import hashlib
 import hmac
 import json
 import uuid
-from pathlib import Path
+
+from tests.paths import GITHUB
 
 from . import render
 from .state import Repo
 
-EXAMPLES = Path("/work/shared/github/webhook-examples/api.github.com")
+EXAMPLES = GITHUB / "webhook-examples" / "api.github.com"
 ZERO_SHA = "0" * 40
 
 

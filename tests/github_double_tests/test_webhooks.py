@@ -11,10 +11,11 @@ from bot.service.events import Ignored, route
 from bot.service.signature import verify_signature
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.gitobjects import Commit, Signature
+from tests.paths import GITHUB
 from tests.github_double.webhooks import code_scanning_delivery, pull_request_closed_delivery, push_delivery
 
 SECRET = "a webhook secret of some length"
-OFFICIAL = json.loads(open("/work/shared/github/official-webhooks-subset.json").read())
+OFFICIAL = json.loads((GITHUB / "official-webhooks-subset.json").read_text())
 FILES = {"README.md": "# infra\n", "terraform/main.tf": "# old\n", "k8s/app.yaml": "kind: Pod\n"}
 
 

@@ -13,9 +13,7 @@ import pytest
 import redis
 
 from bot.service.settings import Settings
-from tests.paths import REPO
-
-EXAMPLES = REPO.parent / "shared" / "github" / "webhook-examples" / "api.github.com"
+from tests.github_double.webhooks import EXAMPLES
 TEST_REDIS_URL = os.environ.get("IACBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "test-webhook-secret-0123456789"
 
