@@ -13,8 +13,9 @@ from fixers.scanner import Scanner
 
 def commit_branches(root: Path, report: RunReport, scanner: Scanner,
                     catalog: Mapping[str, RuleMeta]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Returns ([(branch, summary)], problems). A fix is re-made on the committed file alone, so
-    each branch holds exactly one finding's change and passes verification by itself."""
+    """Returns ([(branch, summary)], problems). A fix (every finding of one fingerprint) is re-made
+    on the committed file alone, so each branch holds exactly one fix's change, carrying all its
+    findings, and passes verification by itself."""
     try:
         top = git_branches.toplevel(root)
     except git_branches.GitError as exc:
@@ -25,6 +26,7 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner,
     made, problems = [], []
     for attempt in report.by_status(FIXED):
         finding = attempt.finding
+        rules = ", ".join(attempt.rule_ids)
         name = branch_name(attempt)
         repo_path = (prefix / finding.file).as_posix()
         if git_branches.branch_exists(top, name):
@@ -32,13 +34,15 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner,
             continue
         original = report.changes.get(finding.file, (None, None))[0]
         if git_branches.committed_text(top, repo_path) != original:
-            problems.append(f"{finding.file}: differs from HEAD (uncommitted changes?); no branch for {finding.rule_id}")
+            problems.append(f"{finding.file}: differs from HEAD (uncommitted changes?); no branch for {rules}")
             continue
-        alone = fix_alone(root, finding, scanner.scan_texts, catalog, version, facts)
+        alone = fix_alone(root, attempt, scanner.scan_texts, catalog, version, facts)
         if isinstance(alone, str):
-            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({alone}); no branch")
+            problems.append(f"{finding.file}: {rules} does not verify on its own ({alone}); no branch")
             continue
+        problems += [f"{finding.file}: {', '.join(left.rule_ids)} left out of branch {name}: it does not verify "
+                     f"without the rest of the run ({left.reason})" for left in alone.left]
         git_branches.commit_on_new_branch(top, name, repo_path, alone.new_text,
                                           commit_message(alone.attempt, alone.verification))
-        made.append((name, alone.attempt.summary))
+        made.append((name, f"{alone.attempt.summary} ({', '.join(alone.attempt.rule_ids)})"))
     return made, problems

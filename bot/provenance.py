@@ -10,7 +10,7 @@ TRAILER_PREFIX = "Iacbot"
 
 
 def branch_name(attempt: Attempt) -> str:
-    """One branch per finding fingerprint, readable and stable across runs."""
+    """One branch per fingerprint (one fix, with every finding it carries), readable and stable across runs."""
     fix_class = "".join(c if c.isalnum() or c in "-." else "-" for c in attempt.finding.fix_class.lower())
     return f"iacbot/{fix_class.strip('-.') or 'fix'}-{attempt.finding.fingerprint()}"
 
@@ -21,7 +21,7 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     lines = [
         f"iacbot: {attempt.summary or f.rule_id}"[:72],
         "",
-        f"Finding: {f.rule_id} {f.message}".rstrip(),
+        *(f"Finding: {each.rule_id} {each.message}".rstrip() for each in attempt.findings),
         f"Resource: {f.resource} in {f.file} (lines {f.line_start}-{f.line_end})",
     ]
     if info is not None:
@@ -32,7 +32,7 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     lines += [
         "",
         f"{TRAILER_PREFIX}-Finding: {f.fingerprint()}",
-        f"{TRAILER_PREFIX}-Rule: {f.rule_id}",
+        *(f"{TRAILER_PREFIX}-Rule: {rule}" for rule in attempt.rule_ids),  # one per finding the fix carries
         f"{TRAILER_PREFIX}-Source: {f.source}",
         f"{TRAILER_PREFIX}-Fixer: {info.id if info else 'none'}",
         f"{TRAILER_PREFIX}-Verification: {verification}",

@@ -33,25 +33,29 @@ def print_diffs(console: Console, report: RunReport) -> None:
 
 
 def print_summary(console: Console, report: RunReport, wrote: bool) -> None:
-    fixed, cleared, unfixed = (report.by_status(s) for s in (FIXED, CLEARED, UNFIXED))
+    fixed, cleared, unfixed = (report.outcomes(s) for s in (FIXED, CLEARED, UNFIXED))
     table = Table(title="iacbot fix: summary", title_justify="left")
     for column in ("rule", "findings", "fixed", "cleared by another fix", "left", "why left (first)"):
         table.add_column(column, overflow="fold")
     per_rule: dict[str, Counter] = {}
     first_reason: dict[str, str] = {}
-    for attempt in report.attempts:
-        per_rule.setdefault(attempt.finding.rule_id, Counter())[attempt.status] += 1
+    for finding, attempt in report.outcomes():
+        per_rule.setdefault(finding.rule_id, Counter())[attempt.status] += 1
         if attempt.status == UNFIXED:
-            first_reason.setdefault(attempt.finding.rule_id, attempt.reason)
+            first_reason.setdefault(finding.rule_id, attempt.reason)
     for rule in sorted(per_rule, key=lambda r: (-sum(per_rule[r].values()), r)):
         counts = per_rule[rule]
         table.add_row(rule, str(sum(counts.values())), str(counts[FIXED]), str(counts[CLEARED]),
                       str(counts[UNFIXED]), _short(first_reason.get(rule, "")))
     console.print(table)
     where = "written" if wrote else "changed in this dry run (nothing written; --write applies them)"
-    console.print(f"{len(report.attempts)} findings: {len(fixed)} fixed, {len(cleared)} cleared by another fix, "
-                  f"{len(unfixed)} left; {len(report.changes)} files {where}.")
-    assumed = sorted({a.finding.rule_id for a in fixed if a.fixer and a.fixer.info.confidence is Confidence.ASSUMED_VALUE})
+    fixes = report.by_status(FIXED)
+    console.print(f"{len(report.outcomes())} findings: {len(fixed)} fixed (in {len(fixes)} fixes), {len(cleared)} "
+                  f"cleared by another fix, {len(unfixed)} left; {len(report.changes)} files {where}.")
+    for fix in (f for f in fixes if len(f.findings) > 1):  # one fix, one branch or PR, several findings
+        console.print(Text(f"one fix for {fix.finding.resource} ({fix.finding.file}): {', '.join(fix.rule_ids)}"),
+                      highlight=False)
+    assumed = sorted({f.rule_id for f, a in fixed if a.fixer and a.fixer.info.confidence is Confidence.ASSUMED_VALUE})
     if assumed:
         console.print(Text(f"Review: fixes for {', '.join(assumed)} use an assumed value (limits, probe ports, user ids, "
                            "read-only filesystems...) that a person must confirm.", style="yellow"), highlight=False)

@@ -6,10 +6,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bot.render import changed_line_count, unified_diff
-from fixers.engine import UNFIXED, Attempt, RunReport
+from fixers.engine import FIXED, UNFIXED, Attempt, RunReport
 from fixers.models import Finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: one entry per fix (fingerprint), listing every finding it carries
 
 
 def finding_record(f: Finding) -> dict:
@@ -27,7 +27,9 @@ def finding_record(f: Finding) -> dict:
 
 
 def attempt_record(attempt: Attempt) -> dict:
-    record = {**finding_record(attempt.finding), "status": attempt.status}
+    """The primary finding's fields, the status, and `findings`: every finding the entry covers."""
+    record = {**finding_record(attempt.finding), "status": attempt.status,
+              "rule_ids": list(attempt.rule_ids), "findings": [finding_record(f) for f in attempt.findings]}
     if attempt.fixer is not None:
         info = attempt.fixer.info
         record["fixer"] = {"id": info.id, "category": info.category.value, "risk": info.risk.value,
@@ -49,7 +51,9 @@ def build(report: RunReport, root: Path, mode: str, scanner_version: str | None)
         "root": str(root),
         "mode": mode,
         "scanner": scanner_version,
-        "summary": {"findings": len(report.attempts), "fixed_or_cleared": len(fixes), "unfixed": len(unfixed),
+        "summary": {"findings": len(report.outcomes()),
+                    "fixed_or_cleared": sum(len(a.findings) for a in report.attempts if a.status != UNFIXED),
+                    "unfixed": len(report.outcomes(UNFIXED)), "fixes": len(report.by_status(FIXED)),
                     "files_changed": len(report.changes)},
         "fixes": fixes,
         "unfixed": unfixed,

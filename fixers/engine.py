@@ -20,7 +20,7 @@ from fixers.locate.by_line import resource_at_line
 from fixers.models import Finding, FixContext, Fixer, Location, NoChange, Patched, RepoFacts, RuleMeta, Unknown
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
-from fixers.verify import ScanKey, Verdict, describe, failed_keys, finding_key, judge, unparseable_files
+from fixers.verify import ScanKey, Verdict, blind_files, describe, failed_keys, finding_key, judge, unparseable_files
 from fixers.workspace import read_sources, scope_of, scope_texts, terraform_texts
 
 FIXED = "fixed"            # a patch of this finding's fixer was verified
@@ -30,7 +30,12 @@ UNFIXED = "unfixed"        # no verified patch; `reason` says why
 
 @dataclass(frozen=True)
 class Attempt:
-    """What happened to one finding."""
+    """What happened to the findings of one fingerprint that share an outcome.
+
+    A fingerprint (fix class + resource + file) names one fix: a FIXED or CLEARED attempt carries
+    every finding that fix covers, verified together; an UNFIXED one the finding(s) left, with why.
+    `finding` is the primary finding (the first of `findings`): it names the branch and the title.
+    """
 
     finding: Finding
     status: str
@@ -38,6 +43,23 @@ class Attempt:
     fixer: Fixer | None = None
     summary: str = ""
     location: Location | None = None
+    findings: tuple[Finding, ...] = ()   # every finding covered, the primary first; () means (finding,)
+
+    def __post_init__(self) -> None:
+        findings = tuple(self.findings) or (self.finding,)
+        if findings[0] != self.finding:
+            raise ValueError("an attempt's findings start with its primary finding")
+        if len({f.fingerprint() for f in findings}) != 1:
+            raise ValueError("an attempt covers the findings of one fingerprint")
+        object.__setattr__(self, "findings", findings)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.finding.fingerprint()
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(f.rule_id for f in self.findings)
 
 
 @dataclass
@@ -49,10 +71,15 @@ class RunReport:
     def by_status(self, status: str) -> list[Attempt]:
         return [a for a in self.attempts if a.status == status]
 
+    def outcomes(self, status: str | None = None) -> list[tuple[Finding, Attempt]]:
+        """Each finding with the attempt that covers it: what is counted and listed per finding."""
+        return [(f, a) for a in self.attempts if status in (None, a.status) for f in a.findings]
+
 
 class ScanTexts(Protocol):
     def __call__(self, files: Mapping[str, str]) -> object:
-        """Scan {repository-relative path: text}; return a ScanResult (failed CheckResults)."""
+        """Scan {repository-relative path: text}; return a ScanResult (failed and passed
+        CheckResults, parsing_errors: the paths checkov could not parse)."""
 
 
 @dataclass(frozen=True)
@@ -107,28 +134,34 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
 
 @dataclass(frozen=True)
 class AloneFix:
-    """One finding's fix, re-made on the original file and verified by itself: what a branch or
-    a pull request holds."""
+    """One fingerprint's fix, re-made on the original file and verified by itself: what a branch
+    or a pull request holds. `attempt.findings` are the findings it carries; `left` are the
+    findings of the fix that did not verify without the rest of the run, with why."""
 
     attempt: Attempt
     new_text: str
     verification: str
+    left: tuple[Attempt, ...] = ()
 
 
-def fix_alone(repo_root: Path, finding: Finding, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
+def fix_alone(repo_root: Path, fix: Attempt, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
               scanner_version: str, facts: RepoFacts) -> AloneFix | str:
-    """The finding's fix alone, or the reason it does not verify on its own.
+    """The fix of `fix.findings` (one fingerprint) alone, or the reason it does not verify on its own.
 
     A batch may clear a rule through another fix (drop ALL also drops NET_RAW); a change that is
-    to stand alone must pass alone.
+    to stand alone must pass alone. All the fix's findings are re-made and verified together.
     """
-    alone = remediate(repo_root, [finding], scan_texts, catalog, facts=facts)
+    path = fix.finding.file
+    alone = remediate(repo_root, list(fix.findings), scan_texts, catalog, facts=facts)
     fixed = alone.by_status(FIXED)
-    if not fixed or finding.file not in alone.changes:
-        return alone.attempts[0].reason if alone.attempts else "no change"
-    verification = (f"re-scan with checkov {scanner_version}: {finding.rule_id} passes on {finding.resource}, "
-                    f"no check newly fails, file re-parses")
-    return AloneFix(fixed[0], alone.changes[finding.file][1], verification)
+    if not fixed or path not in alone.changes:
+        return "; ".join(dict.fromkeys(a.reason for a in alone.attempts if a.reason)) or "no change"
+    made = fixed[0]
+    left = tuple(a for a in alone.attempts if a is not made and a.status == UNFIXED)
+    rules = ", ".join(made.rule_ids)
+    verification = (f"re-scan with checkov {scanner_version}: {rules} {'pass' if len(made.findings) > 1 else 'passes'} "
+                    f"on {made.finding.resource}, no check newly fails, file re-parses")
+    return AloneFix(made, alone.changes[path][1], verification, left)
 
 
 @dataclass(frozen=True)
@@ -165,7 +198,27 @@ def _verify_scope(proposal: _ScopeProposal, scan_texts: ScanTexts, catalog: Mapp
     attempts += rejected
     attempts += [_result(step, failed_after) for step in steps]
     changes = {path: (originals[path], text) for path, text in texts.items() if text != originals[path]}
-    return attempts, changes
+    return one_per_fix(attempts), changes
+
+
+def one_per_fix(attempts: Sequence[Attempt]) -> list[Attempt]:
+    """One attempt per fingerprint for what was fixed or cleared: the fix carries each of its
+    findings (the patched ones first, then those its patches cleared). Findings left keep their
+    own attempt and reason."""
+    merged: list[Attempt] = []
+    groups: dict[str, list[Attempt]] = defaultdict(list)
+    for attempt in attempts:
+        if attempt.status == UNFIXED:
+            merged.append(attempt)
+        else:
+            groups[attempt.fingerprint].append(attempt)
+    for group in groups.values():
+        group.sort(key=lambda a: a.status != FIXED)
+        primary = group[0]
+        summaries = list(dict.fromkeys(a.summary for a in group if a.status == primary.status and a.summary))
+        merged.append(dataclasses.replace(primary, summary="; ".join(summaries),
+                                          findings=tuple(f for a in group for f in a.findings)))
+    return merged
 
 
 def _apply_in_order(start: dict[str, str], findings: Sequence[Finding], catalog: Mapping[str, RuleMeta],
@@ -198,9 +251,10 @@ def _recover(originals: dict[str, str], steps: list[_Step], verdict, checker: "_
     dropped = [Attempt(s.finding, UNFIXED, _rejection(_still_failing_only(s)), s.fixer, s.outcome.summary) for s in futile]
     remaining = [s for s in steps if s not in futile]
     blamed_blocks = {(k[1], k[2]) for k in verdict.new_failures}
-    blamed_files = {k[1] for k in verdict.new_failures} | set(verdict.unparseable)
+    broken = {*verdict.unparseable, *verdict.blind}
+    blamed_files = {k[1] for k in verdict.new_failures} | broken
     suspects = [s for s in remaining if (s.finding.file, finding_key(s.finding)[2]) in blamed_blocks
-                or s.finding.file in verdict.unparseable]
+                or s.finding.file in broken]
     if not suspects:
         suspects = [s for s in remaining if s.finding.file in blamed_files]
     rest = [s.finding for s in remaining if s not in suspects]
@@ -273,6 +327,7 @@ class _Checker:
         self.scan_texts = scan_texts
         self.initial_failed = {k for k in initial_failed if k[1] in originals}
         self._before: set[ScanKey] | None = None
+        self._unparsed_before: frozenset[str] = frozenset()
 
     def failed_before(self, failed_after: set[ScanKey]) -> set[ScanKey]:
         # The findings we were given are the scan "before". Only when the after-scan shows
@@ -281,7 +336,9 @@ class _Checker:
         if failed_after <= self.initial_failed:
             return self.initial_failed
         if self._before is None:
-            self._before = failed_keys(self.scan_texts(self.originals).failed)
+            before = self.scan_texts(self.originals)
+            self._before = failed_keys(before.failed)
+            self._unparsed_before = frozenset(before.parsing_errors)
         return self._before
 
     def judge(self, texts: dict[str, str], targets: set[ScanKey], baseline: set[ScanKey] | None = None):
@@ -291,9 +348,13 @@ class _Checker:
         broken = unparseable_files(changed)
         if broken:
             return judge(targets, set(), set(), broken), set()
-        failed_after = failed_keys(self.scan_texts(texts).failed)
+        after = self.scan_texts(texts)
+        failed_after = failed_keys(after.failed)
         before = baseline if baseline is not None else self.failed_before(failed_after)
-        return judge(targets, before, failed_after), failed_after
+        # A file checkov could not parse before the patch has no "before" to compare with.
+        unparsed = set(after.parsing_errors) | (self._unparsed_before if baseline is None else set())
+        blind = blind_files(changed, unparsed, (r.file for r in (*after.failed, *after.passed)))
+        return judge(targets, before, failed_after, blind=blind), failed_after
 
 
 def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:
@@ -308,6 +369,8 @@ def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:
 def _rejection(verdict) -> str:
     if verdict.unparseable:
         return "patch dropped: " + "; ".join(f"{p} would no longer parse ({e})" for p, e in verdict.unparseable.items())
+    if verdict.blind:
+        return "patch not verified: " + "; ".join(why.reason(p) for p, why in sorted(verdict.blind.items()))
     parts = []
     if verdict.still_failing:
         parts.append("the rule still fails after the patch")

@@ -1,12 +1,14 @@
 """Verification: keep a patch only if its file re-parses, a re-scan shows the target rule passing,
-and no rule that passed before fails now.
+and no rule that passed before fails now. A re-scan proves nothing for a file checkov could not
+parse (before or after the patch) or ran no check on: such a patch is not verified.
 
 The judgement is pure; the scans it judges come from the scanner process (fixers/scanner.py).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Iterable, Mapping
 
 from fixers.models import Finding
@@ -38,15 +40,37 @@ def failed_keys(results: Iterable) -> set[ScanKey]:
     return {scan_key(r.check_id, r.file, r.resource) for r in results}
 
 
+class Blind(str, Enum):
+    """Why a re-scan says nothing about a patched file."""
+
+    CANNOT_PARSE = "cannot-parse"   # checkov reported a parsing error for it (before or after the patch)
+    NO_CHECK = "no-check"           # checkov ran no check on it: it skipped the file (a Helm template, say)
+
+    def reason(self, path: str) -> str:
+        if self is Blind.CANNOT_PARSE:
+            return f"checkov cannot parse {path}: the re-scan proves nothing"
+        return f"checkov ran no check on {path} (it skips or cannot read the file): the re-scan proves nothing"
+
+
 @dataclass(frozen=True)
 class Verdict:
     unparseable: Mapping[str, str]        # file -> parse error, for patched files that no longer parse
     still_failing: frozenset[ScanKey]     # targets the patch was meant to clear
     new_failures: frozenset[ScanKey]      # failed after, passed (or absent) before
+    blind: Mapping[str, Blind] = field(default_factory=dict)  # patched files the re-scan tells nothing about
 
     @property
     def clean(self) -> bool:
-        return not (self.unparseable or self.still_failing or self.new_failures)
+        return not (self.unparseable or self.still_failing or self.new_failures or self.blind)
+
+
+def blind_files(patched: Iterable[str], parsing_errors: Iterable[str], scanned: Iterable[str]) -> dict[str, Blind]:
+    """Patched files a scan cannot vouch for: checkov could not parse them (`parsing_errors`), or
+    no check result names them (`scanned`: the files of every passed and failed result). A patch
+    is made on the file of the resource it fixes, so a file checkov read has results."""
+    errors, seen = set(parsing_errors), set(scanned)
+    blind = {path: Blind.CANNOT_PARSE for path in patched if path in errors}
+    return {**{path: Blind.NO_CHECK for path in patched if path not in seen}, **blind}
 
 
 def unparseable_files(patched: Mapping[str, str]) -> dict[str, str]:
@@ -55,12 +79,13 @@ def unparseable_files(patched: Mapping[str, str]) -> dict[str, str]:
 
 
 def judge(targets: Iterable[ScanKey], failed_before: set[ScanKey], failed_after: set[ScanKey],
-          unparseable: Mapping[str, str] | None = None) -> Verdict:
+          unparseable: Mapping[str, str] | None = None, blind: Mapping[str, Blind] | None = None) -> Verdict:
     targets = set(targets)
     return Verdict(
         unparseable=dict(unparseable or {}),
         still_failing=frozenset(targets & failed_after),
         new_failures=frozenset(failed_after - failed_before),
+        blind=dict(blind or {}),
     )
 
 

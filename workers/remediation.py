@@ -1,10 +1,10 @@
 """Turn findings on fetched repository files into verified fixes (attempt, path, new_text).
 
 The findings come from the scan queue's raw checkov results (:func:`findings_from_scan`), a
-code-scanning alert or a findings submission. Each fix is re-made alone on the original file
-(as `iacbot fix --branch` does), so one pull request carries exactly one finding's change and
-passes verification by itself. Fixes are stored as JSON (ids and texts only) and rebuilt into
-Attempts for publishing.
+code-scanning alert or a findings submission. Each fix (every finding of one fingerprint) is
+re-made alone on the original file (as `iacbot fix --branch` does), so one pull request carries
+exactly one fix's change, with all its findings, and passes verification by itself. Fixes are
+stored as JSON (ids and texts only) and rebuilt into Attempts for publishing.
 """
 from __future__ import annotations
 
@@ -52,16 +52,18 @@ def remediate_findings(scanner: Scanner, root: Path, findings: list[Finding],
     facts = repo_facts(root)
     report = remediate(root, findings, scanner.scan_texts, catalog, facts=facts)
     problems += report.problems
-    problems += [f"{a.finding.file}: {a.finding.rule_id} not fixed: {a.reason}" for a in report.by_status(UNFIXED)]
+    problems += [f"{a.finding.file}: {', '.join(a.rule_ids)} not fixed: {a.reason}" for a in report.by_status(UNFIXED)]
     version = scanner.ping()
     fixes: list[Fix] = []
     for attempt in report.by_status(FIXED):
-        finding = attempt.finding
-        alone = fix_alone(root, finding, scanner.scan_texts, catalog, version, facts)
+        path = attempt.finding.file
+        alone = fix_alone(root, attempt, scanner.scan_texts, catalog, version, facts)
         if isinstance(alone, str):
-            problems.append(f"{finding.file}: {finding.rule_id} does not verify on its own ({alone})")
+            problems.append(f"{path}: {', '.join(attempt.rule_ids)} does not verify on its own ({alone})")
             continue
-        fixes.append(Fix(alone.attempt, finding.file, alone.new_text, alone.verification))
+        problems += [f"{path}: {', '.join(left.rule_ids)} left out of the fix: it does not verify without the "
+                     f"rest of the run ({left.reason})" for left in alone.left]
+        fixes.append(Fix(alone.attempt, path, alone.new_text, alone.verification))
     return fixes, problems
 
 
@@ -69,6 +71,7 @@ def fix_to_json(fix: Fix) -> dict[str, Any]:
     a = fix.attempt
     return {
         "finding": dataclasses.asdict(a.finding),
+        "findings": [dataclasses.asdict(f) for f in a.findings],  # the primary first; all share its fingerprint
         "status": a.status, "reason": a.reason, "summary": a.summary,
         "fixer": a.fixer.info.id if a.fixer else None,
         "location": dataclasses.asdict(a.location) if a.location else None,
@@ -89,10 +92,16 @@ def finding_from_dict(data: Mapping[str, Any]) -> Finding:
 
 
 def fix_from_json(data: Mapping[str, Any], catalog: Mapping[str, RuleMeta]) -> Fix:
+    """The inverse of fix_to_json. A record without "findings" (stored before fixes carried
+    several) is a fix of its one finding. ValueError when the findings are not one fix."""
     finding = finding_from_dict(data["finding"])
+    findings = tuple(finding_from_dict(f) for f in data.get("findings") or [dataclasses.asdict(finding)])
     fixer = registry.fixer_for(finding.rule_id, catalog)
-    if data.get("fixer") and (fixer is None or fixer.info.id != data["fixer"]):
-        raise ValueError(f"fixer {data['fixer']!r} for {finding.rule_id} is not registered here")
+    for each in findings:
+        serving = registry.fixer_for(each.rule_id, catalog)
+        if data.get("fixer") and (serving is None or serving.info.id != data["fixer"]):
+            raise ValueError(f"fixer {data['fixer']!r} for {each.rule_id} is not registered here")
     location = Location(**data["location"]) if data.get("location") else None
-    attempt = Attempt(finding, data["status"], data.get("reason", ""), fixer, data.get("summary", ""), location)
+    attempt = Attempt(finding, data["status"], data.get("reason", ""), fixer, data.get("summary", ""), location,
+                      findings)
     return Fix(attempt, data["path"], data["new_text"], data["verification"])

@@ -17,7 +17,7 @@ _BLOCK = re.compile(r"<!--\s*" + re.escape(PROVENANCE_MARK) + r"\s+(\{.*?\})\s*-
 def title(attempt: Attempt) -> str:
     f = attempt.finding
     what = attempt.summary or f.message or "fix finding"
-    text = f"iacbot: {what} ({f.rule_id})"
+    text = f"iacbot: {what} ({', '.join(attempt.rule_ids)})"
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -29,6 +29,7 @@ def provenance(attempt: Attempt, base_sha: str, verification: str,
         "version": 1,
         "fingerprint": f.fingerprint(),
         "rule": f.rule_id,
+        "rules": list(attempt.rule_ids),  # every finding the fix carries, the primary ("rule") first
         "fix_class": f.fix_class or f.rule_id,
         "source": f.source,
         "fixer": attempt.fixer.info.id if attempt.fixer else None,
@@ -64,7 +65,7 @@ def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[st
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = ["## What was wrong", "",
-             f"**{f.rule_id}**{': ' + f.message if f.message else ''}", "",
+             *(f"- **{each.rule_id}**{': ' + each.message if each.message else ''}" for each in attempt.findings), "",
              f"- Resource: {_code(f.resource or '(unknown)')}",
              f"- File: {_code(f.file)}" + (f" (lines {f.line_start}-{f.line_end})" if f.line_start else ""),
              f"- Reported by: {f.source}" + (f", severity {f.severity}" if f.severity else ""),
