@@ -187,3 +187,81 @@ def test_scan_json_lists_every_finding(run, repo, tmp_path):
     assert code == 0
     assert {"CKV_K8S_20", "CKV_AWS_3"} <= {f["rule_id"] for f in document["findings"]}
     assert all(f["file"] in {"k8s/web.yaml", "terraform/main.tf"} for f in document["findings"])
+
+
+ENGINE_FIXTURES = REPO / "tests" / "fixtures" / "engine"
+RESOURCE_RULES = ["CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"]
+RESOURCE_VALUES = ("cpu: 100m", "memory: 128Mi", "cpu: 500m", "memory: 512Mi")
+
+
+def git_repo_of(fixture: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(fixture, copy)
+    _git(copy, "init", "-q", "-b", "main")
+    _git(copy, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+    _git(copy, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "initial")
+    return copy
+
+
+def resources_fix(report: dict) -> dict:
+    [fix] = [f for f in report["fixes"] if f["fixer"]["id"] == "k8s.resources"]
+    return fix
+
+
+def test_branch_holds_every_finding_of_its_fingerprint(run, tmp_path):
+    """Issue 7 item 9: four findings, one fix class on one resource: one branch with all four values."""
+    repo = git_repo_of(ENGINE_FIXTURES / "one-fix", tmp_path)
+    code, out, _ = run("fix", str(repo), "--branch", "--json", str(tmp_path / "r.json"))
+    assert code == 0
+    assert "already exists" not in out
+    [branch] = [b for b in _git(repo, "branch", "--format=%(refname:short)").split() if "k8s.resources" in b]
+    diff = _git(repo, "diff", "main", branch)
+    assert all(f"+              {value}" in diff for value in RESOURCE_VALUES), diff
+    message = _git(repo, "log", "-1", "--format=%B", branch)
+    assert [line.split(": ")[1] for line in message.splitlines() if line.startswith("Iacbot-Rule:")] == RESOURCE_RULES
+    assert all(f"Finding: {rule}" in message for rule in RESOURCE_RULES)
+    assert f"branch {branch}: " in out and "(CKV_K8S_10, CKV_K8S_11, CKV_K8S_12, CKV_K8S_13)" in out
+    fix = resources_fix(json.loads((tmp_path / "r.json").read_text()))
+    assert fix["rule_ids"] == RESOURCE_RULES and [f["rule_id"] for f in fix["findings"]] == RESOURCE_RULES
+    assert {f["fingerprint"] for f in fix["findings"]} == {fix["fingerprint"]} and fix["fingerprint"] in branch
+    # Every other fix is one branch too: no fingerprint is made twice.
+    branches = [b for b in _git(repo, "branch", "--format=%(refname:short)").split() if b.startswith("iacbot/")]
+    assert len(branches) == len({b.rsplit("-", 1)[1] for b in branches})
+
+
+def test_dry_run_write_and_json_report_list_every_finding_of_a_fix(run, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(ENGINE_FIXTURES / "one-fix", repo)
+    code, out, _ = run("fix", str(repo), "--json", str(tmp_path / "dry.json"))
+    assert code == 0
+    assert "one fix for Deployment.shop.web (app.yaml): CKV_K8S_10, CKV_K8S_11, CKV_K8S_12, CKV_K8S_13" in out
+    assert all(f"+              {value}" in out for value in RESOURCE_VALUES)
+    dry = json.loads((tmp_path / "dry.json").read_text())
+    assert dry["schema_version"] == 2 and resources_fix(dry)["rule_ids"] == RESOURCE_RULES
+    listed = [f["rule_id"] for entry in dry["fixes"] + dry["unfixed"] for f in entry["findings"]]
+    assert len(listed) == dry["summary"]["findings"] and set(RESOURCE_RULES) <= set(listed)
+    assert dry["summary"]["fixes"] == len([f for f in dry["fixes"] if f["status"] == "fixed"])
+
+    code, _, _ = run("fix", str(repo), "--write", "--json", str(tmp_path / "write.json"))
+    assert code == 0
+    written = (repo / "app.yaml").read_text()
+    assert all(value in written for value in RESOURCE_VALUES)
+    assert resources_fix(json.loads((tmp_path / "write.json").read_text()))["rule_ids"] == RESOURCE_RULES
+
+
+def test_a_fix_on_a_file_checkov_cannot_read_is_not_written_and_says_why(run, tmp_path):
+    """Issue 7 item 8: tests/fixtures/engine/checkov-blind/README.md says what checkov does not read."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ENGINE_FIXTURES / "checkov-blind", repo)
+    before = snapshot(repo)
+    code, out, _ = run("fix", str(repo), "--findings", str(repo / "findings.sarif"), "--write",
+                       "--json", str(tmp_path / "r.json"))
+    assert code == 0
+    assert snapshot(repo) == before
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["fixes"] == [] and report["changes"] == []
+    assert {u["file"]: u["reason"] for u in report["unfixed"]} == {
+        "tf/main.tf": "patch not verified: checkov cannot parse tf/main.tf: the re-scan proves nothing",
+        "k8s/web.yaml": "patch not verified: checkov ran no check on k8s/web.yaml (it skips or cannot read the "
+                        "file): the re-scan proves nothing"}
+    assert "checkov cannot parse tf/main.tf" in out

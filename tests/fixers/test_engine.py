@@ -5,9 +5,14 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import pytest
+
+from bot.findings import load_findings_file
 from bot.local_scan import scan_directory
 from fixers.catalog import load_catalog
-from fixers.engine import CLEARED, FIXED, UNFIXED, remediate
+from fixers.engine import CLEARED, FIXED, UNFIXED, Attempt, _Checker, fix_alone, one_per_fix, remediate, repo_facts
+from fixers.models import Finding
+from fixers.verify import Blind, failed_keys, scan_key
 from tests.paths import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "engine"
@@ -21,7 +26,7 @@ def run(scanner, root: Path, findings=None):
 
 
 def statuses(report) -> dict[tuple[str, str], str]:
-    return {(a.finding.rule_id, a.finding.resource): a.status for a in report.attempts}
+    return {(f.rule_id, f.resource): a.status for f, a in report.outcomes()}
 
 
 def test_a_patch_that_makes_another_rule_fail_is_dropped_and_the_rest_kept(scanner):
@@ -42,7 +47,7 @@ def test_report_covers_every_finding_once_and_changes_only_fixed_files(scanner):
     findings, _ = scan_directory(scanner, SAMPLE)
     report = run(scanner, SAMPLE, findings)
     assert sorted((f.rule_id, f.file, f.resource) for f in findings) == sorted(
-        (a.finding.rule_id, a.finding.file, a.finding.resource) for a in report.attempts)
+        (f.rule_id, f.file, f.resource) for f, _ in report.outcomes())
     changed_files = {a.finding.file for a in report.attempts if a.status == FIXED}
     assert set(report.changes) == changed_files
     assert all(a.fixer and a.summary and a.location for a in report.attempts if a.status == FIXED)
@@ -81,3 +86,81 @@ def test_a_patch_whose_rule_still_fails_is_dropped_with_that_reason(scanner):
     assert fixed, "other rules on the same resource are still fixed"
     assert set(report.changes) == {"app.tf"}
     assert "detailed_error_messages" not in report.changes["app.tf"][1]
+
+
+def test_the_findings_of_one_fingerprint_are_one_fix_verified_together(scanner):
+    """Issue 7 item 9: a container with no resources fails CKV_K8S_10..13, one fix class (k8s.resources)."""
+    root = FIXTURES / "one-fix"
+    report = run(scanner, root)
+    [fix] = [a for a in report.by_status(FIXED) if a.fixer.info.id == "k8s.resources"]
+    assert fix.rule_ids == ("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13")
+    assert len({f.fingerprint() for f in fix.findings}) == 1 and fix.finding is fix.findings[0]
+    assert not [f for f, a in report.outcomes() if f.rule_id in fix.rule_ids and a is not fix]
+    assert len(report.by_status(FIXED)) == len({a.fingerprint for a in report.by_status(FIXED)})
+
+    alone = fix_alone(root, fix, scanner.scan_texts, load_catalog(), scanner.ping(), repo_facts(root))
+    assert alone.attempt.rule_ids == fix.rule_ids and alone.left == ()
+    for value in ("cpu: 100m", "memory: 128Mi", "cpu: 500m", "memory: 512Mi"):
+        assert value in alone.new_text
+    assert "CKV_K8S_10, CKV_K8S_11, CKV_K8S_12, CKV_K8S_13 pass on Deployment.shop.web" in alone.verification
+    # Verified together: the branch text passes all four rules and fails nothing the original did not.
+    after = failed_keys(scanner.scan_texts({"app.yaml": alone.new_text}).failed)
+    before = failed_keys(scanner.scan_texts({"app.yaml": (root / "app.yaml").read_text()}).failed)
+    assert after < before and not {k for k in after if k[0] in fix.rule_ids}
+
+
+def test_one_per_fix_merges_fixed_and_cleared_findings_of_a_fingerprint_and_keeps_those_left():
+    base = Finding("CKV_K8S_10", "a.yaml", "Deployment.d.web", fix_class="k8s.resources")
+    second, third, fourth = (dataclasses.replace(base, rule_id=r) for r in ("CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"))
+    other = dataclasses.replace(base, rule_id="CKV_K8S_20", fix_class="k8s.allow-privilege-escalation")
+    merged = one_per_fix([Attempt(third, CLEARED, "already set"), Attempt(base, FIXED, summary="set requests"),
+                          Attempt(fourth, UNFIXED, "not a quantity"), Attempt(second, FIXED, summary="set requests"),
+                          Attempt(other, FIXED, summary="set ape")])
+    by_status = {(a.status, a.rule_ids) for a in merged}
+    assert by_status == {(FIXED, ("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12")), (UNFIXED, ("CKV_K8S_13",)),
+                         (FIXED, ("CKV_K8S_20",))}
+    [fix] = [a for a in merged if len(a.findings) == 3]
+    assert fix.summary == "set requests" and fix.finding == base
+
+
+def test_an_attempt_covers_one_fingerprint_with_its_primary_finding_first():
+    finding = Finding("CKV_K8S_10", "a.yaml", "Deployment.d.web", fix_class="k8s.resources")
+    assert Attempt(finding, FIXED).findings == (finding,)
+    with pytest.raises(ValueError):
+        Attempt(finding, FIXED, findings=(dataclasses.replace(finding, rule_id="CKV_K8S_11"), finding))
+    with pytest.raises(ValueError):
+        Attempt(finding, FIXED, findings=(finding, dataclasses.replace(finding, resource="Deployment.d.api")))
+
+
+BLIND = FIXTURES / "checkov-blind"
+
+
+def test_a_patch_on_a_file_checkov_cannot_parse_or_skips_is_not_verified(scanner):
+    """Issue 7 item 8: the re-scan proves nothing for a file checkov does not read (fixture README)."""
+    findings, problems = load_findings_file(BLIND / "findings.sarif", BLIND)
+    assert not problems and {f.file for f in findings} == {"tf/main.tf", "k8s/web.yaml"}
+    report = run(scanner, BLIND, findings)
+    reasons = {a.finding.file: (a.status, a.reason) for a in report.attempts}
+    assert reasons == {
+        "tf/main.tf": (UNFIXED, "patch not verified: checkov cannot parse tf/main.tf: the re-scan proves nothing"),
+        "k8s/web.yaml": (UNFIXED, "patch not verified: checkov ran no check on k8s/web.yaml (it skips or cannot "
+                                  "read the file): the re-scan proves nothing")}
+    assert report.changes == {}
+
+
+def test_checkov_failing_to_parse_the_patched_text_or_the_original_proves_nothing(scanner):
+    """The judgement itself, on real checkov scans: before or after the patch."""
+    original = (BLIND / "tf" / "main.tf").read_text()
+    readable = original.replace("2e1", "20")
+    target = scan_key("CKV_AWS_3", "main.tf", "aws_ebs_volume.data")
+    patched = readable.replace("size              = 40\n", "size              = 40\n  encrypted         = true\n")
+    # after: the patch brings in what checkov cannot parse
+    checker = _Checker({"main.tf": readable}, scanner.scan_texts, {target})
+    verdict, _ = checker.judge({"main.tf": patched.replace("= 20", "= 2e1")}, {target})
+    assert verdict.blind == {"main.tf": Blind.CANNOT_PARSE} and not verdict.clean
+    assert checker.judge({"main.tf": patched}, {target})[0].clean
+    # before: checkov could not parse the original, so the failures after (CKV_AWS_189 and more,
+    # which the findings do not list) cannot be judged new or not
+    verdict, failed_after = _Checker({"main.tf": original}, scanner.scan_texts, {target}).judge({"main.tf": patched},
+                                                                                              {target})
+    assert failed_after - {target} and verdict.blind == {"main.tf": Blind.CANNOT_PARSE}, verdict

@@ -1,5 +1,5 @@
 """The verification judgement (pure): target must pass, nothing may newly fail, files must parse."""
-from fixers.verify import judge, normalize_resource, scan_key, unparseable_files
+from fixers.verify import Blind, blind_files, judge, normalize_resource, scan_key, unparseable_files
 
 
 def test_module_prefixes_and_indexes_are_one_block():
@@ -32,3 +32,12 @@ def test_unparseable_patch_is_named():
     broken = unparseable_files({"a.yaml": "a: [\n", "b.tf": 'resource "x" "y" {}\n'})
     assert set(broken) == {"a.yaml"} and "line" in broken["a.yaml"]
     assert not judge(set(), set(), set(), broken).clean
+
+
+def test_a_file_checkov_could_not_parse_or_ran_no_check_on_is_blind():
+    blind = blind_files(["a.tf", "b.yaml", "c.yaml"], parsing_errors=["a.tf"], scanned=["a.tf", "c.yaml"])
+    assert blind == {"a.tf": Blind.CANNOT_PARSE, "b.yaml": Blind.NO_CHECK}
+    assert Blind.CANNOT_PARSE.reason("a.tf") == "checkov cannot parse a.tf: the re-scan proves nothing"
+    target = scan_key("CKV_AWS_3", "a.tf", "aws_ebs_volume.data")
+    assert not judge({target}, {target}, set(), blind=blind).clean
+    assert judge({target}, {target}, set(), blind={}).clean
