@@ -24,10 +24,12 @@ from fixers.models import Finding
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble
 from tests.github_double.webhooks import code_scanning_delivery
+from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import INGEST_QUEUE, INGEST_TASK, make_celery
-from workers.store import FETCHED_PREFIX, FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX, SUBMISSION_PREFIX
+from workers.store import (FETCHED_PREFIX, FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, REMEDIATED_PREFIX, SCAN_PREFIX,
+                           SUBMISSION_PREFIX)
 
 APP_ID = 434343
 SECRET = "webhook-secret-for-tests-only"
@@ -41,8 +43,12 @@ MAIN_TF = """resource "aws_instance" "web" {
 """
 FIXED_MAIN_TF = MAIN_TF.replace('"t3.micro"\n', '"t3.micro"\n  metadata_options {\n    http_tokens = "required"\n  }\n')
 VARIABLES_TF = 'variable "ami" {\n  default = "ami-123"\n}\n'
+NO_RESOURCES = (REPO / "tests" / "fixtures" / "engine" / "one-fix" / "app.yaml").read_text()
+HELMISH = (REPO / "tests" / "fixtures" / "engine" / "checkov-blind" / "k8s" / "web.yaml").read_text()
 REPOS = {
     "octo/alert-k8s": {"k8s/web.yaml": MANIFEST},
+    "octo/one-fix": {"k8s/app.yaml": NO_RESOURCES},
+    "octo/helmish": {"k8s/web.yaml": HELMISH},
     "octo/alert-tf": {"infra/main.tf": MAIN_TF, "infra/variables.tf": VARIABLES_TF, "README.md": "# tf\n"},
     "octo/submitted": {"k8s/web.yaml": MANIFEST, "README.md": "# submitted\n"},
     "octo/submitted-http": {"k8s/web.yaml": MANIFEST},
@@ -228,4 +234,60 @@ def test_sarif_to_the_findings_api_becomes_one_pr_and_a_retry_adds_none(worker, 
     assert again.status_code == 202 and again.json()["status"] == "duplicate", again.text
     assert again.json()["submission_id"] == job_id
     assert len(list(reader(gh, private_key, repository).get_pulls(state="all"))) == 1
+    assert proc.poll() is None
+
+
+def submit(gh, redis_db, repository: str, findings: list[Finding]) -> str:  # noqa: F811
+    """A findings submission stored as the findings API stores it, and its job sent: the job id."""
+    submission_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
+    redis_db.set(SUBMISSION_PREFIX + submission_id, json.dumps({
+        "tenant": "acme", "installation_id": gh.installation.id, "repository": repository, "commit_sha": None,
+        "findings": [dataclasses.asdict(f) for f in findings], "problems": []}), ex=600)
+    job = {"kind": "findings_submitted", "submission_id": submission_id, "tenant": "acme",
+           "installation_id": gh.installation.id, "repository": repository, "commit_sha": None, "delivery_id": job_id}
+    make_celery(CommonSettings(redis_url=TEST_REDIS_URL)).send_task(INGEST_TASK, args=[job], queue=INGEST_QUEUE,
+                                                                     task_id=job_id, ignore_result=True)
+    return job_id
+
+
+RESOURCE_RULES = ["CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"]
+
+
+def test_the_findings_of_one_fingerprint_become_one_pr_holding_all_of_them(worker, gh, redis_db,  # noqa: F811
+                                                                           private_key):
+    """Issue 7 item 9: four findings, one fix class on one resource: one stored fix, one PR, all four values."""
+    proc, log = worker
+    repository = "octo/one-fix"
+    findings = [Finding(rule_id=rule, file="k8s/app.yaml", resource="", line_start=1, line_end=18,
+                        source="sarif:checkov", message=f"{rule} resources") for rule in RESOURCE_RULES]
+    job_id = submit(gh, redis_db, repository, findings)
+
+    outcomes = wait_for(lambda: published(redis_db, job_id), 90, "the fix to be published", log)
+    pull, changed = the_one_pr(gh, private_key, repository, outcomes)
+    assert list(changed) == ["k8s/app.yaml"]
+    for value in ("cpu: 100m", "memory: 128Mi", "cpu: 500m", "memory: 512Mi"):
+        assert value in changed["k8s/app.yaml"]
+    assert all(f"- **{rule}**: {rule} resources" in pull.body.splitlines() for rule in RESOURCE_RULES)
+    assert read_provenance(pull.body)["rules"] == RESOURCE_RULES
+    [stored] = [json.loads(v) for v in redis_db.hvals(FIXES_PREFIX + job_id)]
+    assert [f["rule_id"] for f in stored["findings"]] == RESOURCE_RULES
+    api = reader(gh, private_key, repository)
+    message = api.get_git_commit(pull.head.sha).message
+    assert [line for line in message.splitlines() if line.startswith("Iacbot-Rule:")] == [
+        f"Iacbot-Rule: {rule}" for rule in RESOURCE_RULES]
+    assert proc.poll() is None
+
+
+def test_a_fix_on_a_file_checkov_skips_is_not_published(worker, gh, redis_db):  # noqa: F811
+    """Issue 7 item 8: checkov runs no check on a Helm-ish manifest, so its re-scan proves nothing."""
+    proc, log = worker
+    repository = "octo/helmish"
+    finding = Finding(rule_id="CKV_K8S_16", file="k8s/web.yaml", resource="", line_start=1, line_end=20,
+                      source="sarif:kube-linter", message="Container should not be privileged")
+    job_id = submit(gh, redis_db, repository, [finding])
+    reason = ("k8s/web.yaml: CKV_K8S_16 not fixed: patch not verified: checkov ran no check on k8s/web.yaml "
+              "(it skips or cannot read the file): the re-scan proves nothing")
+    wait_for(lambda: f"job {job_id}: {reason}" in log.read_text(), 90, "the unverifiable fix to be reported", log)
+    wait_for(lambda: redis_db.exists(REMEDIATED_PREFIX + job_id), 30, "the job to be remediated", log)
+    assert redis_db.hlen(FIXES_PREFIX + job_id) == 0 and gh.repo(repository).pulls == {}
     assert proc.poll() is None
