@@ -1,8 +1,9 @@
 """At-most-one job per GitHub delivery id, without losing a delivery when enqueueing fails.
 
 Order: claim the id (SET NX with a short "pending" TTL) -> enqueue -> confirm the claim
-(full TTL) -> only then answer 202. If enqueueing fails the claim is released, so GitHub's
-redelivery of the same id can succeed. If this process dies between claim and enqueue, the
+(full TTL) -> only then answer 202. If enqueueing fails the claim is released, so a later
+redelivery of the same id (the spool's drainer, or a person from the App's delivery log; GitHub
+does not redeliver by itself) can succeed. If this process dies between claim and enqueue, the
 pending claim expires after ``pending_ttl`` seconds instead of blocking redelivery for days.
 The worker is idempotent by delivery id as well (the Celery task id is the delivery id), so a
 rare double enqueue still records the job once.
