@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from bot.service import api_models, broker, openapi
 from bot.service.aredis import LoopLocalRedis
 from bot.service.deliveries import AtomicEnqueue, ClaimThenEnqueue, DeliveryStore, Enqueue, Outcome, Submit
-from bot.service.durability import ACCEPTING, startup_verdict
+from bot.service.durability import ACCEPTING, Verdict, startup_verdict
 from bot.service.events import Ignored, route
 from bot.service.findings_api import EXTRA_SCHEMAS, add_findings_api
 from bot.service.http import TooLarge, read_capped
@@ -209,7 +209,7 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
         ready = verdict in ACCEPTING
         return JSONResponse(status_code=200 if ready else 503, content={
             "status": "ready" if ready else "unavailable",
-            "redis": "unreachable" if verdict.value == "unreachable" else "ok",
+            "redis": "unreachable" if verdict is Verdict.UNREACHABLE else "ok",
             "broker": verdict.value})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",

@@ -7,8 +7,8 @@ import subprocess
 
 import redis
 
-from tests.deploy.test_serve import free_port
 from tests.paths import REPO
+from tests.redis_server import free_port
 
 
 def test_ensure_redis_starts_a_persistent_redis_in_the_state_directory(tmp_path):

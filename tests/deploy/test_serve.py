@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 
 import pytest
@@ -15,6 +14,7 @@ from tests.celery_worker import wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.webhooks import push_delivery
 from tests.paths import REPO
+from tests.redis_server import free_port
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 
 APP_ID = 464646
@@ -30,12 +30,6 @@ spec:
       securityContext:
         privileged: true
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
