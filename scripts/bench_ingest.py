@@ -204,6 +204,8 @@ def main() -> int:
     port = free_port()
     command = server_command(port, args.workers, args.server_arg)
     env = {**os.environ, "IACBOT_REDIS_URL": REDIS_URL, "IACBOT_WEBHOOK_SECRET": SECRET}
+    # Measured on whatever Redis answers at REDIS_URL; a volatile one must be allowed by name.
+    env.setdefault("IACBOT_BROKER_DURABILITY", "volatile-allowed")
     env.pop("IACBOT_TENANTS_FILE", None)
     printable = shlex.join(["IACBOT_REDIS_URL=" + REDIS_URL, "IACBOT_WEBHOOK_SECRET=...",
                             *[c.replace(str(ROOT) + "/", "") for c in command]])

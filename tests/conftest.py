@@ -6,6 +6,10 @@ from hypothesis import settings
 
 from fixers.scanner import Scanner
 
+# The machine's Redis (127.0.0.1:6379) has no persistence, so receivers the tests build on it say
+# so explicitly (README, IACBOT_BROKER_DURABILITY); the durability tests set their own value.
+os.environ.setdefault("IACBOT_BROKER_DURABILITY", "volatile-allowed")
+
 # CI runs the property tests deterministically (a red CI must be reproducible); local runs
 # explore new examples each time. IACBOT_HYPOTHESIS=deep searches much longer.
 settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None)

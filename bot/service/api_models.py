@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.service.durability import Verdict
+
 
 class Error(BaseModel):
     status: Literal["error"] = "error"
@@ -13,8 +15,8 @@ class Error(BaseModel):
 
 
 class WebhookAnswer(BaseModel):
-    status: Literal["queued", "duplicate", "ignored"]
-    job: str | None = Field(default=None, description="the job kind, when queued")
+    status: Literal["queued", "spooled", "duplicate", "ignored"]
+    job: str | None = Field(default=None, description="the job kind, when queued or spooled")
     delivery_id: str | None = None
     reason: str | None = Field(default=None, description="why no job is needed, when ignored")
 
@@ -25,7 +27,7 @@ class InProgress(BaseModel):
 
 
 class FindingsAnswer(BaseModel):
-    status: Literal["queued", "duplicate"]
+    status: Literal["queued", "spooled", "duplicate"]
     submission_id: str = Field(description="the Idempotency-Key's or the document's id; also the job's id")
     findings: int = Field(description="findings accepted")
     problems: list[str] = Field(description="entries skipped, each naming the entry and field")
@@ -50,3 +52,4 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready", "unavailable"]
     redis: Literal["ok", "unreachable"]
+    broker: Verdict = Field(description="what the receiver knows of the broker's durability")

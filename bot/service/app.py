@@ -16,7 +16,9 @@ injected ``enqueue`` (another publisher, tests) goes through claim -> enqueue ->
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -30,11 +32,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from bot.service import api_models, broker, openapi
 from bot.service.aredis import LoopLocalRedis
 from bot.service.deliveries import AtomicEnqueue, ClaimThenEnqueue, DeliveryStore, Enqueue, Outcome, Submit
+from bot.service.durability import ACCEPTING, Verdict, startup_verdict
 from bot.service.events import Ignored, route
 from bot.service.findings_api import EXTRA_SCHEMAS, add_findings_api
 from bot.service.http import TooLarge, read_capped
 from bot.service.settings import Settings
 from bot.service.signature import verify_signature
+from bot.service.spool import BrokerGuard, Spool, SpoolingSubmit
 from bot.service.tenants import Tenants, load_tenants
 
 log = logging.getLogger(__name__)
@@ -76,7 +80,8 @@ def atomic_submit(settings: Settings, client: LoopLocalRedis) -> Submit:
 
 
 def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
-    """The app; raises TenantsFileError (naming file and field) when the tenants file is bad."""
+    """The app; raises TenantsFileError (naming file and field) when the tenants file is bad, and
+    BrokerNotDurable when Redis answers but would lose queued jobs on a restart (durability)."""
     secret = settings.webhook_secret.get_secret_value().encode()
     max_body = settings.max_body_bytes
     tenants = load_tenants(settings.tenants_file) if settings.tenants_file else Tenants()
@@ -85,8 +90,15 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
     aclient = LoopLocalRedis(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
     store = DeliveryStore(client, settings.delivery_ttl_seconds)
-    submit: Submit = (atomic_submit(settings, aclient) if enqueue is None
-                      else ClaimThenEnqueue(store, enqueue))
+    broker_submit: Submit = (atomic_submit(settings, aclient) if enqueue is None
+                             else ClaimThenEnqueue(store, enqueue))
+    guard = BrokerGuard(settings.broker_durability, aclient,
+                        startup_verdict(client, settings.broker_durability))
+    spool = (Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_max_entries)
+             if settings.spool_dir else None)
+    if spool is None:
+        log.warning("no IACBOT_SPOOL_DIR: a delivery the broker cannot take is answered 503 and kept nowhere")
+    submit = SpoolingSubmit(broker_submit, guard, spool)
 
     registry = CollectorRegistry()
     deliveries = Counter("iacbot_webhook_deliveries", "Webhook deliveries by event and outcome",
@@ -94,7 +106,12 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        drainer = asyncio.create_task(submit.drain_forever()) if spool else None
         yield
+        if drainer is not None:
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drainer
         await aclient.aclose()
         client.close()
 
@@ -105,6 +122,7 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.redis = client
     app.state.deliveries = store
+    app.state.submit = submit
     app.state.metrics_registry = registry
 
     def answer(code: int, event: str, outcome: str, delivery: str | None,
@@ -152,23 +170,26 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
 
         job = {**routed, "event": event, "delivery_id": delivery}
         try:
-            outcome = await submit(delivery, job, None)
+            outcome = await submit(delivery, job, None, body_sha256=hashlib.sha256(body).hexdigest())
         except redis.RedisError as exc:
             log.warning("delivery %s: Redis unavailable for dedup (%s)", delivery,
                         type(exc).__name__)
             return answer(503, event_label, "redis_unavailable", delivery, status="error",
-                          detail="delivery store unavailable; redeliver later")
+                          detail="delivery store unavailable; send it again later")
         if outcome is Outcome.QUEUED:
             return answer(202, event_label, "queued", delivery, status="queued",
                           job=job["kind"], delivery_id=delivery)
         if outcome is Outcome.DUPLICATE:
             return answer(202, event_label, "duplicate", delivery, status="duplicate",
                           delivery_id=delivery)
+        if outcome is Outcome.SPOOLED:
+            return answer(202, event_label, "spooled", delivery, status="spooled",
+                          job=job["kind"], delivery_id=delivery)
         if outcome is Outcome.IN_PROGRESS:
             return answer(409, event_label, "in_progress", delivery, status="in_progress",
                           detail="this delivery is being enqueued by another request")
         return answer(503, event_label, "enqueue_failed", delivery, status="error",
-                      detail="could not enqueue the job; redeliver later")
+                      detail="could not enqueue or spool the job; send it again later")
 
     add_findings_api(app, tenants=tenants, submit=submit, max_body=settings.findings_max_body_bytes,
                      record_ttl=settings.job_record_ttl_seconds, registry=registry)
@@ -178,17 +199,18 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: Redis (dedup store and broker) answers",
+    @app.get("/readyz", tags=["operations"],
+             summary="Readiness: Redis (dedup store and broker) answers and is durable",
              response_model=api_models.Ready,
-             responses={503: {"model": api_models.Ready, "description": "Redis unreachable"}})
+             responses={503: {"model": api_models.Ready,
+                              "description": "Redis unreachable, or not durable (broker says why)"}})
     async def readyz() -> JSONResponse:
-        try:
-            await aclient().ping()
-        except (redis.RedisError, OSError) as exc:
-            log.warning("readyz: Redis unreachable (%s)", type(exc).__name__)
-            return JSONResponse(status_code=503,
-                                content={"status": "unavailable", "redis": "unreachable"})
-        return JSONResponse(status_code=200, content={"status": "ready", "redis": "ok"})
+        verdict = await guard.refresh()
+        ready = verdict in ACCEPTING
+        return JSONResponse(status_code=200 if ready else 503, content={
+            "status": "ready" if ready else "unavailable",
+            "redis": "unreachable" if verdict is Verdict.UNREACHABLE else "ok",
+            "broker": verdict.value})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
              responses={200: {"description": "Prometheus text exposition format",
@@ -211,20 +233,23 @@ def _error(description: str) -> dict[str, Any]:
 
 _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": api_models.WebhookAnswer,
-          "description": "queued (the job is on the broker), duplicate (this delivery id was queued before) "
-                         "or ignored (no job needed; reason says why)"},
+          "description": "queued (the job is on the broker), spooled (the broker could not take it: kept on "
+                         "the receiver's disk and enqueued when the broker is back), duplicate (this delivery "
+                         "id or this signed body was queued before) or ignored (no job needed; reason says why)"},
     400: _error("missing X-GitHub-Event or X-GitHub-Delivery, or a body that is not JSON"),
     401: _error("X-Hub-Signature-256 missing or not the body's signature under the webhook secret"),
     409: {"model": api_models.InProgress, "description": "another request is enqueueing this delivery now"},
     413: _error("body larger than the configured cap"),
     415: _error("form-encoded delivery: set the webhook content type to application/json"),
-    503: _error("Redis or the broker unavailable; GitHub may redeliver"),
+    503: _error("the broker unavailable and the spool full or not configured: nothing kept the delivery. "
+                "GitHub does not send it again by itself: redeliver it from the App's delivery log"),
 }
 
 
 _WEBHOOK_OPENAPI: dict[str, Any] = {
-    "description": "GitHub's delivery, verified before it is parsed. A redelivery of the same X-GitHub-Delivery "
-                   "starts no second job; 202 means the job is on the broker.",
+    "description": "GitHub's delivery, verified before it is parsed. The same X-GitHub-Delivery, or the same "
+                   "signed body under another id, starts no second job; 202 means the job is on the durable "
+                   "broker (queued) or in the receiver's spool (spooled).",
     "security": [{"githubSignature": []}],
     "parameters": [
         openapi.header("X-GitHub-Event", "the event name (push, code_scanning_alert, installation, ...)",

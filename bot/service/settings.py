@@ -11,11 +11,16 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.service.durability import BrokerDurability
+
 MIN_SECRET_LENGTH = 16
 #: GitHub caps webhook payloads at 25 MB and does not deliver larger ones.
 GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
 #: Default cap for one findings document (SARIF of a whole repository fits with room to spare).
 FINDINGS_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Default spool caps: room for a long outage's webhooks, not for filling the disk.
+SPOOL_MAX_BYTES = 1024 * 1024 * 1024
+SPOOL_MAX_ENTRIES = 20_000
 
 
 class CommonSettings(BaseSettings):
@@ -79,6 +84,12 @@ class Settings(CommonSettings):
     #: The findings API's tenants (JSON or YAML; bot.service.tenants). Unset: every request is 401.
     tenants_file: str | None = None
     findings_max_body_bytes: int = Field(default=FINDINGS_MAX_BODY_BYTES, gt=0)
+    #: How the receiver knows the broker survives a restart (bot.service.durability).
+    broker_durability: BrokerDurability = BrokerDurability.CHECK
+    #: Where deliveries the broker cannot take wait (bot.service.spool); unset: they get 503.
+    spool_dir: str | None = None
+    spool_max_bytes: int = Field(default=SPOOL_MAX_BYTES, gt=0)
+    spool_max_entries: int = Field(default=SPOOL_MAX_ENTRIES, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 
 import pytest
@@ -15,6 +14,7 @@ from tests.celery_worker import wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.webhooks import push_delivery
 from tests.paths import REPO
+from tests.redis_server import free_port
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 
 APP_ID = 464646
@@ -32,12 +32,6 @@ spec:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(redis_db, tmp_path):  # noqa: F811
     key = tmp_path / "app.pem"
@@ -49,7 +43,9 @@ def served(redis_db, tmp_path):  # noqa: F811
         env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
         env.update(IACBOT_REDIS_URL=TEST_REDIS_URL, IACBOT_WEBHOOK_SECRET=SECRET, IACBOT_GITHUB_APP_ID=str(APP_ID),
                    IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_GITHUB_API_URL=gh.base_url,
-                   IACBOT_GITHUB_WRITE_INTERVAL_SECONDS="0", IACBOT_PORT=str(port))
+                   IACBOT_GITHUB_WRITE_INTERVAL_SECONDS="0", IACBOT_PORT=str(port),
+                   # the test Redis has no persistence: say so, as the receiver demands
+                   IACBOT_BROKER_DURABILITY="volatile-allowed", IACBOT_SPOOL_DIR=str(tmp_path / "spool"))
         log = tmp_path / "serve.log"
         with log.open("wb") as out:
             proc = subprocess.Popen([str(REPO / "scripts" / "serve")], env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -90,3 +86,15 @@ def test_serve_turns_a_signed_push_into_a_pull_request_and_stops_cleanly(served)
     os.killpg(proc.pid, signal.SIGTERM)  # what Ctrl-C in a terminal sends to the whole group
     assert proc.wait(timeout=30) is not None
     wait_for(lambda: not ready(base), 10, "the receiver to stop", log)
+
+
+def test_serve_refuses_a_redis_without_persistence_before_starting_anything(redis_db, tmp_path):  # noqa: F811
+    key = tmp_path / "app.pem"
+    key.write_text(new_app_key_pem())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
+    env.update(IACBOT_REDIS_URL=TEST_REDIS_URL, IACBOT_WEBHOOK_SECRET=SECRET, IACBOT_GITHUB_APP_ID=str(APP_ID),
+               IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_SPOOL_DIR=str(tmp_path / "spool"))
+    done = subprocess.run([str(REPO / "scripts" / "serve")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "serve: the broker is not durable: appendonly is off" in done.stderr
+    assert "IACBOT_BROKER_DURABILITY" in done.stderr and " ready." not in done.stdout + done.stderr

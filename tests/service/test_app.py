@@ -214,3 +214,17 @@ def test_broker_refusal_503_and_no_claim(client, redis_db, delivery_id):
     redis_db.delete(INGEST_QUEUE)
     r = client.post(WEBHOOK_PATH, content=PUSH, headers=headers(PUSH, delivery=delivery_id))
     assert r.status_code == 202 and r.json()["status"] == "queued"
+
+
+def test_one_signed_body_under_fresh_delivery_ids_is_queued_once(client, redis_db):
+    """The delivery id is an unsigned header: 20 fresh ids on one signed body are one job (issue 7, 6)."""
+    ids = [f"d0b1f2a0-0000-4000-8000-{i:012d}" for i in range(20)]
+    answers = [client.post(WEBHOOK_PATH, content=PUSH, headers=headers(PUSH, delivery=d)).json()["status"]
+               for d in ids]
+    assert answers == ["queued"] + ["duplicate"] * 19
+    assert [m["headers"]["id"] for m in broker_messages(redis_db)] == ids[:1]
+    # GitHub's own redelivery (the same id, the same body) stays a duplicate as well
+    again = client.post(WEBHOOK_PATH, content=PUSH, headers=headers(PUSH, delivery=ids[0]))
+    assert again.status_code == 202 and again.json()["status"] == "duplicate"
+    other = json.dumps({**json.loads(PUSH), "compare": "another push"}).encode()
+    assert client.post(WEBHOOK_PATH, content=other, headers=headers(other, delivery=ids[1])).json()["status"] == "queued"

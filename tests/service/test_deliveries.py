@@ -98,3 +98,38 @@ def test_atomic_refused_push_leaves_nothing(redis_db, delivery_id):
     with pytest.raises(redis_lib.ResponseError):
         atomic(lambda submit: submit(delivery_id, {}, ("iacbot:submission:s2", "x", 60)))
     assert redis_db.exists(KEY_PREFIX + delivery_id, "iacbot:submission:s2") == 0
+
+
+# --- the signed body is claimed too: a fresh id on the same body is a duplicate ---------------
+
+def test_atomic_same_signed_body_under_a_fresh_id_is_a_duplicate(redis_db):
+    from bot.service.deliveries import BODY_KEY_PREFIX
+    digest = "ab" * 32
+    answers = [atomic(lambda submit, d=d: submit(d, {}, body_sha256=digest)) for d in ("id-1", "id-2", "id-1")]
+    assert answers == [Outcome.QUEUED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert redis_db.lrange("jobs", 0, -1) == [b"message id-1"]  # one job, the first id's
+    assert redis_db.get(BODY_KEY_PREFIX + digest) == b"id-1"
+    assert 3500 < redis_db.ttl(BODY_KEY_PREFIX + digest) <= 3600
+    assert redis_db.exists(KEY_PREFIX + "id-2") == 0  # the fresh id claims nothing
+    other = atomic(lambda submit: submit("id-3", {}, body_sha256="cd" * 32))
+    assert other is Outcome.QUEUED and redis_db.llen("jobs") == 2
+
+
+def test_same_signed_body_under_a_fresh_id_is_a_duplicate_on_the_claim_path(store, redis_db):
+    sent = []
+    enqueue = lambda job, d: sent.append(d)  # noqa: E731
+    digest = "ef" * 32
+    assert claim_and_enqueue(store, "id-1", {}, enqueue, digest) is Outcome.QUEUED
+    assert claim_and_enqueue(store, "id-2", {}, enqueue, digest) is Outcome.DUPLICATE
+    assert sent == ["id-1"] and store.state("id-2") is None
+
+
+def test_failed_enqueue_releases_the_body_claim_too(store, redis_db):
+    def broken(job, d):
+        raise ConnectionError("broker down")
+
+    digest = "01" * 32
+    assert claim_and_enqueue(store, "id-1", {}, broken, digest) is Outcome.ENQUEUE_FAILED
+    sent = []
+    assert claim_and_enqueue(store, "id-2", {}, lambda j, d: sent.append(d), digest) is Outcome.QUEUED
+    assert sent == ["id-2"]

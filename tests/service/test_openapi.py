@@ -1,4 +1,6 @@
 """/openapi.json describes every route: paths, security schemes, parameters and response codes."""
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,7 +42,8 @@ def test_webhook_operation(spec):
     assert "application/json" in op["requestBody"]["content"]
     assert codes(op) == {202, 400, 401, 409, 413, 415, 503}
     answer = op["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    assert spec["components"]["schemas"][answer]["properties"]["status"]["enum"] == ["queued", "duplicate", "ignored"]
+    assert spec["components"]["schemas"][answer]["properties"]["status"]["enum"] == ["queued", "spooled", "duplicate",
+                                                                                   "ignored"]
 
 
 def test_findings_operation(spec):
@@ -62,3 +65,10 @@ def test_operations_endpoints(spec):
     assert codes(spec["paths"]["/readyz"]["get"]) == {200, 503}
     assert 200 in codes(spec["paths"]["/healthz"]["get"])
     assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_no_promise_that_github_redelivers(spec):
+    """GitHub does not send a failed delivery again by itself: nothing may say it will."""
+    text = json.dumps(spec).lower()
+    assert "github may redeliver" not in text and "redeliver later" not in text
+    assert "does not send it again by itself" in text
