@@ -14,7 +14,7 @@ def test_without_a_trigger_the_body_and_block_say_nothing_of_one():
 
 def test_each_trigger_is_named_and_kept_in_the_provenance_block():
     cases = {
-        "- Found through: code scanning alert #12, webhook delivery `d-1`":
+        "- Found through: code scanning alert `12`, webhook delivery `d-1`":
             {"event": "code_scanning_alert", "delivery_id": "d-1", "alert_number": 12},
         "- Found through: findings submitted by `acme-ci` (submission `sub-9`)":
             {"event": "findings_api", "submission_id": "sub-9", "tenant": "acme-ci"},
