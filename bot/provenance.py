@@ -27,7 +27,8 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = [
-        commit_text(f"iacbot: {commit_text(attempt.summary or f.rule_id, SUBJECT_LIMIT)}", SUBJECT_LIMIT),
+        commit_text(f"iacbot: {commit_text(attempt.summary or f.rule_id, SUBJECT_LIMIT) or 'fix a finding'}",
+                    SUBJECT_LIMIT),
         "",
         f"Finding: {commit_text(f'{f.rule_id} {f.message}', LINE_LIMIT)}",
         f"Resource: {commit_text(f.resource, LINE_LIMIT)} in {commit_text(f.file, LINE_LIMIT)} "

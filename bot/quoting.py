@@ -57,6 +57,12 @@ def _defuse(text: str) -> str:
     return _WWW.sub(lambda m: m.group(1) + JOINER, text)
 
 
+def _uncomment(text: str) -> str:
+    """Code shows "<!--" and "-->" as written; a joiner inside keeps even a raw-text reader (a
+    regex over the body) from seeing a comment open or close there."""
+    return text.replace("<!", "<" + JOINER + "!").replace("--", "-" + JOINER + "-")
+
+
 def md_text(text: object, limit: int) -> str:
     """Outside text as literal GitHub markdown inline text: one line, HTML characters as
     entities (so no tag, comment or image), markdown punctuation backslash-escaped (so no
@@ -68,12 +74,15 @@ def md_text(text: object, limit: int) -> str:
 
 
 def md_code(text: object, limit: int) -> str:
-    """Outside text as an inline code span (nothing inside one is markup, mentions included):
-    delimited by a backtick run longer than any inside, per CommonMark."""
-    s = one_line(text, limit) or " "
+    """Outside text as an inline code span (nothing inside one is markup): delimited by a
+    backtick run longer than any inside, per CommonMark; mentions and comment marks broken all
+    the same, so that no raw-text reader of the body finds one either."""
+    s = _defuse(_uncomment(one_line(text, limit)))
+    if not s:
+        return "` `"
     longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or (s.startswith(" ") and s.endswith(" ")) else ""
+    pad = " " if s.startswith("`") or s.endswith("`") else ""  # one_line left no space at either end
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
@@ -87,7 +96,7 @@ def md_block(text: object, limit: int, max_lines: int = 200) -> tuple[str, str]:
         if len(lines) >= max_lines:
             lines.append(ELLIPSIS)
             break
-    body = cap("\n".join(lines).strip("\n"), limit)
+    body = _defuse(_uncomment(cap("\n".join(lines).strip("\n"), limit)))
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     return "`" * max(3, longest + 1), body
 
@@ -107,8 +116,9 @@ def commit_text(text: object, limit: int) -> str:
 
 def comment_json(data: object) -> str:
     """JSON for inside an HTML comment: '<', '>' and '&' are written as \\u escapes, so no value
-    can close the comment ("-->", "--!>") or open another; JSON readers get the values back."""
+    can close the comment ("-->", "--!>") or open another, and '@' too, so not even raw text shows
+    a mention; JSON readers get the values back."""
     raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    raw = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    raw = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("@", "\\u0040")
     # Line breaks are escaped by json; the Unicode separators are not, and some readers split on them.
     return raw.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
