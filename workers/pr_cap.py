@@ -3,7 +3,9 @@
 Too many bot PRs at once is what users of remediation bots complain about most. Before opening a
 NEW pull request, publish_job counts iacbot's open PRs in the repository (inside the repository's
 lock, so two workers cannot both take the last slot); at the cap the fix is not pushed but queued.
-Updating or keeping the PR that already carries a finding is never capped.
+Updating or keeping the PR that already carries a finding is never capped. Only PRs the App
+opened (its bot account, as the API reports the author) from an ``iacbot/`` branch of the repository
+count: PRs someone else opens from branches named like iacbot's cannot fill the cap.
 
 The queue is a FIFO per repository in Redis, one entry per finding fingerprint:
 
