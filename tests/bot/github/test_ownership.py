@@ -83,6 +83,8 @@ def test_the_forged_branch_and_pr_are_not_claimed_labelled_or_updated(gh):
     assert repo.refs[f"refs/heads/{branch_name(attempt())}"] == sha          # not pushed to
     assert repo.pulls[number].labels == [] and (repo.pulls[number].title, repo.pulls[number].body) == before
     assert list(repo.pulls) == [number]                                      # no second PR
+    forged = gh.client.get_repo(REPO).get_pull(number)
+    assert (forged.user.login, forged.user.type) == ("mallory", "User")   # what iacbot read and refused
 
 
 def test_a_forged_branch_without_a_pr_is_left_alone_too(gh):
