@@ -1,12 +1,20 @@
-"""Provenance of a fix: the commit message with its trailers (and, later, the PR body).
+"""Provenance of a fix: the branch name and the commit message with its trailers.
 
-Pure text; a reviewer reads the top, tools read the trailers.
+Pure text; a reviewer reads the top, tools read the trailers. Every value from outside iacbot
+(rule id, message, resource, file, scanner, and the verification text that names them) is put on
+one line after iacbot's own words (bot.quoting.commit_text), so it can never begin a line: no
+forged trailer (`Iacbot-Finding:`, `Signed-off-by:`), no extra paragraph.
 """
 from __future__ import annotations
 
+from bot.quoting import commit_text
 from fixers.engine import Attempt
 
 TRAILER_PREFIX = "Iacbot"
+SUBJECT_LIMIT = 72
+LINE_LIMIT = 300        # a body line's outside value
+TRAILER_LIMIT = 200     # one trailer's value
+VERIFICATION_LIMIT = 500
 
 
 def branch_name(attempt: Attempt) -> str:
@@ -19,22 +27,24 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = [
-        f"iacbot: {attempt.summary or f.rule_id}"[:72],
+        commit_text(f"iacbot: {commit_text(attempt.summary or f.rule_id, SUBJECT_LIMIT) or 'fix a finding'}",
+                    SUBJECT_LIMIT),
         "",
-        *(f"Finding: {each.rule_id} {each.message}".rstrip() for each in attempt.findings),
-        f"Resource: {f.resource} in {f.file} (lines {f.line_start}-{f.line_end})",
+        *(f"Finding: {commit_text(f'{each.rule_id} {each.message}', LINE_LIMIT)}" for each in attempt.findings),
+        f"Resource: {commit_text(f.resource, LINE_LIMIT)} in {commit_text(f.file, LINE_LIMIT)} "
+        f"(lines {int(f.line_start)}-{int(f.line_end)})",
     ]
     if info is not None:
-        lines.append(f"Fixer: {info.id}: {info.description}")
+        lines.append(f"Fixer: {info.id}: {commit_text(info.description, LINE_LIMIT)}")
         lines.append(f"Category: {info.category.value}, risk {info.risk.value}, {info.confidence.value}")
     if attempt.location is not None:
-        lines.append(f"Why this place: {attempt.location.why}")
+        lines.append(f"Why this place: {commit_text(attempt.location.why, LINE_LIMIT)}")
     lines += [
         "",
         f"{TRAILER_PREFIX}-Finding: {f.fingerprint()}",
-        *(f"{TRAILER_PREFIX}-Rule: {rule}" for rule in attempt.rule_ids),  # one per finding the fix carries
-        f"{TRAILER_PREFIX}-Source: {f.source}",
+        *(f"{TRAILER_PREFIX}-Rule: {commit_text(rule, TRAILER_LIMIT)}" for rule in attempt.rule_ids),  # one per finding
+        f"{TRAILER_PREFIX}-Source: {commit_text(f.source, TRAILER_LIMIT)}",
         f"{TRAILER_PREFIX}-Fixer: {info.id if info else 'none'}",
-        f"{TRAILER_PREFIX}-Verification: {verification}",
+        f"{TRAILER_PREFIX}-Verification: {commit_text(verification, VERIFICATION_LIMIT)}",
     ]
     return "\n".join(lines) + "\n"

@@ -3,7 +3,9 @@
 Too many bot PRs at once is what users of remediation bots complain about most. Before opening a
 NEW pull request, publish_job counts iacbot's open PRs in the repository (inside the repository's
 lock, so two workers cannot both take the last slot); at the cap the fix is not pushed but queued.
-Updating or keeping the PR that already carries a finding is never capped.
+Updating or keeping the PR that already carries a finding is never capped. Only PRs the App
+opened (its bot account, as the API reports the author) from an ``iacbot/`` branch of the repository
+count: PRs someone else opens from branches named like iacbot's cannot fill the cap.
 
 The queue is a FIFO per repository in Redis, one entry per finding fingerprint:
 
@@ -25,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 import redis
 from github.Repository import Repository
 
+from bot.github.ownership import AppIdentity
 from bot.service.events import BOT_BRANCH_PREFIX
 from workers.store import FIXES_PREFIX, repo_key
 
@@ -48,12 +51,14 @@ class PullHead(NamedTuple):
     ref: str                 # head branch name
     repository: str | None   # the head branch's repository (None: a deleted fork)
     base: str                # base branch name
+    author: str | None = None       # the PR's user, as the API gives it: login ...
+    author_type: str | None = None  # ... and type ("Bot" for an App's bot account)
 
 
 @dataclass(frozen=True)
 class OpenPulls:
-    count: int        # iacbot's open PRs in the repository
-    has_branch: bool  # one of them is from the finding's branch onto the default branch
+    count: int        # iacbot's open PRs in the repository (opened by the App, from an iacbot/ branch)
+    has_branch: bool  # an open PR (anyone's) is from the finding's branch onto the default branch
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ class Deferred:
 def may_open_pr(open_count: int, cap: int, pr_exists: bool) -> CapVerdict:
     """May publishing go ahead, given iacbot's open PRs in the repository and the cap (0: none)?"""
     if pr_exists:
-        return CapVerdict(True, "a pull request for this finding is open; updating it is never capped")
+        return CapVerdict(True, "a pull request from this finding's branch is open; publishing updates it (or, "
+                                "if it is not iacbot's, leaves it alone) and opens none: never capped")
     if cap <= 0:
         return CapVerdict(True, f"no cap on open pull requests ({SETTING}=0)")
     if open_count < cap:
@@ -78,20 +84,22 @@ def may_open_pr(open_count: int, cap: int, pr_exists: bool) -> CapVerdict:
                              f"(raise {SETTING}, or set it to 0 for no cap)")
 
 
-def is_bot_pull(head: PullHead, repository: str) -> bool:
+def is_bot_branch(head: PullHead, repository: str) -> bool:
     # A fork can name a branch iacbot/...: only a branch in the repository itself is ours.
     return (head.ref.startswith(BOT_BRANCH_PREFIX) and head.repository is not None
             and head.repository.lower() == repository.strip().lower())
 
 
-def count_open(heads: Iterable[PullHead], repository: str, branch: str, base: str) -> OpenPulls:
-    """iacbot's PRs among the open ``heads``, and whether one is ``branch`` onto ``base`` (the PR
-    bot.github.publish would update rather than open)."""
+def count_open(heads: Iterable[PullHead], repository: str, branch: str, base: str, app: AppIdentity) -> OpenPulls:
+    """iacbot's PRs among the open ``heads`` (from an iacbot branch and opened by the App: a
+    person who pushes an iacbot/ branch and opens PRs from it cannot fill the cap), and whether
+    any PR is ``branch`` onto ``base`` (publish_fix then opens no new one)."""
     count, has_branch = 0, False
     for head in heads:
-        if is_bot_pull(head, repository):
-            count += 1
-            has_branch = has_branch or (head.ref == branch and head.base == base)
+        if not is_bot_branch(head, repository):
+            continue
+        count += app.authored(head.author, head.author_type)
+        has_branch = has_branch or (head.ref == branch and head.base == base)
     return OpenPulls(count, has_branch)
 
 
@@ -103,11 +111,12 @@ def frees_slot(job: Mapping[str, Any]) -> bool:
 
 # -- GitHub ------------------------------------------------------------------------------------
 
-def read_open_pulls(repo: Repository, repository: str, branch: str, base: str) -> OpenPulls:
+def read_open_pulls(repo: Repository, repository: str, branch: str, base: str, app: AppIdentity) -> OpenPulls:
     """List the repository's open PRs (PyGithub follows the pages) and count iacbot's."""
-    heads = (PullHead(p.head.ref, p.head.repo.full_name if p.head.repo is not None else None, p.base.ref)
+    heads = (PullHead(p.head.ref, p.head.repo.full_name if p.head.repo is not None else None, p.base.ref,
+                      p.user.login if p.user else None, p.user.type if p.user else None)
              for p in repo.get_pulls(state="open"))
-    return count_open(heads, repository, branch, base)
+    return count_open(heads, repository, branch, base, app)
 
 
 # -- Redis -------------------------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """``record_pr_closed(job)`` (queue publish): one of iacbot's pull requests was closed.
 
+Only a PR that is really iacbot's counts: the API must say the App's bot account opened it, and
+its head commit must be one iacbot recorded making for the finding (bot.github.ownership). A PR
+someone opened from a branch named like iacbot's, with whatever commit message, is ignored with
+a log line: it records no decline and frees no slot.
+
 Merged -> recorded as merged. Closed unmerged by a person -> recorded as DECLINED, with the blob
 sha of the file the fix was made from, so publish_job skips that finding until the file changes
 (workers.declined). Any close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so
@@ -16,10 +21,12 @@ from github.Repository import Repository
 
 from bot.github.auth import installation_session
 from bot.github.client import client
+from bot.github.ownership import Foreign, Ownership
 from bot.github.pr_body import read_provenance
 from workers import declined, pr_cap
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
-from workers.publish import TRANSIENT_RETRIES, github_error, retry_countdown, retry_limit, source_blob_sha
+from workers.publish import (TRANSIENT_RETRIES, github_error, ownership, retry_countdown, retry_limit,
+                             source_blob_sha)
 from workers.runtime import redis_client, settings
 
 log = logging.getLogger(__name__)
@@ -43,31 +50,51 @@ def _changed_file(repo: Repository, head_sha: str) -> tuple[str, str] | None:
     return (changed[0], parent.sha) if len(changed) == 1 else None
 
 
-def _declined_decision(cfg, job: Mapping[str, Any], fingerprint: str) -> declined.PrDecision:
+def _not_ours(pull, owner: Ownership, repository: str, fingerprint: str | None) -> Foreign | None:
+    if not owner.app.authored(pull.user.login if pull.user else None, pull.user.type if pull.user else None):
+        return Foreign.PR_AUTHOR
+    if fingerprint is None or not owner.commits.made(repository, fingerprint, [pull.head.sha]):
+        return Foreign.COMMITS
+    return None
+
+
+def _declined_decision(repo: Repository, pull, job: Mapping[str, Any], fingerprint: str) -> declined.PrDecision:
     """Read the closed PR's provenance (or, if a person edited it away, the bot's commit) to learn
     which file at which base the fix was made from, and that file's blob sha there."""
     repository, number = job["repository"], int(job["number"])
     file = base_sha = blob = None
+    prov = read_provenance(pull.body) or {}
+    if prov.get("fingerprint") == fingerprint and prov.get("file") and prov.get("base_sha"):
+        file, base_sha = str(prov["file"]), str(prov["base_sha"])
+    else:
+        log.info("%s#%s: no provenance block for %s; reading the bot's commit", repository, number, fingerprint)
+        found = _changed_file(repo, pull.head.sha)
+        if found is not None:
+            file, base_sha = found
+    if file and base_sha:
+        blob = source_blob_sha(repo, file, base_sha)
+    return declined.PrDecision(declined.DECLINED, repository, fingerprint, number, file, base_sha, blob)
+
+
+def _decide(cfg, job: Mapping[str, Any], kind: declined.CloseKind,
+            fingerprint: str | None) -> tuple[Foreign | None, declined.PrDecision | None]:
+    """Read the closed PR (read-scoped token): is it iacbot's, and what is to be recorded?"""
+    repository, number = job["repository"], int(job["number"])
+    owner = ownership(cfg, redis_client(cfg.redis_url))
     with installation_session(cfg.github_app_id, cfg.app_private_key(), job["installation_id"], repository,
                               PR_READ_PERMISSIONS, cfg.github_api_url) as token:
         gh = client(cfg.github_api_url, token, seconds_between_requests=0, seconds_between_writes=0)
         try:
             repo = gh.get_repo(repository)
             pull = repo.get_pull(number)
-            prov = read_provenance(pull.body) or {}
-            if prov.get("fingerprint") == fingerprint and prov.get("file") and prov.get("base_sha"):
-                file, base_sha = str(prov["file"]), str(prov["base_sha"])
-            else:
-                log.info("%s#%s: no provenance block for %s; reading the bot's commit", repository, number,
-                         fingerprint)
-                found = _changed_file(repo, job.get("head_sha") or pull.head.sha)
-                if found is not None:
-                    file, base_sha = found
-            if file and base_sha:
-                blob = source_blob_sha(repo, file, base_sha)
+            foreign = _not_ours(pull, owner, repository, fingerprint)
+            if foreign is not None or kind.outcome is None:
+                return foreign, None
+            if kind.outcome == declined.MERGED:
+                return None, declined.PrDecision(declined.MERGED, repository, fingerprint, number)
+            return None, _declined_decision(repo, pull, job, fingerprint)
         except GithubException as exc:
             raise github_error(exc, f"reading {repository}#{number}") from None
-    return declined.PrDecision(declined.DECLINED, repository, fingerprint, number, file, base_sha, blob)
 
 
 def _send_next_deferred(cfg, repository: str, closed_pr: Any) -> dict[str, str] | None:
@@ -96,17 +123,18 @@ def record_pr_closed(self, job: dict[str, Any]) -> dict[str, Any]:
     if kind.outcome is None and not frees:
         log.info("%s: nothing to record: %s", where, kind.reason)
         return {"status": "ignored", "reason": kind.reason}
-    if kind.outcome is not None:
-        for key, typ in (("installation_id", int), ("repository", str), ("number", int)):
-            if not isinstance(job.get(key), typ):
-                raise ValueError(f"pull_request_closed job lacks {key}")
+    for key, typ in (("installation_id", int), ("repository", str), ("number", int)):
+        if not isinstance(job.get(key), typ):
+            raise ValueError(f"pull_request_closed job lacks {key}")
     cfg = settings()
     fingerprint = declined.fingerprint_from_branch(str(job.get("head_ref") or ""))
     kept = sent = None
     try:
-        if kind.outcome is not None:
-            decision = (declined.PrDecision(declined.MERGED, job["repository"], fingerprint, job["number"])
-                        if kind.outcome == declined.MERGED else _declined_decision(cfg, job, fingerprint))
+        foreign, decision = _decide(cfg, job, kind, fingerprint)
+        if foreign is not None:
+            log.warning("%s: not iacbot's pull request (%s): nothing recorded", where, foreign.name)
+            return {"status": "ignored", "reason": str(foreign), "foreign": foreign.name}
+        if decision is not None:
             kept = declined.record(redis_client(cfg.redis_url), decision)
         if frees:
             # After recording: a retry re-records (idempotent) and may send one more, which is harmless

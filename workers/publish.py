@@ -28,10 +28,12 @@ from kombu.exceptions import OperationalError
 from bot.github.auth import PUBLISH_PERMISSIONS, AuthError, installation_session
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
+from bot.github.ownership import Ownership, app_identity
 from bot.github.publish import PublishError, github_message, publish_fix
 from bot.provenance import branch_name
 from workers import declined, pr_cap
 from workers.celery_app import PUBLISH_TASK, app
+from workers.own_commits import RedisLedger
 from workers.remediation import fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, settings
@@ -117,6 +119,11 @@ def source_blob_sha(repo: Repository, path: str, ref: str) -> str | None:
     return None if isinstance(content, list) else content.sha
 
 
+def ownership(cfg, r: redis.Redis) -> Ownership:
+    """The App's bot account (GET /app, once per process) and the commits iacbot recorded making."""
+    return Ownership(app_identity(cfg.github_app_id, cfg.app_private_key(), cfg.github_api_url), RedisLedger(r))
+
+
 def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None) -> dict[str, Any]:
     cfg = settings()
     r = redis_client(cfg.redis_url)
@@ -126,6 +133,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
     interval = cfg.github_write_interval_seconds
     ttl = lock_ttl(cfg.visibility_timeout_seconds)
     cap = cfg.max_open_prs_per_repo
+    owner = ownership(cfg, r)
     with repo_lock(r, repository, ttl=ttl, wait=min(LOCK_WAIT_SECONDS, ttl)), \
             installation_session(cfg.github_app_id, cfg.app_private_key(), data["installation_id"], repository,
                                  PUBLISH_PERMISSIONS, cfg.github_api_url) as token:
@@ -148,7 +156,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
         if cap > 0:
             # Counted under the repository's lock: no other publish can take the last slot meanwhile.
             try:
-                pulls = pr_cap.read_open_pulls(repo, repository, branch_name(fix.attempt), default)
+                pulls = pr_cap.read_open_pulls(repo, repository, branch_name(fix.attempt), default, owner.app)
             except GithubException as exc:
                 raise github_error(exc, f"listing the open pull requests of {repository}") from None
             allowed = pr_cap.may_open_pr(pulls.count, cap, pulls.has_branch)
@@ -159,8 +167,8 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                          repository, allowed.reason)
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place)
-        result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, trigger=data.get("trigger"),
-                             repo=repo)
+        result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
+                             trigger=data.get("trigger"), repo=repo)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
     pr_cap.discard(r, repository, fingerprint)  # published: a queued entry for it would only waste a freed slot
     return _outcome(job_id, fingerprint, result.status, branch=result.branch, pr_number=result.pr_number,

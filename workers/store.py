@@ -11,6 +11,7 @@ makes it again.
 | ``iacbot:fixes:<job>`` | remediate_job | hash: fingerprint -> fix JSON (+ repository, installation_id) |
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
+| ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ SCAN_PREFIX = "iacbot:scan:"
 FIXES_PREFIX = "iacbot:fixes:"
 REMEDIATED_PREFIX = "iacbot:remediated:"
 PUBLISHED_PREFIX = "iacbot:published:"
+OWN_COMMITS_PREFIX = "iacbot:own-commits:"
 
 
 def repo_key(prefix: str, repository: str) -> str:

@@ -1,6 +1,10 @@
 """Pull request title and body for a fix (pure text), ending in a hidden provenance block.
 
 Humans read the sections; tools read `<!-- iacbot:provenance {json} -->` with read_provenance.
+Every value from outside iacbot (the finding's message, rule id, resource and file, the scanner,
+the tenant, the delivery) is quoted by bot.quoting: it cannot mention anyone, show an image, make
+a link or write HTML, and the body stays under GitHub's limit by cutting the explanation, never
+the footer or the provenance block.
 """
 from __future__ import annotations
 
@@ -8,24 +12,51 @@ import json
 import re
 from typing import Any, Mapping
 
+from bot import quoting as q
 from fixers.engine import Attempt
 
 PROVENANCE_MARK = "iacbot:provenance"
 _BLOCK = re.compile(r"<!--\s*" + re.escape(PROVENANCE_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
 
+#: GitHub refuses a body over 65,536 characters; counted here in UTF-16 units (never fewer than
+#: characters), with room to spare.
+BODY_LIMIT = 65_000
+TITLE_LIMIT = 120
+# Per value: enough for any honest rule id, path or message; bounded for a hostile one.
+MESSAGE_LIMIT, NAME_LIMIT, PATH_LIMIT, SHORT_LIMIT = 1_000, 300, 500, 100
+EVIDENCE_LIMIT, EVIDENCE_LINES = 20_000, 200
+#: Each provenance value, as encoded in the block.
+PROVENANCE_VALUE_LIMIT, PROVENANCE_TRIGGER_KEYS = 1_024, 12
+TRUNCATED = "_(The rest of this description was cut to stay within GitHub's size limit.)_"
+
 
 def title(attempt: Attempt) -> str:
     f = attempt.finding
-    what = attempt.summary or f.message or "fix finding"
-    text = f"iacbot: {what} ({', '.join(attempt.rule_ids)})"
-    return text if len(text) <= 120 else text[:117] + "..."
+    what = q.plain(attempt.summary or f.message or "fix finding", TITLE_LIMIT)
+    rules = ", ".join(q.plain(rule, NAME_LIMIT) for rule in attempt.rule_ids)
+    return q.cap(f"iacbot: {what} ({rules})", TITLE_LIMIT)
+
+
+def _bounded(value: Any) -> Any:
+    """A provenance value whose encoding is at most PROVENANCE_VALUE_LIMIT characters."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    while len(q.comment_json(text)) > PROVENANCE_VALUE_LIMIT:
+        text = text[: max(0, len(text) * PROVENANCE_VALUE_LIMIT // len(q.comment_json(text)) - 8)] + q.ELLIPSIS
+    return text
+
+
+def _trigger(trigger: Mapping[str, Any]) -> dict:
+    items = sorted(trigger.items(), key=lambda kv: str(kv[0]))[:PROVENANCE_TRIGGER_KEYS]
+    return {str(_bounded(k)): _bounded(v) for k, v in items}
 
 
 def provenance(attempt: Attempt, base_sha: str, verification: str,
                trigger: Mapping[str, Any] | None = None) -> dict:
     f = attempt.finding
-    extra = {"trigger": dict(trigger)} if trigger else {}
-    return {**extra,
+    extra = {"trigger": _trigger(trigger)} if trigger else {}
+    data = {
         "version": 1,
         "fingerprint": f.fingerprint(),
         "rule": f.rule_id,
@@ -38,10 +69,8 @@ def provenance(attempt: Attempt, base_sha: str, verification: str,
         "base_sha": base_sha,
         "verification": verification,
     }
-
-
-def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
+    bounded = {k: [_bounded(item) for item in v] if isinstance(v, list) else _bounded(v) for k, v in data.items()}
+    return {**extra, **bounded}
 
 
 def _trigger_line(trigger: Mapping[str, Any] | None) -> list[str]:
@@ -50,52 +79,91 @@ def _trigger_line(trigger: Mapping[str, Any] | None) -> list[str]:
         return []
     event = trigger.get("event")
     if event == "code_scanning_alert":
-        text = f"code scanning alert #{trigger.get('alert_number')}"
+        text = f"code scanning alert {q.md_code(trigger.get('alert_number'), SHORT_LIMIT)}"  # not "#n": an issue link
     elif event == "findings_api":
-        tenant, submission = _code(str(trigger.get("tenant"))), _code(str(trigger.get("submission_id")))
+        tenant = q.md_code(trigger.get("tenant"), NAME_LIMIT)
+        submission = q.md_code(trigger.get("submission_id"), NAME_LIMIT)
         text = f"findings submitted by {tenant} (submission {submission})"
     else:
-        text = f"push of {_code(str(trigger.get('head_sha') or '')[:12])}"
+        text = f"push of {q.md_code(str(trigger.get('head_sha') or '')[:12], SHORT_LIMIT)}"
     if trigger.get("delivery_id"):
-        text += f", webhook delivery {_code(str(trigger['delivery_id']))}"
+        text += f", webhook delivery {q.md_code(trigger['delivery_id'], NAME_LIMIT)}"
     return [f"- Found through: {text}"]
 
 
-def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None) -> str:
+def _finding_line(finding) -> str:
+    message = q.md_text(finding.message, MESSAGE_LIMIT)
+    return f"- **{q.md_code(finding.rule_id, NAME_LIMIT)}**{': ' + message if message else ''}"
+
+
+def _explanation(attempt: Attempt, base_sha: str, verification: str,
+                 trigger: Mapping[str, Any] | None) -> list[str]:
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = ["## What was wrong", "",
-             *(f"- **{each.rule_id}**{': ' + each.message if each.message else ''}" for each in attempt.findings), "",
-             f"- Resource: {_code(f.resource or '(unknown)')}",
-             f"- File: {_code(f.file)}" + (f" (lines {f.line_start}-{f.line_end})" if f.line_start else ""),
-             f"- Reported by: {f.source}" + (f", severity {f.severity}" if f.severity else ""),
+             *(_finding_line(each) for each in attempt.findings), "",
+             f"- Resource: {q.md_code(f.resource or '(unknown)', NAME_LIMIT)}",
+             f"- File: {q.md_code(f.file, PATH_LIMIT)}"
+             + (f" (lines {int(f.line_start)}-{int(f.line_end)})" if f.line_start else ""),
+             f"- Reported by: {q.md_text(f.source, SHORT_LIMIT)}"
+             + (f", severity {q.md_text(f.severity, SHORT_LIMIT)}" if f.severity else ""),
              *_trigger_line(trigger), ""]
     if attempt.location is not None:
         loc = attempt.location
-        lines += ["## Why this place", "", f"Changed in {_code(loc.file)} at the {loc.layer} layer: {loc.why}", ""]
-    lines += ["## The change", "", attempt.summary or "(no summary)", ""]
+        lines += ["## Why this place", "",
+                  f"Changed in {q.md_code(loc.file, PATH_LIMIT)} at the {q.md_text(loc.layer, SHORT_LIMIT)} layer: "
+                  f"{q.md_text(loc.why, MESSAGE_LIMIT)}", ""]
+    lines += ["## The change", "", q.md_text(attempt.summary or "(no summary)", MESSAGE_LIMIT), ""]
     if info is not None:
-        lines += [f"- Fixer: {_code(info.id)}: {info.description}",
+        lines += [f"- Fixer: {q.md_code(info.id, NAME_LIMIT)}: {q.md_text(info.description, MESSAGE_LIMIT)}",
                   f"- Category: {info.category.value}",
                   f"- Risk: {info.risk.value}",
                   f"- Confidence: {info.confidence.value}"
                   + (" (a reviewer must confirm the value)" if info.confidence.value == "assumed-value" else ""),
                   ""]
-    evidence = (verification or "(no verification recorded)").replace("```", "'''")
-    lines += ["## Evidence", "", "```text", evidence, "```", "",
-              f"Base commit: {_code(base_sha)}", "",
-              "---",
-              "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
-              "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
-              provenance_block(provenance(attempt, base_sha, verification, trigger))]
-    return "\n".join(lines) + "\n"
+    fence, evidence = q.md_block(verification or "(no verification recorded)", EVIDENCE_LIMIT, EVIDENCE_LINES)
+    lines += ["## Evidence", "", fence + "text", *evidence.split("\n"), fence, "",
+              f"Base commit: {q.md_code(base_sha, SHORT_LIMIT)}", ""]
+    return lines
+
+
+def _units(text: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units (an astral character counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(lines: list[str], budget: int) -> list[str]:
+    """``lines`` cut at a line so that they (and a closing note) fit ``budget``; a code fence
+    left open by the cut is closed, so the rest of the body is not swallowed by it."""
+    if _units("\n".join(lines)) <= budget:
+        return lines
+    budget -= _units(TRUNCATED) + 16
+    kept, used, fence = [], 0, None
+    for line in lines:
+        cost = _units(line) + 1
+        if used + cost > budget:
+            break
+        kept.append(line)
+        used += cost
+        if fence is None and line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+        elif fence is not None and line == fence:
+            fence = None
+    return [*kept, *([fence] if fence else []), "", TRUNCATED, ""]
+
+
+def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None) -> str:
+    tail = ["---",
+            "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
+            "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
+            provenance_block(provenance(attempt, base_sha, verification, trigger))]
+    tail_text = "\n".join(tail) + "\n"
+    head = _fit(_explanation(attempt, base_sha, verification, trigger), BODY_LIMIT - _units(tail_text) - 1)
+    return "\n".join(head) + "\n" + tail_text
 
 
 def provenance_block(data: dict) -> str:
-    raw = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    # '<' and '>' only occur inside JSON strings; escaping them keeps "-->" out of the comment.
-    raw = raw.replace("<", "\\u003c").replace(">", "\\u003e")
-    return f"<!-- {PROVENANCE_MARK} {raw} -->"
+    return f"<!-- {PROVENANCE_MARK} {q.comment_json(data)} -->"
 
 
 def read_provenance(text: str | None) -> dict | None:

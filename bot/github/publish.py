@@ -1,8 +1,9 @@
 """Publish one verified fix as one pull request, through the Git data API.
 
 Idempotent per finding fingerprint: the branch name comes from bot.provenance.branch_name, an
-open PR on it is reused, and a branch is only ever rewritten when every commit on it is the
-bot's own (Renovate's rule: never touch a branch someone else pushed to).
+open PR on it is reused only if the App opened it, and a branch is only ever rewritten when every
+commit on it is one iacbot recorded making for that finding (Renovate's rule: never touch a branch
+someone else pushed to). Ownership is never read from message text (bot.github.ownership).
 
 Every call retries transient GitHub failures (bot.github.client); repeated POSTs converge: a
 branch or PR that a lost answer already created is found and used, never duplicated.
@@ -23,7 +24,8 @@ from bot.github import codeowners, pr_body
 from bot.github.auth import Token
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
-from bot.provenance import TRAILER_PREFIX, branch_name, commit_message
+from bot.github.ownership import Foreign, Ownership
+from bot.provenance import branch_name, commit_message
 from fixers.engine import Attempt
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 CREATED = "created"            # new branch, new PR
 EXISTS = "exists"              # an open PR already carries this fix on the current base
 UPDATED = "updated"            # the bot's branch was rebuilt on the moved default branch
-FOREIGN_BRANCH = "foreign-branch"  # someone else's commits are on the branch: not touched
+FOREIGN_BRANCH = "foreign-branch"  # someone else's commits or PR are on the branch: not touched
 
 # How far back the default branch's first-parent history is searched for a former head.
 HISTORY_LIMIT = 200
@@ -78,10 +80,12 @@ class _Progress:
 
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
-                new_text: str, verification: str, *, request_reviews: bool = True,
+                new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
                 trigger: Mapping[str, Any] | None = None, repo: Repository | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
-    ``repo``: the repository already read through ``github`` by the caller (saves a request).
+    ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
+    recorded there before a branch points at it). ``repo``: the repository already read through
+    ``github`` by the caller (saves a request).
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
@@ -91,7 +95,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     progress = _Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
-                        progress, request_reviews, trigger)
+                        progress, request_reviews, ownership, trigger)
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -120,8 +124,8 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
 
 
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
-             progress: _Progress, request_reviews: bool, trigger: Mapping[str, Any] | None = None,
-             converging: bool = False) -> PublishResult:
+             progress: _Progress, request_reviews: bool, ownership: Ownership,
+             trigger: Mapping[str, Any] | None = None, converging: bool = False) -> PublishResult:
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -136,24 +140,23 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     progress.at(f"reading branch {branch}")
     ref = _ref_or_none(repo, f"heads/{branch}")
 
+    if pr is not None and not ownership.app.authored(pr.user.login, pr.user.type):
+        return _foreign(repo_full_name, branch, pr, ref.object.sha if ref else None, head_sha, Foreign.PR_AUTHOR)
     if ref is not None:
         tip = repo.get_git_commit(ref.object.sha)
         parents = [p.sha for p in tip.parents]
-        ours = _is_ours(tip, fingerprint)
+        ours = ownership.commits.made(repo_full_name, fingerprint, [tip.sha]) and len(parents) == 1
         if pr is not None and ours and parents == [head_sha]:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
             _ensure_labels(pr, attempt, progress)  # an earlier run may have stopped right before labelling
             return PublishResult(EXISTS, branch, pr.number, pr.html_url, tip.sha, head_sha,
                                  "an open pull request already has this fix on the current default branch")
         progress.at(f"checking who made the commits on {branch}")
-        if not (ours and len(parents) == 1 and _in_history(repo, head, parents[0])):
-            log.warning("%s: branch %s has commits not made by iacbot; not pushing", repo_full_name, branch)
-            return PublishResult(FOREIGN_BRANCH, branch, pr.number if pr else None, pr.html_url if pr else None,
-                                 tip.sha, head_sha,
-                                 f"branch {branch} carries commits iacbot did not make; it will not be "
-                                 "overwritten. Delete the branch (or close the PR) to let iacbot redo the fix.")
+        # base..tip is exactly {tip} when its one parent is a commit the default branch pointed at.
+        if not (ours and _in_history(repo, head, parents[0])):
+            return _foreign(repo_full_name, branch, pr, tip.sha, head_sha, Foreign.COMMITS)
 
-    commit = _fix_commit(repo, head, attempt, new_text, verification, progress)
+    commit = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
@@ -172,12 +175,15 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
             return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
-                            trigger, converging=True)
+                            ownership, trigger, converging=True)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
         progress.at(f"creating the pull request from {branch}")
-        pr = _create_pull(repo, default, branch, title, text)
+        pr = _create_pull(repo, default, branch, title, text, ownership)
+        if pr is None:  # someone else opened a PR from iacbot's new branch meanwhile
+            return _foreign(repo_full_name, branch, _open_pull(repo, branch, default), commit.sha, head_sha,
+                            Foreign.PR_AUTHOR)
         progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*_labels(attempt))
         status = CREATED
@@ -213,8 +219,9 @@ def _create_ref(repo: Repository, branch: str, sha: str) -> bool:
     return repo.get_git_ref(f"heads/{branch}").object.sha == sha
 
 
-def _create_pull(repo: Repository, base: str, branch: str, title: str, text: str):
-    """Open the PR; if a (retried) request finds one already open for the branch, that one is ours."""
+def _create_pull(repo: Repository, base: str, branch: str, title: str, text: str, ownership: Ownership):
+    """Open the PR; if a (retried) request finds one already open for the branch, that one is ours
+    when the App opened it. None when a PR someone else opened is in the way."""
     try:
         return repo.create_pull(base=base, head=branch, title=title, body=text, maintainer_can_modify=False)
     except GithubException as exc:
@@ -223,8 +230,20 @@ def _create_pull(repo: Repository, base: str, branch: str, title: str, text: str
         pr = _open_pull(repo, branch, base)
         if pr is None:
             raise
+        if not ownership.app.authored(pr.user.login, pr.user.type):
+            return None
         pr.edit(title=title, body=text)
         return pr
+
+
+def _foreign(repo_full_name: str, branch: str, pr, tip_sha: str | None, head_sha: str,
+             why: Foreign) -> PublishResult:
+    """Leave the branch and its PR alone: no push, no label, no edit."""
+    log.warning("%s: %s is not iacbot's (%s); leaving it alone", repo_full_name, branch, why.name)
+    return PublishResult(FOREIGN_BRANCH, branch, pr.number if pr else None, pr.html_url if pr else None,
+                         tip_sha, head_sha,
+                         f"branch {branch}: {why}; iacbot will not touch it. Delete the branch (or close "
+                         "the PR) to let iacbot redo the fix.")
 
 
 def _request_reviews(repo: Repository, pr, path: str, head_sha: str) -> tuple[tuple, tuple, str]:
@@ -285,11 +304,6 @@ def _ref_or_none(repo: Repository, ref: str):
         raise
 
 
-def _is_ours(commit: GitCommit, fingerprint: str) -> bool:
-    trailer = f"{TRAILER_PREFIX}-Finding: {fingerprint}"
-    return any(line.strip() == trailer for line in (commit.message or "").splitlines())
-
-
 def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
     """Is `sha` a commit the default branch has pointed at (first-parent walk from its head)?"""
     current = head
@@ -302,10 +316,12 @@ def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
     return False
 
 
-def _fix_commit(repo: Repository, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str, progress: _Progress) -> GitCommit | None:
-    """blob -> tree on the head's tree -> commit whose only parent is the default head.
-    All three are content-addressed, so a retried POST just yields the same object again."""
+def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt: Attempt, new_text: str,
+                verification: str, progress: _Progress, ownership: Ownership) -> GitCommit | None:
+    """blob -> tree on the head's tree -> commit whose only parent is the default head, recorded
+    as iacbot's before any branch points at it. Blob and tree are content-addressed, so a retried
+    POST yields the same object; a retried commit may differ (its date), and only the one whose
+    answer arrived is recorded and used."""
     path = attempt.finding.file
     progress.at(f"uploading the fixed {path}")
     blob = repo.create_git_blob(new_text, "utf-8")
@@ -320,4 +336,7 @@ def _fix_commit(repo: Repository, head: GitCommit, attempt: Attempt, new_text: s
     progress.at("creating the fix tree")
     tree = repo.create_git_tree([InputGitTreeElement(path, mode, "blob", sha=blob.sha)], base_tree=head.tree)
     progress.at("creating the fix commit")
-    return repo.create_git_commit(commit_message(attempt, verification), tree, [head])
+    commit = repo.create_git_commit(commit_message(attempt, verification), tree, [head])
+    progress.at("recording the fix commit as iacbot's")
+    ownership.commits.record(repo_full_name, attempt.finding.fingerprint(), commit.sha)
+    return commit

@@ -29,6 +29,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
     (m, re.compile(p + r"/?$"), f, perm) for m, p, f, perm in [
         ("POST", r"/app/installations/(?P<installation_id>\d+)/access_tokens", h.create_installation_token, None),
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
+        ("GET", r"/app", h.get_authenticated_app, None),
         ("GET", r"/app/installations", h.list_installations, None),
         ("GET", r"/app/installations/(?P<installation_id>\d+)", h.get_installation, None),
         ("GET", R + r"/installation", h.get_repo_installation, None),  # App JWT, not a token: no scope

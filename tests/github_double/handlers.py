@@ -79,7 +79,23 @@ def _actor_login(ctx: Ctx) -> str | None:
     return f"{ctx.world.apps[inst.app_id].slug}[bot]"
 
 
+#: GitHub's limit on a pull request's body, in characters.
+BODY_LIMIT = 65_536
+
+
+def _check_body(body: object) -> None:
+    if isinstance(body, str) and len(body) > BODY_LIMIT:
+        raise _validation("Validation Failed", resource="PullRequest", code="custom", field="body",
+                          message=f"body is too long (maximum is {BODY_LIMIT} characters)")
+
+
 # -- apps ---------------------------------------------------------------------------------
+def get_authenticated_app(ctx: Ctx):
+    app = require_app(ctx.caller)
+    perms = next((dict(i.permissions) for i in ctx.world.installations.values() if i.app_id == app.id), {})
+    return 200, render.integration(app.id, app.slug, perms)
+
+
 def create_installation_token(ctx: Ctx):
     app = require_app(ctx.caller)
     inst = ctx.world.installations.get(int(ctx.params["installation_id"]))
@@ -205,7 +221,8 @@ def get_tree(ctx: Ctx):
 
 def _signature(given: dict | None, default_name: str, now: int) -> Signature:
     if not given:
-        return Signature(default_name, f"{default_name}@users.noreply.github.com", now)
+        uid = render.user(default_name)["id"]  # GitHub's noreply address: "<user id>+<login>@users.noreply..."
+        return Signature(default_name, f"{uid}+{default_name}@users.noreply.github.com", now)
     ts, tz = now, "+0000"
     if given.get("date"):
         when = datetime.fromisoformat(given["date"].replace("Z", "+00:00"))
@@ -223,7 +240,7 @@ def create_commit(ctx: Ctx):
     if any(repo.objects.kind(p) != "commit" for p in parents):
         raise _validation("Parent SHA does not exist or is not a commit object")
     now = int(time.time())
-    actor = ctx.caller.token and "iacbot[bot]" or "double"
+    actor = _actor_login(ctx) or "double"  # as GitHub does: the token's bot account when none is given
     author = _signature(body.get("author"), actor, now)
     committer = _signature(body.get("committer"), actor, now) if body.get("committer") else author
     commit = Commit(body["tree"].lower(), tuple(parents), author, committer, body["message"])
@@ -328,6 +345,7 @@ def create_pull(ctx: Ctx):
         raise _validation("Validation Failed", resource="PullRequest", field="base", code="invalid")
     if not body.get("title"):
         raise _validation("Validation Failed", resource="PullRequest", field="title", code="missing_field")
+    _check_body(body.get("body"))
     for pr in repo.pulls.values():
         if pr.state == "open" and pr.head_ref == head and pr.base_ref == base:
             raise _validation("Validation Failed", resource="PullRequest", code="custom",
@@ -388,6 +406,7 @@ def get_pull(ctx: Ctx):
 
 def update_pull(ctx: Ctx):
     pr, body = _pull(ctx), ctx.body or {}
+    _check_body(body.get("body"))
     if "title" in body:
         pr.title = body["title"]
     if "body" in body:

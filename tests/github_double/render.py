@@ -202,7 +202,7 @@ def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
         "commits_url": f"{u}/pulls/{n}/commits", "review_comments_url": f"{u}/pulls/{n}/comments",
         "review_comment_url": f"{u}/pulls/comments{{/number}}", "comments_url": f"{u}/issues/{n}/comments",
         "statuses_url": f"{u}/statuses/{pr.head_sha}", "number": n, "state": pr.state,
-        "locked": False, "title": pr.title, "user": user(pr.user_login, "Bot"), "body": pr.body,
+        "locked": False, "title": pr.title, "user": user(pr.user_login, "Bot" if pr.user_login.endswith("[bot]") else "User"), "body": pr.body,
         "labels": [label(repo, repo.labels[name.lower()]) for name in pr.labels],
         "milestone": None, "active_lock_reason": None, "created_at": iso(pr.created_at),
         "updated_at": iso(pr.updated_at), "closed_at": iso(pr.closed_at), "merged_at": iso(pr.merged_at),

@@ -153,6 +153,36 @@ class GitHubDouble:
             repo.check_runs[run.id] = run
             return run.id
 
+    def push_commit(self, repo_full_name: str, branch: str, files: dict[str, str | bytes], message: str,
+                    login: str = "mallory", parent: str | None = None) -> str:
+        """A person with push access pushes one commit to `branch` (created if missing; force-moved
+        if it exists): `files` (path -> content) changed on top of `parent` (default: the branch's
+        head, else the default branch's). Author and committer are `login`. Returns the commit sha."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            ref = f"refs/heads/{branch}"
+            base = parent or repo.refs.get(ref) or repo.refs[f"refs/heads/{repo.default_branch}"]
+            objects = repo.objects
+            changes = {p: ("100644", objects.put_blob(c.encode() if isinstance(c, str) else c))
+                       for p, c in files.items()}
+            tree = objects.apply_changes(objects.commit(base).tree, changes)
+            who = Signature(login, f"{login}@example.com", int(time.time()))
+            sha = objects.put_commit(Commit(tree, (base,), who, who, message))
+            repo.refs[ref] = sha
+            return sha
+
+    def open_pull(self, repo_full_name: str, head: str, base: str, title: str, body: str = "",
+                  login: str = "mallory") -> int:
+        """A person `login` opens a pull request from `head` onto `base`; returns its number."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            head_sha, base_sha = repo.refs[f"refs/heads/{head}"], repo.refs[f"refs/heads/{base}"]
+            if any(p.state == "open" and p.head_ref == head and p.base_ref == base for p in repo.pulls.values()):
+                raise ValueError(f"a pull request from {head} onto {base} is already open")
+            number, repo.next_number = repo.next_number, repo.next_number + 1
+            repo.pulls[number] = PullRequest(next_id(), number, title, body, head, base, head_sha, base_sha, login)
+            return number
+
     def close_pull(self, repo_full_name: str, number: int, merged: bool = False) -> PullRequest:
         """A human closes PR `number`, or merges it: then the base branch moves to a merge commit
         (parents: base head, PR head; a file-level three-way merge, ValueError on a conflict)."""

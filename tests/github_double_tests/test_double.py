@@ -321,6 +321,28 @@ def test_pull_request_rules(gh, private_key):
     assert err.value.status == 404
 
 
+def test_who_acts_is_who_github_would_say(gh, private_key):
+    """What an installation token makes is the App's bot account's; what a person makes is theirs."""
+    repo = client(gh, scoped_token(gh, private_key)).get_repo("octo/infra")
+    head = repo.get_git_commit(repo.get_branch("main").commit.sha)
+    c = repo.create_git_commit("c", head.tree, [head])
+    assert (c.author.name, c.committer.name) == ("iacbot[bot]", "iacbot[bot]")
+    repo.create_git_ref("refs/heads/bot", c.sha)
+    pr = repo.create_pull(base="main", head="bot", title="t", body="b")
+    assert (pr.user.login, pr.user.type) == ("iacbot[bot]", "Bot")
+    sha = gh.push_commit("octo/infra", "human", {"x.txt": "x\n"}, "human change", login="alice")
+    number = gh.open_pull("octo/infra", "human", "main", "mine", login="alice")
+    human = repo.get_pull(number)
+    assert (human.user.login, human.user.type, human.head.sha) == ("alice", "User", sha)
+    assert repo.get_git_commit(sha).author.name == "alice"
+    app = httpx.get(f"{gh.base_url}/app", headers={"Authorization": f"Bearer {app_jwt(private_key)}"})
+    assert app.status_code == 200 and (app.json()["id"], app.json()["slug"]) == (APP_ID, "iacbot")
+    with pytest.raises(GithubException) as err:  # GitHub's body limit
+        pr.edit(body="x" * 65_537)
+    assert err.value.status == 422 and "body is too long (maximum is 65536 characters)" in str(err.value.data)
+    pr.edit(body="x" * 65_536)
+
+
 # -- the validator itself -----------------------------------------------------------------
 def test_validator_catches_a_wrong_response(gh, private_key):
     """A handler that drifts from GitHub's shape must be reported (then cleared here)."""

@@ -267,7 +267,7 @@ def test_the_findings_of_one_fingerprint_become_one_pr_holding_all_of_them(worke
     assert list(changed) == ["k8s/app.yaml"]
     for value in ("cpu: 100m", "memory: 128Mi", "cpu: 500m", "memory: 512Mi"):
         assert value in changed["k8s/app.yaml"]
-    assert all(f"- **{rule}**: {rule} resources" in pull.body.splitlines() for rule in RESOURCE_RULES)
+    assert all(any(line.startswith(f"- **`{rule}`**: ") for line in pull.body.splitlines()) for rule in RESOURCE_RULES)
     assert read_provenance(pull.body)["rules"] == RESOURCE_RULES
     [stored] = [json.loads(v) for v in redis_db.hvals(FIXES_PREFIX + job_id)]
     assert [f["rule_id"] for f in stored["findings"]] == RESOURCE_RULES

@@ -14,6 +14,7 @@ import pytest
 from github import Auth, Github
 
 from bot.github.auth import installation_token
+from bot.github.ownership import AppIdentity
 from bot.provenance import branch_name
 from bot.service.events import route
 from tests.celery_worker import celery_worker, wait_for
@@ -64,19 +65,26 @@ def test_a_deferral_says_how_to_change_the_cap():
     assert "IACBOT_MAX_OPEN_PRS_PER_REPO" in reason and "0 for no cap" in reason
 
 
-def test_only_iacbot_branches_of_the_repository_itself_are_counted():
+APP = AppIdentity("iacbot")
+BOT = ("iacbot[bot]", "Bot")
+
+
+def test_only_iacbot_branches_of_the_repository_itself_opened_by_the_app_are_counted():
     heads = [
-        PullHead("iacbot/ckv-k8s-16-" + FP_A, "octo/apps", "main"),
-        PullHead("iacbot/ckv-k8s-16-" + FP_B, "OCTO/apps", "release"),   # names ignore case; any base
-        PullHead("iacbot/ckv-k8s-16-" + FP_C, "mallory/apps", "main"),   # a fork's branch of that name
-        PullHead("iacbot/x", None, "main"),                               # a deleted fork
-        PullHead("feature/iacbot", "octo/apps", "main"),                  # a person's branch
+        PullHead("iacbot/ckv-k8s-16-" + FP_A, "octo/apps", "main", *BOT),
+        PullHead("iacbot/ckv-k8s-16-" + FP_B, "OCTO/apps", "release", *BOT),   # names ignore case; any base
+        PullHead("iacbot/ckv-k8s-16-" + FP_C, "mallory/apps", "main", *BOT),   # a fork's branch of that name
+        PullHead("iacbot/x", None, "main", *BOT),                               # a deleted fork
+        PullHead("feature/iacbot", "octo/apps", "main", *BOT),                  # a person's branch
+        PullHead("iacbot/ckv-k8s-16-" + FP_C, "octo/apps", "main", "mallory", "User"),     # a person's PR
+        PullHead("iacbot/ckv-k8s-16-" + FP_C, "octo/apps", "main", "iacbot[bot]", "User"),  # not the App
     ]
-    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_A, "main") == pr_cap.OpenPulls(2, True)
+    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_A, "main", APP) == pr_cap.OpenPulls(2, True)
     # The PR publish_fix would update is the branch onto the default branch, nothing else.
-    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_B, "main") == pr_cap.OpenPulls(2, False)
-    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_C, "main") == pr_cap.OpenPulls(2, False)
-    assert count_open([], REPO, "iacbot/x", "main") == pr_cap.OpenPulls(0, False)
+    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_B, "main", APP) == pr_cap.OpenPulls(2, False)
+    # Someone else's PR from the finding's branch is not counted, but publish_fix opens no PR beside it.
+    assert count_open(heads, REPO, "iacbot/ckv-k8s-16-" + FP_C, "main", APP) == pr_cap.OpenPulls(2, True)
+    assert count_open([], REPO, "iacbot/x", "main", APP) == pr_cap.OpenPulls(0, False)
 
 
 @pytest.mark.parametrize("job, frees", [
@@ -94,16 +102,18 @@ def test_the_open_prs_are_counted_across_pages(gh, private_key):  # noqa: F811
     repo = gh.repo(REPO_NAME)
     with gh.world.lock:
         main = repo.refs["refs/heads/main"]
-        for i, ref in enumerate(["iacbot/a-" + FP_A, "feature/x", "iacbot/b-" + FP_B, "iacbot/c-" + FP_C, "fix/y"]):
+        for i, (ref, login) in enumerate([("iacbot/a-" + FP_A, "iacbot[bot]"), ("feature/x", "iacbot[bot]"),
+                                          ("iacbot/b-" + FP_B, "iacbot[bot]"), ("iacbot/d-" + FP_A, "mallory"),
+                                          ("iacbot/c-" + FP_C, "iacbot[bot]"), ("fix/y", "iacbot[bot]")]):
             number, repo.next_number = repo.next_number, repo.next_number + 1
-            repo.pulls[number] = PullRequest(next_id(), number, f"pr {i}", None, ref, "main", main, main, "octocat")
+            repo.pulls[number] = PullRequest(next_id(), number, f"pr {i}", None, ref, "main", main, main, login)
         repo.pulls[repo.next_number - 1].state = "closed"  # closed PRs do not count
         repo.pulls[repo.next_number - 2].state = "closed"
     token = installation_token(APP_ID, private_key.read_text(), gh.installation.id, REPO_NAME,
                                {"pull_requests": "read"}, gh.base_url)
     api = Github(base_url=gh.base_url, auth=Auth.Token(token.value), per_page=1, seconds_between_requests=0,
                  seconds_between_writes=0).get_repo(REPO_NAME)
-    assert pr_cap.read_open_pulls(api, REPO_NAME, "iacbot/a-" + FP_A, "main") == pr_cap.OpenPulls(2, True)
+    assert pr_cap.read_open_pulls(api, REPO_NAME, "iacbot/a-" + FP_A, "main", APP) == pr_cap.OpenPulls(2, True)
 
 
 # -- the FIFO in Redis ---------------------------------------------------------------------------

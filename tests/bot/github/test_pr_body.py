@@ -17,7 +17,7 @@ def test_without_a_trigger_the_body_and_block_say_nothing_of_one():
 
 def test_each_trigger_is_named_and_kept_in_the_provenance_block():
     cases = {
-        "- Found through: code scanning alert #12, webhook delivery `d-1`":
+        "- Found through: code scanning alert `12`, webhook delivery `d-1`":
             {"event": "code_scanning_alert", "delivery_id": "d-1", "alert_number": 12},
         "- Found through: findings submitted by `acme-ci` (submission `sub-9`)":
             {"event": "findings_api", "submission_id": "sub-9", "tenant": "acme-ci"},
@@ -35,8 +35,8 @@ def test_a_fix_of_several_findings_lists_each_in_title_body_provenance_and_trail
     other = dataclasses.replace(one.finding, rule_id="CKV2_AWS_6", message="S3 bucket has no public access block")
     fix = dataclasses.replace(one, findings=(one.finding, other))
     text = pr_body.body(fix, BASE, VERIFICATION)
-    assert "- **CKV_AWS_20**: S3 bucket has an ACL defined which allows public access" in text.splitlines()
-    assert "- **CKV2_AWS_6**: S3 bucket has no public access block" in text.splitlines()
+    assert "- **`CKV_AWS_20`**: S3 bucket has an ACL defined which allows public access" in text.splitlines()
+    assert "- **`CKV2_AWS_6`**: S3 bucket has no public access block" in text.splitlines()
     assert pr_body.title(fix).endswith("(CKV_AWS_20, CKV2_AWS_6)")
     provenance = pr_body.read_provenance(text)
     assert provenance["rule"] == "CKV_AWS_20" and provenance["rules"] == ["CKV_AWS_20", "CKV2_AWS_6"]

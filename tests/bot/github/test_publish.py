@@ -9,6 +9,7 @@ from github import Auth, Github
 
 from bot.github import pr_body
 from bot.github.auth import AuthError, Token, installation_session, installation_token, revoke
+from bot.github.ownership import MemoryLedger, Ownership, app_identity
 from bot.github.publish import CREATED, EXISTS, FOREIGN_BRANCH, UPDATED, PublishError, publish_fix
 from bot.provenance import branch_name
 from tests.bot.github.fixes import FILES, FIXED_TF, MAIN_TF, VERIFICATION, attempt
@@ -29,6 +30,7 @@ def gh(private_key):
         double.create_repo("octo/infra", files=FILES)
         double.create_repo("octo/other", files={"x.tf": "# other\n"})
         double.installation = double.install_app(APP_ID, private_key, repos=["octo/infra", "octo/other"])
+        double.ownership = Ownership(app_identity(APP_ID, private_key, double.base_url), MemoryLedger())
         yield double
         assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
 
@@ -43,7 +45,7 @@ def as_user(gh, token: Token):
 
 def publish(gh, token, a=None):
     client = Github(base_url=gh.base_url, auth=Auth.Token(token.value), **FAST)
-    return publish_fix(client, "octo/infra", a or attempt(), FIXED_TF, VERIFICATION)
+    return publish_fix(client, "octo/infra", a or attempt(), FIXED_TF, VERIFICATION, ownership=gh.ownership)
 
 
 def move_main(repo, text="# infra, moved\n"):
@@ -67,7 +69,9 @@ def test_pr_body_has_sections_and_provenance_round_trip():
     assert data == pr_body.provenance(a, "a" * 40, VERIFICATION + " <!-- tricky --> `x`")
     assert data["fingerprint"] == a.finding.fingerprint() and data["fixer"] == "tf.s3-acl-private"
     assert text.rstrip().endswith("-->") and text.count("iacbot:provenance") == 1
-    assert "```text\n" + VERIFICATION + " <!-- tricky --> `x`\n```" in text  # shown verbatim, never as HTML
+    # Shown as written (an invisible word joiner breaks the comment marks), never as HTML.
+    assert "```text\n" + VERIFICATION + " <!-- tricky --> `x`\n```" in text.replace("\u2060", "")
+    assert "<!-- tricky" not in text
     assert pr_body.read_provenance("no block") is None and pr_body.read_provenance(None) is None
     assert pr_body.read_provenance("<!-- iacbot:provenance {broken -->") is None
     assert "CKV_AWS_20" in pr_body.title(a)
@@ -105,7 +109,8 @@ def test_fix_becomes_one_labelled_pr_with_the_right_diff_and_revoked_token(gh, p
     reader = token_for(gh, private_key, permissions={"contents": "read", "pull_requests": "read"})
     with installation_session(APP_ID, private_key, gh.installation.id, "octo/infra",
                               base_url=gh.base_url) as token:
-        result = publish_fix((gh.base_url, token), "octo/infra", attempt(), FIXED_TF, VERIFICATION)
+        result = publish_fix((gh.base_url, token), "octo/infra", attempt(), FIXED_TF, VERIFICATION,
+                                ownership=gh.ownership)
     assert result.status == CREATED and result.branch == branch_name(attempt())
     repo = as_user(gh, reader)
     main_sha = repo.get_git_ref("heads/main").object.sha
@@ -127,7 +132,8 @@ def test_fix_becomes_one_labelled_pr_with_the_right_diff_and_revoked_token(gh, p
     r = requests.get(f"{gh.base_url}/repos/octo/infra", headers={"Authorization": f"token {token.value}"})
     assert r.status_code == 401
     with pytest.raises(PublishError) as err:
-        publish_fix((gh.base_url, token), "octo/infra", attempt(), FIXED_TF, VERIFICATION)
+        publish_fix((gh.base_url, token), "octo/infra", attempt(), FIXED_TF, VERIFICATION,
+                                ownership=gh.ownership)
     assert err.value.status == 401 and token.value not in str(err.value)
 
 

@@ -11,6 +11,7 @@ import pytest
 from bot.github.auth import installation_token
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
+from bot.github.ownership import AppIdentity, MemoryLedger, Ownership
 from bot.github.publish import CREATED, EXISTS, PublishError, publish_fix
 from bot.github.retry import RetryPolicy
 from bot.provenance import branch_name
@@ -68,6 +69,7 @@ def gh(double, private_key):
     inst = double.install_app(APP_ID, private_key, repos=[name])
     double.name = name
     double.token = installation_token(APP_ID, private_key, inst.id, name, None, double.base_url)
+    double.ownership = Ownership(AppIdentity("iacbot"), MemoryLedger())
     double.faults.served.clear()
     yield double
     double.clear_faults()
@@ -77,7 +79,7 @@ def gh(double, private_key):
 def publish(gh, sleeps=None, **policy):
     g = client(gh.base_url, gh.token, policy=RetryPolicy(sleep=sleeps if sleeps is not None else Sleeps(),
                                                          **policy), **FAST)
-    return publish_fix(g, gh.name, attempt(), FIXED_TF, VERIFICATION)
+    return publish_fix(g, gh.name, attempt(), FIXED_TF, VERIFICATION, ownership=gh.ownership)
 
 
 def assert_one_good_pr(gh, result):
@@ -209,12 +211,14 @@ def test_without_codeowners_or_owners_no_review_is_requested(gh, private_key):
     gh.add_collaborators(name, "carol")
     inst = gh.install_app(APP_ID, private_key, repos=[name])
     token = installation_token(APP_ID, private_key, inst.id, name, None, gh.base_url)
-    result = publish_fix(client(gh.base_url, token, **FAST), name, attempt(), FIXED_TF, VERIFICATION)
+    result = publish_fix(client(gh.base_url, token, **FAST), name, attempt(), FIXED_TF, VERIFICATION,
+                         ownership=gh.ownership)
     assert result.status == CREATED and result.reviewers == () and "names no user or team" in result.review_note
     name2 = f"octo/plain-{next(_names)}"
     gh.create_repo(name2, files=FILES)
     inst = gh.install_app(APP_ID, private_key, repos=[name2])
     token = installation_token(APP_ID, private_key, inst.id, name2, None, gh.base_url)
-    result = publish_fix(client(gh.base_url, token, **FAST), name2, attempt(), FIXED_TF, VERIFICATION)
+    result = publish_fix(client(gh.base_url, token, **FAST), name2, attempt(), FIXED_TF, VERIFICATION,
+                         ownership=gh.ownership)
     assert result.review_note == "no CODEOWNERS file on the default branch"
     assert not any(p.endswith("/requested_reviewers") for _, p, _ in gh.faults_served)
