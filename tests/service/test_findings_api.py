@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from bot.service.app import create_app
 from bot.service.findings_api import FINDINGS_PATH, SUBMISSION_PREFIX
 from bot.service.settings import Settings
-from bot.service.tenants import TenantsFileError, sign_request
+from bot.service.tenants import SignedRequest, TenantsFileError, sign_request
 from tests.paths import REPO
 from tests.service.conftest import SECRET, TEST_REDIS_URL
 from tests.service.test_app import INGEST_QUEUE
@@ -50,6 +50,16 @@ def client(app_settings):
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def signed(body, repository="acme/infra", ts=None, secret=HMAC_SECRET, key="", **params):
+    """X-Iacbot-* headers signing this body for this query (what a tenant's CI computes)."""
+    ts = int(time.time()) if ts is None else ts
+    query = tuple({"repository": repository, **params}.items())
+    request = SignedRequest("POST", FINDINGS_PATH, query, key)
+    headers = {"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(ts),
+               "X-Iacbot-Signature-256": sign_request(secret.encode(), ts, request, body)}
+    return {**headers, "Idempotency-Key": key} if key else headers
 
 
 def post(client, body, repository="acme/infra", headers=BEARER, **params):
@@ -99,10 +109,7 @@ def test_sarif_queued_once_with_its_record(client, redis_db):
 
 
 def test_checkov_signed_with_hmac(client, redis_db):
-    ts = int(time.time())
-    headers = {"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(ts),
-               "X-Iacbot-Signature-256": sign_request(HMAC_SECRET.encode(), ts, CHECKOV)}
-    r = post(client, CHECKOV, repository="acme-labs/k8s", headers=headers)
+    r = post(client, CHECKOV, repository="acme-labs/k8s", headers=signed(CHECKOV, "acme-labs/k8s"))
     assert r.status_code == 202, r.text
     assert r.json()["findings"] == 2
     assert [p.split(": ", 2)[1] for p in r.json()["problems"]] == ["report 0, failed_checks[1]",
@@ -141,12 +148,8 @@ def test_normalized_format_names_bad_fields(client, redis_db):
 @pytest.mark.parametrize("headers,detail", [
     ({}, "missing credentials"),
     ({"Authorization": "Bearer not-a-known-token"}, "unknown tenant or invalid credential"),
-    ({"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(int(time.time()) - 301),
-      "X-Iacbot-Signature-256": sign_request(HMAC_SECRET.encode(), int(time.time()) - 301, SARIF)},
-     "more than 300 s"),
-    ({"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(int(time.time())),
-      "X-Iacbot-Signature-256": sign_request(b"not-the-secret-000000", int(time.time()), SARIF)},
-     "unknown tenant or invalid credential"),
+    (signed(SARIF, ts=int(time.time()) - 301), "more than 300 s"),
+    (signed(SARIF, secret="not-the-secret-000000"), "unknown tenant or invalid credential"),
 ])
 def test_unauthenticated_401(client, redis_db, headers, detail):
     r = post(client, SARIF, headers=headers)
