@@ -36,7 +36,7 @@ SLOTS = 2
 MiB = 1024 * 1024
 #: The production server's flags (scripts/serve and the README run the same ones).
 SERVE_FLAGS = ["--loop", "uvloop", "--http", "bot.service.uvicorn_http:HttpTools", "--no-access-log",
-               "--timeout-keep-alive", "5", "--limit-concurrency", "1000"]
+               "--timeout-keep-alive", "5", "--limit-concurrency", "512"]
 
 
 def free_port() -> int:

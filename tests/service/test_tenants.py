@@ -195,3 +195,26 @@ def test_headers_checked_before_the_body(tenants):
                         (signed(b"", tenant="nobody"), "unknown tenant")]:
         with pytest.raises(Unauthorized, match=detail):
             claim_from_headers(tenants, bad, NOW)
+
+
+def test_readme_signing_recipe_gives_the_servers_signature(tmp_path):
+    """The README's openssl recipe, run as written, signs exactly what the server verifies."""
+    import re
+    import shutil
+    import subprocess
+
+    from tests.paths import REPO
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to check the README's recipe")
+    readme = (REPO / "README.md").read_text()
+    recipe = re.search(r"^SIG=\$\(.*?\n.*?\)$", readme, re.M | re.S).group(0)
+    (tmp_path / "results.sarif").write_bytes(b'{"runs": []}\n')
+    query = f"commit_sha={'ab' * 20}&repository=acme/infra"
+    for key in ("", "nightly-7"):
+        out = subprocess.run(["bash", "-c", recipe + '\nprintf %s "$SIG"'], cwd=tmp_path, check=True,
+                             capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "TS": str(NOW), "QUERY": query, "KEY": key,
+                                  "SECRET": HMAC_SECRET}).stdout
+        request = SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"), ("commit_sha", "ab" * 20)),
+                                key)
+        assert "sha256=" + out == sign_request(HMAC_SECRET.encode(), NOW, request, b'{"runs": []}\n')
