@@ -9,9 +9,10 @@ enqueues a small job description; all work happens in the worker.
 ``POST /v1/findings``: the findings API (bot.service.findings_api), through the same enqueue.
 ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus) and ``/openapi.json`` (this API described).
 
-Production: ``uvicorn --factory bot.service.app:app_from_env --loop uvloop --http httptools
---no-access-log --workers <cores>`` with ``IACBOT_WEBHOOK_SECRET`` set (scripts/bench_ingest.py
-measures exactly that command).
+Production: ``uvicorn --factory bot.service.app:app_from_env --loop uvloop --http
+bot.service.uvicorn_http:HttpTools --no-access-log --timeout-keep-alive 5 --limit-concurrency 512
+--workers <cores>`` with ``IACBOT_WEBHOOK_SECRET`` set (scripts/bench_ingest.py measures exactly
+that command).
 
 As deployed the broker is the delivery store's own Redis, so dedup and enqueue are one atomic
 script call from the event loop (deliveries.AtomicEnqueue with broker.task_message); an
@@ -24,6 +25,7 @@ import logging
 import re
 from typing import Any, AsyncIterator
 
+import anyio.to_thread
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -32,9 +34,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from bot.service import api_models, broker, openapi
 from bot.service.aredis import LoopLocalRedis
 from bot.service.deliveries import AtomicEnqueue, ClaimThenEnqueue, DeliveryStore, Enqueue, Outcome, Submit
-from bot.service.events import Ignored, route
+from bot.service.events import Ignored, Job, route
 from bot.service.findings_api import EXTRA_SCHEMAS, add_findings_api
-from bot.service.http import BodyReader, BodyRefused
+from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
 from bot.service.json_body import MAX_JSON_DEPTH, TooDeep, loads_bounded
 from bot.service.settings import Settings
 from bot.service.signature import is_well_formed, verify_signature
@@ -145,7 +147,9 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
             return answer(415, event_label, "bad_request", delivery, status="error",
                           detail="set the webhook content type to application/json")
         try:
-            payload = loads_bounded(body)
+            # A large body is parsed and routed off the event loop, so other deliveries keep flowing.
+            routed = (await anyio.to_thread.run_sync(parse_and_route, event, body) if len(body) > SMALL_BODY_BYTES
+                      else parse_and_route(event, body))
         except TooDeep as exc:
             return answer(400, event_label, "malformed", delivery, status="error",
                           detail=f"body is not accepted: {exc}")
@@ -153,7 +157,6 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
             return answer(400, event_label, "malformed", delivery, status="error",
                           detail="body is not valid JSON")
 
-        routed = route(event, payload)
         if isinstance(routed, Ignored):
             return answer(202, event_label, "ignored", delivery, status="ignored",
                           reason=routed.reason)
@@ -210,6 +213,11 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
 
     openapi.install(app, EXTRA_SCHEMAS)
     return app
+
+
+def parse_and_route(event: str, body: bytes) -> Job | Ignored:
+    """The delivery's job or why none; TooDeep or ValueError when the body is not acceptable JSON."""
+    return route(event, loads_bounded(body))
 
 
 def app_from_env() -> FastAPI:

@@ -49,7 +49,7 @@ from bot.service.findings_doc import (
     FindingsDocument,
     read_document,
 )
-from bot.service.http import BodyReader, BodyRefused
+from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
 from bot.service.json_body import MAX_JSON_DEPTH
 from bot.service.tenants import Claim, SignedRequest, Tenants, Unauthorized, claim_from_headers, verify_claim
 from workers.store import SUBMISSION_PREFIX  # the key the worker reads the submission back from
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 FINDINGS_PATH = "/v1/findings"
 JOB_KIND = "findings_submitted"
 MAX_PROBLEMS_SHOWN = 100
-#: Documents above this size are parsed off the event loop, so webhooks keep flowing.
-_THREAD_PARSE_BYTES = 64 * 1024
 _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -168,7 +166,7 @@ def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, bodies: 
         if not tenant.allows(repository):
             return error(403, tenant.id, "forbidden", forbidden)
         try:
-            if len(body) > _THREAD_PARSE_BYTES:
+            if len(body) > SMALL_BODY_BYTES:  # parsed off the event loop, so webhooks keep flowing
                 findings, problems = await anyio.to_thread.run_sync(read_document, body, fmt)
             else:
                 findings, problems = read_document(body, fmt)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.requests import ClientDisconnect, Request
 
-#: Bodies up to this size are read without a slot.
+#: Bodies up to this size are read without a slot (and parsed on the event loop; larger ones in a thread).
 SMALL_BODY_BYTES = 64 * 1024
 
 
