@@ -86,6 +86,9 @@ class Settings(CommonSettings):
     max_large_bodies: int = Field(default=4, gt=0)
     #: A body must arrive whole within this many seconds (else 408). GitHub waits 10 s for an answer.
     body_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A request's head (request line and headers) must arrive within this many seconds of the
+    #: connection opening or of its first byte (else 408 and closed; bot.service.uvicorn_http).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod

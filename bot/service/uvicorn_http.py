@@ -3,36 +3,24 @@
 uvicorn bounds idle keep-alive connections (``--timeout-keep-alive``) and the number of
 connections (``--limit-concurrency``), but not how long a client may take to send its headers:
 a connection that trickles a header byte at a time stays open for ever. This protocol closes it
-with 408 when the head is not complete ``IACBOT_HEADER_TIMEOUT_SECONDS`` after the connection
-opened, or after the request's first byte on a kept-alive connection. The body has its own
+with 408 when the head is not complete ``IACBOT_HEADER_TIMEOUT_SECONDS`` (settings.py) after
+the connection opened, or after the request's first byte on a kept-alive connection. The body has its own
 deadline in the app (bot.service.http). Used as ``uvicorn --http bot.service.uvicorn_http:HttpTools``.
 """
 from __future__ import annotations
 
 import asyncio
-import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-HEADER_TIMEOUT_ENV = "IACBOT_HEADER_TIMEOUT_SECONDS"
-DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+from bot.service.settings import Settings
+
 _TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
-def header_timeout_seconds(environ: dict[str, str] | os._Environ = os.environ) -> float:
-    """The deadline from the environment; ValueError naming the variable when it is not a positive number."""
-    raw = environ.get(HEADER_TIMEOUT_ENV, str(DEFAULT_HEADER_TIMEOUT_SECONDS))
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise ValueError(f"{HEADER_TIMEOUT_ENV} must be a positive number of seconds")
-    return value
-
-
 class HttpTools(HttpToolsProtocol):
-    head_timeout = header_timeout_seconds()
+    # Read when uvicorn loads this class, so a bad value stops startup with the setting named.
+    head_timeout = Settings().header_timeout_seconds
     _head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -17,7 +17,7 @@ def test_reads_prefixed_environment(monkeypatch):
     # Below GitHub's 25 MB: the largest push measured 4.6 MiB (settings.py says how).
     assert s.max_body_bytes == WEBHOOK_MAX_BODY_BYTES == 8 * 1024 * 1024
     assert s.findings_max_body_bytes == FINDINGS_MAX_BODY_BYTES == 8 * 1024 * 1024
-    assert s.max_large_bodies == 4 and s.body_timeout_seconds == 10
+    assert s.max_large_bodies == 4 and s.body_timeout_seconds == 10 and s.header_timeout_seconds == 10
 
 
 def test_defaults(monkeypatch):
