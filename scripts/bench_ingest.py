@@ -42,7 +42,8 @@ PATH = "/webhooks/github"
 
 #: The production server command (README "The GitHub App service"); the benchmark measures it.
 SERVER_ARGS = ["--factory", "bot.service.app:app_from_env", "--host", "127.0.0.1",
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+               "--loop", "uvloop", "--http", "bot.service.uvicorn_http:HttpTools", "--no-access-log",
+               "--timeout-keep-alive", "5", "--limit-concurrency", "512"]
 
 
 def server_command(port: int, workers: int, extra: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ import requests
 from bot.github import http
 from bot.github.auth import Token
 from bot.github.errors import GitHubRetryLater
-from bot.service.events import is_iac_path
+from fixers.iac_files import is_iac_path
 
 log = logging.getLogger(__name__)
 

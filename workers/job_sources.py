@@ -17,6 +17,7 @@ from typing import Any, Callable
 import redis
 
 from bot.github.auth import Token
+from fixers.iac_files import MAX_PUSH_FILES  # also what the receiver puts in a push job
 from fixers.models import Finding
 from workers.code_scanning import ALERT_PERMISSIONS, alert_commit, finding_from_alert
 from workers.github_fetch import (
@@ -42,8 +43,6 @@ _REQUIRED: dict[str, tuple[tuple[str, type], ...]] = {
     "findings_submitted": (("submission_id", str),),
 }
 FETCHED_KINDS = frozenset(_REQUIRED)
-#: The most files one push is scanned for: a push that rewrites a whole monorepo is cut here.
-MAX_PUSH_FILES = 300
 
 
 @dataclass

@@ -1,14 +1,18 @@
 """The service: FastAPI app factory.
 
-``POST /webhooks/github``: size cap (413) -> signature (401) -> JSON (400) -> route ->
+``POST /webhooks/github``: before reading, a missing or malformed X-Hub-Signature-256 (401) and
+a declared Content-Length over the cap (413); then the body, read with bounded size, time and
+concurrency (413, 408, 503; bot.service.http) -> signature (401) -> JSON with bounded nesting
+(400) -> route ->
 ignored (202) or claim delivery id + enqueue + 202 queued / duplicate. The handler only
 enqueues a small job description; all work happens in the worker.
 ``POST /v1/findings``: the findings API (bot.service.findings_api), through the same enqueue.
 ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus) and ``/openapi.json`` (this API described).
 
-Production: ``uvicorn --factory bot.service.app:app_from_env --loop uvloop --http httptools
---no-access-log --workers <cores>`` with ``IACBOT_WEBHOOK_SECRET`` set (scripts/bench_ingest.py
-measures exactly that command).
+Production: ``uvicorn --factory bot.service.app:app_from_env --loop uvloop --http
+bot.service.uvicorn_http:HttpTools --no-access-log --timeout-keep-alive 5 --limit-concurrency 512
+--workers <cores>`` with ``IACBOT_WEBHOOK_SECRET`` set (scripts/bench_ingest.py measures exactly
+that command).
 
 As deployed the broker is the delivery store's own Redis, so dedup and enqueue are one atomic
 script call from the event loop (deliveries.AtomicEnqueue with broker.task_message); an
@@ -19,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import re
 from typing import Any, AsyncIterator
 
+import anyio.to_thread
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,11 +37,12 @@ from bot.service import api_models, broker, openapi
 from bot.service.aredis import LoopLocalRedis
 from bot.service.deliveries import AtomicEnqueue, ClaimThenEnqueue, DeliveryStore, Enqueue, Outcome, Submit
 from bot.service.durability import ACCEPTING, Verdict, startup_verdict
-from bot.service.events import Ignored, route
+from bot.service.events import Ignored, Job, route
 from bot.service.findings_api import EXTRA_SCHEMAS, add_findings_api
-from bot.service.http import TooLarge, read_capped
+from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
+from bot.service.json_body import MAX_JSON_DEPTH, TooDeep, loads_bounded
 from bot.service.settings import Settings
-from bot.service.signature import verify_signature
+from bot.service.signature import is_well_formed, verify_signature
 from bot.service.spool import BrokerGuard, Spool, SpoolingSubmit
 from bot.service.tenants import Tenants, load_tenants
 
@@ -84,6 +89,7 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     BrokerNotDurable when Redis answers but would lose queued jobs on a restart (durability)."""
     secret = settings.webhook_secret.get_secret_value().encode()
     max_body = settings.max_body_bytes
+    bodies = BodyReader(settings.max_large_bodies, settings.body_timeout_seconds)
     tenants = load_tenants(settings.tenants_file) if settings.tenants_file else Tenants()
     if not tenants.tenants:
         log.info("findings API: no tenants configured (IACBOT_TENANTS_FILE); every request gets 401")
@@ -126,23 +132,27 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     app.state.metrics_registry = registry
 
     def answer(code: int, event: str, outcome: str, delivery: str | None,
-               **body: Any) -> JSONResponse:
+               headers: dict[str, str] | None = None, **body: Any) -> JSONResponse:
         deliveries.labels(event=event, outcome=outcome).inc()
         log.info("webhook delivery=%s event=%s outcome=%s", delivery or "-", event, outcome)
         return JSONResponse(status_code=code, content={"status": body.pop("status", outcome),
-                                                         **body})
+                                                         **body}, headers=headers)
 
     @app.post(WEBHOOK_PATH, status_code=202, tags=["github"], summary="Receive a GitHub App webhook delivery",
               responses=_WEBHOOK_RESPONSES, openapi_extra=_WEBHOOK_OPENAPI)
     async def github_webhook(request: Request) -> JSONResponse:
         raw_delivery = request.headers.get("x-github-delivery")
         delivery = raw_delivery if raw_delivery and _DELIVERY_ID.match(raw_delivery) else None
+        signature = request.headers.get("x-hub-signature-256")
+        if not is_well_formed(signature):  # refused before a byte of the body is read
+            return answer(401, "unverified", "bad_signature", delivery, {"Connection": "close"},
+                          status="error", detail="missing or invalid X-Hub-Signature-256")
         try:
-            body = await read_capped(request, max_body)
-        except TooLarge:
-            return answer(413, "unverified", "too_large", delivery, status="error",
-                          detail=f"body larger than {max_body} bytes")
-        if not verify_signature(secret, body, request.headers.get("x-hub-signature-256")):
+            body = await bodies.read(request, max_body)
+        except BodyRefused as refused:
+            return answer(refused.status, "unverified", refused.outcome, delivery,
+                          bodies.refusal_headers(refused), status="error", detail=refused.detail)
+        if not verify_signature(secret, body, signature):
             return answer(401, "unverified", "bad_signature", delivery, status="error",
                           detail="missing or invalid X-Hub-Signature-256")
         event = request.headers.get("x-github-event") or ""
@@ -155,12 +165,16 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
             return answer(415, event_label, "bad_request", delivery, status="error",
                           detail="set the webhook content type to application/json")
         try:
-            payload = json.loads(body)
+            # A large body is parsed and routed off the event loop, so other deliveries keep flowing.
+            routed = (await anyio.to_thread.run_sync(parse_and_route, event, body) if len(body) > SMALL_BODY_BYTES
+                      else parse_and_route(event, body))
+        except TooDeep as exc:
+            return answer(400, event_label, "malformed", delivery, status="error",
+                          detail=f"body is not accepted: {exc}")
         except ValueError:
             return answer(400, event_label, "malformed", delivery, status="error",
                           detail="body is not valid JSON")
 
-        routed = route(event, payload)
         if isinstance(routed, Ignored):
             return answer(202, event_label, "ignored", delivery, status="ignored",
                           reason=routed.reason)
@@ -191,7 +205,8 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
         return answer(503, event_label, "enqueue_failed", delivery, status="error",
                       detail="could not enqueue or spool the job; send it again later")
 
-    add_findings_api(app, tenants=tenants, submit=submit, max_body=settings.findings_max_body_bytes,
+    add_findings_api(app, tenants=tenants, submit=submit, bodies=bodies,
+                     max_body=settings.findings_max_body_bytes,
                      record_ttl=settings.job_record_ttl_seconds, registry=registry)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers",
@@ -222,6 +237,11 @@ def create_app(settings: Settings, enqueue: Enqueue | None = None) -> FastAPI:
     return app
 
 
+def parse_and_route(event: str, body: bytes) -> Job | Ignored:
+    """The delivery's job or why none; TooDeep or ValueError when the body is not acceptable JSON."""
+    return route(event, loads_bounded(body))
+
+
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory``: settings from the ``IACBOT_*`` environment."""
     return create_app(Settings())
@@ -236,13 +256,17 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": "queued (the job is on the broker), spooled (the broker could not take it: kept on "
                          "the receiver's disk and enqueued when the broker is back), duplicate (this delivery "
                          "id or this signed body was queued before) or ignored (no job needed; reason says why)"},
-    400: _error("missing X-GitHub-Event or X-GitHub-Delivery, or a body that is not JSON"),
-    401: _error("X-Hub-Signature-256 missing or not the body's signature under the webhook secret"),
+    400: _error("missing X-GitHub-Event or X-GitHub-Delivery, or a body that is not JSON or is nested deeper "
+                f"than {MAX_JSON_DEPTH} levels"),
+    401: _error("X-Hub-Signature-256 missing or malformed (refused before the body is read), or not the "
+                "body's signature under the webhook secret"),
+    408: _error("the body did not arrive within IACBOT_BODY_TIMEOUT_SECONDS"),
     409: {"model": api_models.InProgress, "description": "another request is enqueueing this delivery now"},
-    413: _error("body larger than the configured cap"),
+    413: _error("body (or its declared Content-Length) larger than IACBOT_MAX_BODY_BYTES"),
     415: _error("form-encoded delivery: set the webhook content type to application/json"),
-    503: _error("the broker unavailable and the spool full or not configured: nothing kept the delivery. "
-                "GitHub does not send it again by itself: redeliver it from the App's delivery log"),
+    503: _error("too many large bodies being received at once (Retry-After), or the broker unavailable and "
+                "the spool full or not configured: nothing kept the delivery. GitHub does not send it again "
+                "by itself: redeliver it from the App's delivery log"),
 }
 
 

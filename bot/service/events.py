@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-IAC_SUFFIXES = (".tf", ".tfvars", ".yaml", ".yml")
+from bot.github.names import is_repository
+from fixers.iac_files import MAX_PUSH_FILES, is_iac_path
 BOT_BRANCH_PREFIX = "iacbot/"
 #: GitHub lists at most this many commits in a push payload; more means the list is cut.
 PUSH_MAX_COMMITS = 2048
@@ -30,10 +31,6 @@ class _Skip(Exception):
     """Raised inside a handler to ignore the event with a reason."""
 
 
-def is_iac_path(path: str) -> bool:
-    return path.lower().endswith(IAC_SUFFIXES)
-
-
 def _installation_id(payload: dict) -> int:
     installation = payload.get("installation")
     if not isinstance(installation, dict) or not isinstance(installation.get("id"), int):
@@ -45,6 +42,8 @@ def _repo(payload: dict) -> dict:
     repo = payload.get("repository")
     if not isinstance(repo, dict) or not repo.get("full_name"):
         raise _Skip("no repository in payload")
+    if not is_repository(repo["full_name"]):
+        raise _Skip("repository.full_name is not a GitHub owner/name")
     return {"repository": repo["full_name"], "repository_id": repo.get("id")}
 
 
@@ -76,6 +75,7 @@ def _push(payload: dict) -> Job:
     if branch != default_branch:
         raise _Skip(f"push to {branch!r}, not the default branch {default_branch!r}")
     commits = [c for c in payload.get("commits") or [] if isinstance(c, dict)]
+    changed = changed_iac_files(commits)
     return {
         "kind": "scan_push",
         "installation_id": _installation_id(payload),
@@ -83,10 +83,12 @@ def _push(payload: dict) -> Job:
         "ref": ref,
         "before": payload.get("before"),
         "head_sha": payload["after"],
-        "changed_files": changed_iac_files(commits),
-        # False when the commit list may not tell every changed file: the worker then diffs
-        # before..head through the API (or scans the whole tree).
-        "files_complete": not payload.get("forced") and len(commits) < PUSH_MAX_COMMITS,
+        # At most MAX_PUSH_FILES paths, so the message stays small whatever the push listed.
+        "changed_files": changed[:MAX_PUSH_FILES],
+        # False when the list may not tell every changed file (forced, too many commits, or
+        # more files than a job carries): the worker then diffs before..head through the API.
+        "files_complete": (not payload.get("forced") and len(commits) < PUSH_MAX_COMMITS
+                           and len(changed) <= MAX_PUSH_FILES),
     }
 
 

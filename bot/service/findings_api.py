@@ -1,9 +1,14 @@
 """``POST /v1/findings``: findings from any scanner or cloud tool become a queued job.
 
-Order of checks: body size (413) -> tenant credential (401; bot.service.tenants) -> query
-parameters and Idempotency-Key (400, naming the one that is wrong) -> repository allowed for the
-tenant (403) -> the document (400 when unreadable; bot.service.findings_doc) -> entries (those
-that fail are listed as problems; when none is left: 422).
+Order of checks. Before a byte of the body is read: the credential as far as headers tell
+(401: a bearer token in full; for a signature its form, the timestamp and the tenant), the query
+parameters and Idempotency-Key (400, naming the one that is wrong; unknown or repeated
+parameters too), the declared Content-Length (413), and for a bearer token the repository (403).
+Then the body, with bounded size, time and concurrency (413, 408, 503; bot.service.http) -> the
+signature over method, path, query, key and body (401) -> repository allowed (403) -> the
+document (400 when unreadable or nested too deep; bot.service.findings_doc) -> entries (those
+that fail, or lie beyond the caps of MAX_SUBMISSION_FINDINGS findings and MAX_SUBMISSION_FILES
+files, are listed as problems; when none is left: 422).
 
 Accepted findings are stored as ``iacbot:submission:<id>`` (JSON: tenant, installation_id,
 repository, commit_sha or null, findings as ``dataclasses.asdict(Finding)``, problems; TTL
@@ -35,9 +40,18 @@ from prometheus_client import CollectorRegistry, Counter
 
 from bot.service import api_models, openapi
 from bot.service.deliveries import Outcome, Submit
-from bot.service.findings_doc import FORMATS, DocumentError, FindingsDocument, read_document
-from bot.service.http import TooLarge, read_capped
-from bot.service.tenants import REPOSITORY, Tenants, Unauthorized, authenticate
+from bot.github.names import REPOSITORY, is_repository
+from bot.service.findings_doc import (
+    FORMATS,
+    MAX_SUBMISSION_FILES,
+    MAX_SUBMISSION_FINDINGS,
+    DocumentError,
+    FindingsDocument,
+    read_document,
+)
+from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
+from bot.service.json_body import MAX_JSON_DEPTH
+from bot.service.tenants import Claim, SignedRequest, Tenants, Unauthorized, claim_from_headers, verify_claim
 from workers.store import SUBMISSION_PREFIX  # the key the worker reads the submission back from
 
 log = logging.getLogger(__name__)
@@ -45,8 +59,6 @@ log = logging.getLogger(__name__)
 FINDINGS_PATH = "/v1/findings"
 JOB_KIND = "findings_submitted"
 MAX_PROBLEMS_SHOWN = 100
-#: Documents above this size are parsed off the event loop, so webhooks keep flowing.
-_THREAD_PARSE_BYTES = 64 * 1024
 _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -69,10 +81,18 @@ def submission_id(tenant: str, repository: str, commit_sha: str | None, body: by
     return "sub-" + digest.hexdigest()[:40]
 
 
+_QUERY_NAMES = ("repository", "commit_sha", "format")
+
+
 def _params(request: Request) -> tuple[str, str | None, str | None, str | None]:
     query = request.query_params
+    for name in query:
+        if name not in _QUERY_NAMES:
+            raise _BadRequest(400, f"{name[:64]}: unknown query parameter (allowed: {', '.join(_QUERY_NAMES)})")
+        if len(query.getlist(name)) > 1:
+            raise _BadRequest(400, f"{name}: given more than once")
     repository = query.get("repository")
-    if not repository or not REPOSITORY.match(repository):
+    if not repository or not is_repository(repository):
         raise _BadRequest(400, "repository: required query parameter, owner/name of a GitHub repository")
     commit = query.get("commit_sha")
     if commit is not None and not _COMMIT.match(commit):
@@ -86,8 +106,16 @@ def _params(request: Request) -> tuple[str, str | None, str | None, str | None]:
     return repository, commit.lower() if commit else None, fmt, key
 
 
-def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, max_body: int, record_ttl: int,
-                     registry: CollectorRegistry, clock: Callable[[], float] = time.time) -> None:
+def signed_request(request: Request) -> SignedRequest:
+    """What the tenant's signature must cover of this request (bot.service.tenants.signed_message)."""
+    # The route's own path, whatever prefix a proxy in front adds.
+    return SignedRequest(request.method, FINDINGS_PATH, tuple(request.query_params.multi_items()),
+                         request.headers.get("idempotency-key") or "")
+
+
+def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, bodies: BodyReader, max_body: int,
+                     record_ttl: int, registry: CollectorRegistry,
+                     clock: Callable[[], float] = time.time) -> None:
     submissions = Counter("iacbot_findings_submissions", "Findings API requests by tenant and outcome",
                           ["tenant", "outcome"], registry=registry)
     entries = Counter("iacbot_findings_entries", "Findings API entries queued or skipped, by tenant",
@@ -99,29 +127,46 @@ def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, max_body
         log.info("findings tenant=%s outcome=%s submission=%s", tenant, outcome, body.get("submission_id", "-"))
         return JSONResponse(status_code=code, content=body, headers=headers)
 
-    def error(code: int, tenant: str, outcome: str, detail: str, **extra: Any) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="iacbot"'} if code == 401 else None
+    def error(code: int, tenant: str, outcome: str, detail: str, headers: dict[str, str] | None = None,
+              **extra: Any) -> JSONResponse:
+        if code == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="iacbot"'}
         return answer(code, tenant, outcome, {"status": "error", "detail": detail, **extra}, headers)
+
+    def proven(claim: Claim) -> str:
+        """The tenant label for metrics and logs: a signature's tenant is only claimed until verified."""
+        return claim.tenant.id if claim.signature is None else "unauthenticated"
 
     @app.post(FINDINGS_PATH, status_code=202, tags=["findings"], summary="Submit findings for a repository",
               responses=_RESPONSES, openapi_extra=_OPENAPI_EXTRA)
     async def submit_findings(request: Request) -> JSONResponse:
+        # Everything the headers and the query can tell is checked before the body is read; the
+        # unread rest of a refused body cannot share the connection with another request.
+        close = {"Connection": "close"}
         try:
-            body = await read_capped(request, max_body)
-        except TooLarge:
-            return error(413, "unauthenticated", "too_large", f"body larger than {max_body} bytes")
-        try:
-            tenant = authenticate(tenants, request.headers, body, clock())
+            claim = claim_from_headers(tenants, request.headers, clock())
         except Unauthorized as exc:
-            return error(401, "unauthenticated", "unauthorized", exc.detail)
+            return error(401, "unauthenticated", "unauthorized", exc.detail, close)
         try:
             repository, commit, fmt, key = _params(request)
         except _BadRequest as exc:
-            return error(exc.code, tenant.id, "bad_request", exc.detail)
-        if not tenant.allows(repository):
-            return error(403, tenant.id, "forbidden", f"repository: tenant {tenant.id!r} may not submit for {repository}")
+            return error(exc.code, proven(claim), "bad_request", exc.detail, close)
+        forbidden = f"repository: tenant {claim.tenant.id!r} may not submit for {repository}"
+        if claim.signature is None and not claim.tenant.allows(repository):
+            return error(403, claim.tenant.id, "forbidden", forbidden, close)
         try:
-            if len(body) > _THREAD_PARSE_BYTES:
+            body = await bodies.read(request, max_body)
+        except BodyRefused as refused:
+            return error(refused.status, proven(claim), refused.outcome, refused.detail,
+                         bodies.refusal_headers(refused))
+        try:
+            tenant = verify_claim(claim, signed_request(request), body)
+        except Unauthorized as exc:
+            return error(401, "unauthenticated", "unauthorized", exc.detail)
+        if not tenant.allows(repository):
+            return error(403, tenant.id, "forbidden", forbidden)
+        try:
+            if len(body) > SMALL_BODY_BYTES:  # parsed off the event loop, so webhooks keep flowing
                 findings, problems = await anyio.to_thread.run_sync(read_document, body, fmt)
             else:
                 findings, problems = read_document(body, fmt)
@@ -174,13 +219,18 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": api_models.FindingsEmpty, "description": "the document holds no findings: nothing to do"},
     202: {"model": api_models.FindingsAnswer,
           "description": "queued (or a duplicate of a queued submission); problems name skipped entries"},
-    400: _error("unreadable document, or a bad query parameter or Idempotency-Key (named in detail)"),
-    401: _error("unknown tenant, bad credential, or X-Iacbot-Timestamp more than 300 s off"),
+    400: _error(f"unreadable document or one nested deeper than {MAX_JSON_DEPTH} levels, or a bad, unknown "
+                "or repeated query parameter or Idempotency-Key (named in detail)"),
+    401: _error("unknown tenant, bad credential, X-Iacbot-Timestamp more than 300 s off, or a signature that "
+                "is not over this method, path, query, Idempotency-Key and body (the retired body-only "
+                "signature is refused by name)"),
     403: _error("the tenant may not submit for this repository"),
+    408: _error("the body did not arrive within IACBOT_BODY_TIMEOUT_SECONDS"),
     409: {"model": api_models.InProgress, "description": "the same submission is being enqueued right now"},
-    413: _error("body larger than the configured cap"),
+    413: _error("body (or its declared Content-Length) larger than IACBOT_FINDINGS_MAX_BODY_BYTES"),
     422: {"model": api_models.FindingsRejected, "description": "no entry could be read; problems name each"},
-    503: _error("Redis or the broker unavailable; retry later"),
+    503: _error("too many large bodies being received at once (Retry-After), or Redis or the broker "
+                "unavailable; retry later"),
 }
 
 
@@ -201,7 +251,9 @@ _OPENAPI_EXTRA: dict[str, Any] = {
     ],
     "requestBody": {
         "required": True,
-        "description": "SARIF 2.1.0, checkov JSON (checkov -o json), or iacbot's normalized findings",
+        "description": "SARIF 2.1.0, checkov JSON (checkov -o json), or iacbot's normalized findings; at most "
+                       f"{MAX_SUBMISSION_FINDINGS} findings on {MAX_SUBMISSION_FILES} distinct files are taken "
+                       f"(the rest are refused as a problem), nested at most {MAX_JSON_DEPTH} levels",
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/FindingsDocument"},
             {"type": "object", "title": "SARIF 2.1.0", "required": ["runs"],

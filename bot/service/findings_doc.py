@@ -25,6 +25,7 @@ field; this module only makes their paths repository-relative first, without a c
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
@@ -33,10 +34,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.findings import checkov_json, sarif
 from bot.findings.paths import InputProblem
+from bot.service.json_body import TooDeep, loads_bounded
+from fixers.iac_files import MAX_PUSH_FILES
 from fixers.models import Finding
 
 FORMATS = ("sarif", "checkov", "iacbot")
 SOURCE = "body"
+#: The most findings one submission carries, and the most distinct files they may name (as many
+#: as a push job fetches): what lies beyond is refused with a problem naming how much and which.
+MAX_SUBMISSION_FINDINGS = 1000
+MAX_SUBMISSION_FILES = MAX_PUSH_FILES
+#: How many refused file names the over-cap problem lists.
+_NAMED_FILES = 10
 #: Paths reach the shared normalizers already repository-relative and clean; this root only
 #: satisfies their signature (it does not exist, so resolving a path under it changes nothing).
 _VIRTUAL_ROOT = Path("/nonexistent/iacbot-submission")
@@ -78,7 +87,9 @@ class FindingsDocument(BaseModel):
 def read_document(body: bytes, fmt: str | None = None) -> tuple[list[Finding], list[str]]:
     """Findings and problems (as text) from a request body; DocumentError when unreadable."""
     try:
-        raw = json.loads(body)
+        raw = loads_bounded(body)
+    except TooDeep as exc:
+        raise DocumentError(f"body is not accepted: {exc}") from None
     except UnicodeDecodeError:
         raise DocumentError("body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
@@ -87,7 +98,31 @@ def read_document(body: bytes, fmt: str | None = None) -> tuple[list[Finding], l
     readers: dict[str, Callable[[Any], tuple[list[Finding], list[InputProblem]]]] = {
         "sarif": _sarif, "checkov": _checkov, "iacbot": _iacbot}
     findings, problems = readers[fmt](raw)
-    return findings, [str(p) for p in problems]
+    kept, over = within_caps(findings)
+    return kept, [str(p) for p in problems] + over
+
+
+def within_caps(findings: list[Finding], max_findings: int = MAX_SUBMISSION_FINDINGS,
+                max_files: int = MAX_SUBMISSION_FILES) -> tuple[list[Finding], list[str]]:
+    """The findings that fit, in document order: up to ``max_findings``, naming at most
+    ``max_files`` distinct files; the rest are refused with one problem that counts them and
+    names the first files left out. Pure."""
+    kept: list[Finding] = []
+    files: set[str] = set()
+    refused: Counter[str] = Counter()
+    for finding in findings:
+        fits_file = finding.file in files or len(files) < max_files
+        if fits_file and len(kept) < max_findings:
+            files.add(finding.file)
+            kept.append(finding)
+        else:
+            refused[finding.file] += 1
+    if not refused:
+        return kept, []
+    named = ", ".join(f"'{name}'" for name in list(refused)[:_NAMED_FILES])
+    more = f" and {len(refused) - _NAMED_FILES} more files" if len(refused) > _NAMED_FILES else ""
+    return kept, [f"{SOURCE}: {sum(refused.values())} findings refused, over the caps of {max_findings} "
+                  f"findings and {max_files} files per submission (on {named}{more}); submit them separately"]
 
 
 def detect(raw: Any) -> str:

@@ -20,7 +20,11 @@ SECURITY_SCHEMES: dict[str, Any] = {
     },
     "tenantHmac": {
         "type": "apiKey", "in": "header", "name": "X-Iacbot-Signature-256",
-        "description": 'sha256=<hex of HMAC-SHA256(tenant secret, X-Iacbot-Timestamp + "." + raw body)>',
+        "description": "sha256=<hex of HMAC-SHA256(tenant secret, message)>, the message being X-Iacbot-Timestamp, "
+                       "the method (POST), the path (/v1/findings), the query's name=value pairs sorted by name "
+                       "and joined with '&' (values as typed, not re-encoded), and the Idempotency-Key (empty "
+                       "when absent), each followed by a newline (LF), then the raw body. The retired "
+                       'X-Iacbot-Timestamp + "." + body scheme is refused.',
     },
     "tenantId": {"type": "apiKey", "in": "header", "name": "X-Iacbot-Tenant",
                  "description": "the tenant id, with X-Iacbot-Signature-256"},

@@ -14,10 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.service.durability import BrokerDurability
 
 MIN_SECRET_LENGTH = 16
-#: GitHub caps webhook payloads at 25 MB and does not deliver larger ones.
-GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
-#: Default cap for one findings document (SARIF of a whole repository fits with room to spare).
-FINDINGS_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: GitHub caps webhook payloads at 25 MB; the largest push it sends (2,048 commits) measured
+#: 4.6 MiB with 50 files listed per commit, so 8 MiB is the default and 25 MiB the most needed.
+WEBHOOK_MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Default cap for one findings document: far more than the entries a submission may carry
+#: (findings_doc.MAX_SUBMISSION_FINDINGS) take as SARIF or checkov JSON.
+FINDINGS_MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Default spool caps: room for a long outage's webhooks, not for filling the disk.
 SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 SPOOL_MAX_ENTRIES = 20_000
@@ -80,7 +82,7 @@ class Settings(CommonSettings):
     """The web app's settings: everything common plus the webhook secret, body caps and tenants."""
 
     webhook_secret: SecretStr
-    max_body_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, gt=0)
+    max_body_bytes: int = Field(default=WEBHOOK_MAX_BODY_BYTES, gt=0)
     #: The findings API's tenants (JSON or YAML; bot.service.tenants). Unset: every request is 401.
     tenants_file: str | None = None
     findings_max_body_bytes: int = Field(default=FINDINGS_MAX_BODY_BYTES, gt=0)
@@ -90,6 +92,14 @@ class Settings(CommonSettings):
     spool_dir: str | None = None
     spool_max_bytes: int = Field(default=SPOOL_MAX_BYTES, gt=0)
     spool_max_entries: int = Field(default=SPOOL_MAX_ENTRIES, gt=0)
+    #: Bodies over 64 KiB being received at once, per receiver process; more get 503 + Retry-After.
+    #: Memory for bodies stays under about this x 2 x the larger cap.
+    max_large_bodies: int = Field(default=4, gt=0)
+    #: A body must arrive whole within this many seconds (else 408). GitHub waits 10 s for an answer.
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A request's head (request line and headers) must arrive within this many seconds of the
+    #: connection opening or of its first byte (else 408 and closed; bot.service.uvicorn_http).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod

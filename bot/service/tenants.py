@@ -1,4 +1,4 @@
-"""The findings API's tenants: who may submit findings, for which repositories, proven how.
+r"""The findings API's tenants: who may submit findings, for which repositories, proven how.
 
 The file named by ``IACBOT_TENANTS_FILE`` (JSON, or YAML when it ends in .yaml/.yml)::
 
@@ -16,8 +16,16 @@ only as its sha256, an HMAC secret only by reference. Any mistake stops startup 
 Requests prove a tenant with ``Authorization: Bearer <token>``, or with ``X-Iacbot-Tenant``,
 ``X-Iacbot-Timestamp`` (unix seconds, at most :data:`MAX_SKEW_SECONDS` from our clock: a
 captured request cannot be replayed later) and ``X-Iacbot-Signature-256: sha256=<hex of
-HMAC-SHA256(secret, timestamp + "." + body)>``. :func:`authenticate` is pure: headers, body and
-the time in; a tenant or :class:`Unauthorized` out. Comparisons are constant-time.
+HMAC-SHA256(secret, message)>``, where the message (:func:`signed_message`) is::
+
+    <timestamp>\n<METHOD>\n<path>\n<canonical query>\n<Idempotency-Key or empty>\n<raw body>
+
+so a captured request cannot be replayed for another repository, commit, format or key. The
+first scheme (timestamp + "." + body) covered the body only and is refused, by name.
+
+Everything the headers can tell is checked before the body is read (:func:`claim_from_headers`);
+the signature over the body after (:func:`verify_claim`). Both are pure; comparisons are
+constant-time.
 """
 from __future__ import annotations
 
@@ -30,15 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.service.signature import sign, verify_signature
+from bot.github.names import is_repository_pattern
+from bot.service.signature import is_well_formed, sign, verify_signature
 
 MAX_SKEW_SECONDS = 300
 MIN_HMAC_SECRET_LENGTH = 16
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
-REPOSITORY = re.compile(rf"^{_OWNER}/[A-Za-z0-9._-]{{1,100}}$")
-_PATTERN = re.compile(rf"^{_OWNER}/(?:\*|[A-Za-z0-9._-]{{1,100}})$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _FIELDS = {"id", "installation_id", "repositories", "token_sha256", "hmac_secret_env", "hmac_secret_file"}
 _INLINE = {"token": "store only its sha256 as token_sha256",
@@ -135,7 +141,7 @@ def _tenant(path: Path, where: str, entry: Any, environ: Mapping[str, str]) -> T
     if not isinstance(repositories, list) or not repositories:
         raise fail("repositories", "required: a non-empty list of owner/name or owner/*")
     for i, pattern in enumerate(repositories):
-        if not isinstance(pattern, str) or not _PATTERN.match(pattern):
+        if not is_repository_pattern(pattern):
             raise fail(f"repositories[{i}]", "expected owner/name or owner/*")
     token = entry.get("token_sha256")
     if token is not None and (not isinstance(token, str) or not _HEX64.match(token)):
@@ -193,20 +199,66 @@ def _unique(path: Path, tenants: list[Tenant]) -> None:
 # --- authentication (pure) -----------------------------------------------------------------------
 
 BAD_CREDENTIAL = "unknown tenant or invalid credential"
+SIGNATURE_HEADER = "x-iacbot-signature-256"
 
 
-def authenticate(tenants: Tenants, headers: Mapping[str, str], body: bytes, now: float) -> Tenant:
-    """The tenant these request headers prove, or Unauthorized with a detail safe to return."""
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a tenant's signature covers besides the timestamp and the body: everything that
+    decides what the request does (where it goes, for which repository and commit, under
+    which idempotency key)."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]  # decoded (name, value) pairs, in any order
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The tenant the headers name, checked as far as headers allow (before the body is read).
+
+    ``signature`` is None when the headers proved the tenant already (a bearer token); else the
+    X-Iacbot-Signature-256 value that :func:`verify_claim` must find over the request and body.
+    """
+
+    tenant: Tenant
+    signature: str | None = field(default=None, repr=False)
+    timestamp: str = ""
+
+
+def claim_from_headers(tenants: Tenants, headers: Mapping[str, str], now: float) -> Claim:
+    """Everything checkable without the body: the bearer token in full; for a signature, the
+    headers' presence and form, the timestamp's skew and that the tenant exists with a secret."""
     authorization = headers.get("authorization")
-    signature = headers.get("x-iacbot-signature-256")
+    signature = headers.get(SIGNATURE_HEADER)
     if authorization and signature:
         raise Unauthorized("use one authentication method: Authorization or X-Iacbot-Signature-256")
     if authorization:
-        return _bearer(tenants, authorization)
+        return Claim(_bearer(tenants, authorization))
     if signature:
-        return _signed(tenants, headers, body, signature, now)
+        return _signature_claim(tenants, headers, signature, now)
     raise Unauthorized("missing credentials: Authorization: Bearer <token>, or X-Iacbot-Tenant, "
                        "X-Iacbot-Timestamp and X-Iacbot-Signature-256")
+
+
+def verify_claim(claim: Claim, request: SignedRequest, body: bytes) -> Tenant:
+    """The claimed tenant once the signature (if any) is that of ``request`` and ``body``."""
+    if claim.signature is None:
+        return claim.tenant
+    secret = claim.tenant.hmac_secret or b""
+    if verify_signature(secret, signed_message(claim.timestamp, request, body), claim.signature):
+        return claim.tenant
+    if verify_signature(secret, _retired_message(claim.timestamp, body), claim.signature):
+        raise Unauthorized("X-Iacbot-Signature-256: the retired signature over timestamp + '.' + body is "
+                           "refused: it does not cover the query (see the README for what to sign)")
+    raise Unauthorized(BAD_CREDENTIAL)
+
+
+def authenticate(tenants: Tenants, headers: Mapping[str, str], request: SignedRequest, body: bytes,
+                 now: float) -> Tenant:
+    """The tenant these headers prove for this request and body, or Unauthorized (detail safe to return)."""
+    return verify_claim(claim_from_headers(tenants, headers, now), request, body)
 
 
 def _bearer(tenants: Tenants, authorization: str) -> Tenant:
@@ -224,7 +276,7 @@ def _bearer(tenants: Tenants, authorization: str) -> Tenant:
     return found
 
 
-def _signed(tenants: Tenants, headers: Mapping[str, str], body: bytes, signature: str, now: float) -> Tenant:
+def _signature_claim(tenants: Tenants, headers: Mapping[str, str], signature: str, now: float) -> Claim:
     tenant_id = headers.get("x-iacbot-tenant")
     timestamp = headers.get("x-iacbot-timestamp")
     if not tenant_id:
@@ -235,18 +287,37 @@ def _signed(tenants: Tenants, headers: Mapping[str, str], body: bytes, signature
         raise Unauthorized("X-Iacbot-Timestamp: expected unix time in whole seconds")
     if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         raise Unauthorized(f"X-Iacbot-Timestamp: more than {MAX_SKEW_SECONDS} s from the server's clock")
+    if not is_well_formed(signature):
+        raise Unauthorized("X-Iacbot-Signature-256: expected sha256=<64 hexadecimal digits>")
     tenant = tenants.by_id(tenant_id)
-    # The same sha256=<hex> HMAC as GitHub's webhook signature, over timestamp + "." + body.
-    if tenant is None or tenant.hmac_secret is None or \
-            not verify_signature(tenant.hmac_secret, _signed_message(timestamp, body), signature):
+    if tenant is None or tenant.hmac_secret is None:
         raise Unauthorized(BAD_CREDENTIAL)
-    return tenant
+    return Claim(tenant, signature, timestamp)
 
 
-def _signed_message(timestamp: str | int, body: bytes) -> bytes:
+def canonical_query(pairs: tuple[tuple[str, str], ...]) -> str:
+    """``name=value`` pairs, decoded, sorted by name then value, joined with '&'. Pure.
+
+    Values are not re-encoded, so a client signs the query exactly as it types it in the URL
+    (with names in sorted order). The API accepts only values that cannot hold '&', '=' or a
+    newline, so two accepted queries never share a canonical form.
+    """
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def signed_message(timestamp: str | int, request: SignedRequest, body: bytes) -> bytes:
+    """timestamp, METHOD, path, canonical query and Idempotency-Key (empty when absent), one per
+    line, then the raw body. Pure."""
+    head = "\n".join((str(timestamp), request.method.upper(), request.path, canonical_query(request.query),
+                      request.idempotency_key))
+    return head.encode() + b"\n" + body
+
+
+def _retired_message(timestamp: str | int, body: bytes) -> bytes:
+    """The first scheme (timestamp + "." + body): recognised only to refuse it by name."""
     return str(timestamp).encode() + b"." + body
 
 
-def sign_request(secret: bytes, timestamp: int, body: bytes) -> str:
+def sign_request(secret: bytes, timestamp: int, request: SignedRequest, body: bytes) -> str:
     """The X-Iacbot-Signature-256 value a client sends (for clients and tests)."""
-    return sign(secret, _signed_message(timestamp, body))
+    return sign(secret, signed_message(timestamp, request, body))

@@ -64,6 +64,15 @@ def test_malformed_json_400(client, redis_db):
     assert broker_messages(redis_db) == []
 
 
+def test_deeply_nested_json_400_names_the_limit(client, redis_db):
+    """10k levels (json.loads gave up with RecursionError: a 500) are refused as a bad request."""
+    from bot.service.json_body import MAX_JSON_DEPTH
+    body = b'{"a":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    r = client.post(WEBHOOK_PATH, content=body, headers=headers(body))
+    assert r.status_code == 400 and f"nested deeper than {MAX_JSON_DEPTH} levels" in r.json()["detail"]
+    assert broker_messages(redis_db) == []
+
+
 def test_oversize_413_by_content_length(client, settings):
     body = b"x" * (settings.max_body_bytes + 1)
     r = client.post(WEBHOOK_PATH, content=body, headers=headers(body))

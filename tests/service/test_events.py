@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bot.service.events import HANDLED_EVENTS, Ignored, changed_iac_files, route
+from bot.service.events import HANDLED_EVENTS, MAX_PUSH_FILES, Ignored, changed_iac_files, route
 from tests.paths import GITHUB
 from tests.service.conftest import all_examples, example
 
@@ -107,6 +107,38 @@ def test_forced_push_marks_files_incomplete():
     payload = example("push", "with-new-branch.payload.json")
     payload["forced"] = True
     assert route("push", payload)["files_complete"] is False
+
+
+def test_push_listing_a_million_files_is_a_small_incomplete_job():
+    """1M added .tf paths became a 19.9 MB broker message: the job now carries MAX_PUSH_FILES paths
+    (the first by path) and says the list is incomplete, so the fetch compares trees for the rest."""
+    payload = example("push", "with-new-branch.payload.json")
+    paths = [f"modules/m{i:07d}/main.tf" for i in range(1_000_000)]
+    payload["commits"] = [{**payload["commits"][0], "added": paths, "modified": [], "removed": []}]
+    job = route("push", payload)
+    assert job["changed_files"] == paths[:MAX_PUSH_FILES] and job["files_complete"] is False
+    assert len(json.dumps(job)) < 20_000
+
+
+def test_push_at_the_cap_stays_complete():
+    payload = example("push", "with-new-branch.payload.json")
+    paths = [f"m{i:04d}.tf" for i in range(MAX_PUSH_FILES)]
+    payload["commits"] = [{**payload["commits"][0], "added": paths, "modified": [], "removed": []}]
+    job = route("push", payload)
+    assert job["changed_files"] == paths and job["files_complete"] is True
+
+
+def test_one_cap_for_receiver_and_fetch():
+    from workers import job_sources
+    assert job_sources.MAX_PUSH_FILES is MAX_PUSH_FILES
+
+
+@pytest.mark.parametrize("full_name", ["acme-labs/..", "acme/.", "../x", "acme/a/b", "-acme/x"])
+def test_repository_that_github_could_not_have_is_ignored(full_name):
+    payload = example("push", "with-new-branch.payload.json")
+    payload["repository"]["full_name"] = full_name
+    result = route("push", payload)
+    assert isinstance(result, Ignored) and "owner/name" in result.reason
 
 
 def test_tag_push_is_ignored():

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from bot.service.app import create_app
 from bot.service.findings_api import FINDINGS_PATH, SUBMISSION_PREFIX
 from bot.service.settings import Settings
-from bot.service.tenants import TenantsFileError, sign_request
+from bot.service.tenants import SignedRequest, TenantsFileError, sign_request
 from tests.paths import REPO
 from tests.service.conftest import SECRET, TEST_REDIS_URL
 from tests.service.test_app import INGEST_QUEUE
@@ -50,6 +50,16 @@ def client(app_settings):
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def signed(body, repository="acme/infra", ts=None, secret=HMAC_SECRET, key="", **params):
+    """X-Iacbot-* headers signing this body for this query (what a tenant's CI computes)."""
+    ts = int(time.time()) if ts is None else ts
+    query = tuple({"repository": repository, **params}.items())
+    request = SignedRequest("POST", FINDINGS_PATH, query, key)
+    headers = {"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(ts),
+               "X-Iacbot-Signature-256": sign_request(secret.encode(), ts, request, body)}
+    return {**headers, "Idempotency-Key": key} if key else headers
 
 
 def post(client, body, repository="acme/infra", headers=BEARER, **params):
@@ -99,10 +109,7 @@ def test_sarif_queued_once_with_its_record(client, redis_db):
 
 
 def test_checkov_signed_with_hmac(client, redis_db):
-    ts = int(time.time())
-    headers = {"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(ts),
-               "X-Iacbot-Signature-256": sign_request(HMAC_SECRET.encode(), ts, CHECKOV)}
-    r = post(client, CHECKOV, repository="acme-labs/k8s", headers=headers)
+    r = post(client, CHECKOV, repository="acme-labs/k8s", headers=signed(CHECKOV, "acme-labs/k8s"))
     assert r.status_code == 202, r.text
     assert r.json()["findings"] == 2
     assert [p.split(": ", 2)[1] for p in r.json()["problems"]] == ["report 0, failed_checks[1]",
@@ -141,18 +148,67 @@ def test_normalized_format_names_bad_fields(client, redis_db):
 @pytest.mark.parametrize("headers,detail", [
     ({}, "missing credentials"),
     ({"Authorization": "Bearer not-a-known-token"}, "unknown tenant or invalid credential"),
-    ({"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(int(time.time()) - 301),
-      "X-Iacbot-Signature-256": sign_request(HMAC_SECRET.encode(), int(time.time()) - 301, SARIF)},
-     "more than 300 s"),
-    ({"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(int(time.time())),
-      "X-Iacbot-Signature-256": sign_request(b"not-the-secret-000000", int(time.time()), SARIF)},
-     "unknown tenant or invalid credential"),
+    (signed(SARIF, ts=int(time.time()) - 301), "more than 300 s"),
+    (signed(SARIF, secret="not-the-secret-000000"), "unknown tenant or invalid credential"),
 ])
 def test_unauthenticated_401(client, redis_db, headers, detail):
     r = post(client, SARIF, headers=headers)
     assert r.status_code == 401 and detail in r.json()["detail"]
     assert r.headers["www-authenticate"].startswith("Bearer")
     assert jobs(redis_db) == [] and redis_db.keys(SUBMISSION_PREFIX + "*") == []
+
+
+@pytest.mark.parametrize("replayed", [
+    {"repository": "acme-labs/other"},                         # another repository of the same tenant
+    {"repository": "acme-labs/k8s", "commit_sha": COMMIT},     # another commit
+    {"repository": "acme-labs/k8s", "format": "checkov"},
+])
+def test_signed_request_cannot_be_replayed_with_another_query(client, redis_db, replayed):
+    """The signature covers method, path and query: a captured request sent for another repository
+    or commit_sha is refused, and nothing is queued."""
+    headers = signed(CHECKOV, "acme-labs/k8s")
+    r = client.post(FINDINGS_PATH, content=CHECKOV, headers=headers, params=replayed)
+    assert r.status_code == 401 and "invalid credential" in r.json()["detail"], r.text
+    assert jobs(redis_db) == []
+    r = client.post(FINDINGS_PATH, content=CHECKOV, headers=headers, params={"repository": "acme-labs/k8s"})
+    assert r.status_code == 202  # the original, as signed
+
+
+def test_signed_idempotency_key(client, redis_db):
+    """The Idempotency-Key is signed too: a replay under a fresh key is refused, not a second job."""
+    headers = signed(SARIF, key="run-1")
+    assert post(client, SARIF, headers=headers).status_code == 202
+    r = post(client, SARIF, headers={**headers, "Idempotency-Key": "run-2"})
+    assert r.status_code == 401 and len(jobs(redis_db)) == 1
+
+
+def test_retired_body_only_signature_is_refused_by_name(client, redis_db):
+    from bot.service.signature import sign
+    ts = int(time.time())
+    headers = {"X-Iacbot-Tenant": "acme", "X-Iacbot-Timestamp": str(ts),
+               "X-Iacbot-Signature-256": sign(HMAC_SECRET.encode(), f"{ts}.".encode() + SARIF)}
+    r = post(client, SARIF, headers=headers)
+    assert r.status_code == 401 and "retired signature" in r.json()["detail"] and jobs(redis_db) == []
+
+
+def test_deeply_nested_json_400_names_the_limit(client, redis_db):
+    from bot.service.json_body import MAX_JSON_DEPTH
+    body = b'{"findings": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    r = post(client, body)
+    assert r.status_code == 400 and f"nested deeper than {MAX_JSON_DEPTH} levels" in r.json()["detail"], r.text
+
+
+def test_files_over_the_cap_are_refused_as_a_problem(client, redis_db):
+    from bot.service.findings_doc import MAX_SUBMISSION_FILES
+    files = [f"{i}.tf" for i in range(MAX_SUBMISSION_FILES + 50)]
+    body = json.dumps({"findings": [{"rule_id": "CKV_AWS_20", "file": f} for f in files]}).encode()
+    r = post(client, body)
+    assert r.status_code == 202 and r.json()["findings"] == MAX_SUBMISSION_FILES
+    [problem] = r.json()["problems"]
+    assert "50 findings refused" in problem and f"'{files[MAX_SUBMISSION_FILES]}'" in problem
+    [job] = jobs(redis_db)
+    record = json.loads(redis_db.get(SUBMISSION_PREFIX + job["submission_id"]))
+    assert len(record["findings"]) == MAX_SUBMISSION_FILES and record["problems"] == [problem]
 
 
 def test_repository_not_allowed_403(client, redis_db):
@@ -173,10 +229,19 @@ def test_repository_not_allowed_403(client, redis_db):
     (SARIF, {"format": "xml"}, "format: expected one of sarif, checkov, iacbot"),
     (SARIF, {"repository": ""}, "repository: required query parameter"),
     (SARIF, {"repository": "../x"}, "repository: required query parameter"),
+    (SARIF, {"repository": "acme-labs/.."}, "repository: required query parameter"),
+    (SARIF, {"repository": "acme-labs/."}, "repository: required query parameter"),
+    (SARIF, {"colour": "red"}, "colour: unknown query parameter"),
 ])
 def test_bad_request_400_names_the_problem(client, redis_db, body, params, detail):
     r = post(client, body, **{"repository": "acme/infra", **params})
     assert r.status_code == 400 and detail in r.json()["detail"], r.text
+    assert jobs(redis_db) == []
+
+
+def test_repeated_query_parameter_400(client, redis_db):
+    r = client.post(FINDINGS_PATH + "?repository=acme/infra&repository=acme-labs/x", content=SARIF, headers=BEARER)
+    assert r.status_code == 400 and r.json()["detail"] == "repository: given more than once"
     assert jobs(redis_db) == []
 
 

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.service.findings_doc import DocumentError, read_document, repo_path
+from bot.service.findings_doc import (
+    MAX_SUBMISSION_FILES,
+    MAX_SUBMISSION_FINDINGS,
+    DocumentError,
+    read_document,
+    repo_path,
+    within_caps,
+)
+from bot.service.json_body import MAX_JSON_DEPTH, exceeds_depth
 from tests.strategies import JSON
 
 
@@ -57,3 +65,62 @@ def test_any_json_gives_findings_or_a_document_error(doc, results, records):
             continue
         assert all(isinstance(p, str) and p.startswith("body") for p in problems)
         assert all(".." not in f.file.split("/") and not f.file.startswith("/") for f in findings)
+
+
+def _iacbot(files):
+    return json.dumps({"findings": [{"rule_id": "CKV_AWS_20", "file": f} for f in files]}).encode()
+
+
+def test_submission_naming_100k_files_keeps_the_cap_and_names_the_rest():
+    """100k findings on 100k files: the first MAX_SUBMISSION_FILES files are taken, the rest refused
+    with one problem that counts them and names the first left out, never silently."""
+    files = [f"m/{i:06d}.tf" for i in range(100_000)]
+    findings, problems = read_document(_iacbot(files))
+    assert [f.file for f in findings] == files[:MAX_SUBMISSION_FILES]
+    [problem] = problems
+    assert problem.startswith(f"body: {100_000 - MAX_SUBMISSION_FILES} findings refused, over the caps of "
+                              f"{MAX_SUBMISSION_FINDINGS} findings and {MAX_SUBMISSION_FILES} files")
+    assert f"'{files[MAX_SUBMISSION_FILES]}'" in problem and "more files" in problem
+
+
+def test_caps_count_findings_and_distinct_files_apart():
+    findings, problems = read_document(_iacbot(["a.tf"] * (MAX_SUBMISSION_FINDINGS + 5)))
+    assert len(findings) == MAX_SUBMISSION_FINDINGS and "5 findings refused" in problems[0]
+    findings, problems = read_document(_iacbot(["a.tf", "b.tf", "c.tf", "a.tf"]))
+    assert len(findings) == 4 and problems == []
+    kept, over = within_caps(read_document(_iacbot(["a.tf", "b.tf", "c.tf", "a.tf", "d.tf"]))[0], max_files=2)
+    assert [f.file for f in kept] == ["a.tf", "b.tf", "a.tf"] and "2 findings refused" in over[0]
+    assert "'c.tf', 'd.tf'" in over[0]
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"runs": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+                                  b"[" * 100_000])
+def test_deep_nesting_is_a_document_error_naming_the_limit(body):
+    with pytest.raises(DocumentError, match=f"nested deeper than {MAX_JSON_DEPTH} levels"):
+        read_document(body)
+
+
+def _nest(depth, inner=b"1"):
+    return b"[" * depth + inner + b"]" * depth
+
+
+def test_depth_limit_is_exact_and_ignores_brackets_in_strings():
+    assert not exceeds_depth(_nest(MAX_JSON_DEPTH), MAX_JSON_DEPTH)
+    assert exceeds_depth(_nest(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH)
+    assert not exceeds_depth(_nest(3, b'"[[[[[[\\\"{{{{"'), 3)
+    assert exceeds_depth(b'[{"a": [' + b'"]]]", ' + b'{}]}]', 2)
+
+
+def _depth(value):
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@given(doc=JSON, limit=st.integers(0, 6))
+def test_depth_prescan_agrees_with_the_parsed_document(doc, limit):
+    body = json.dumps(doc).encode()
+    assert exceeds_depth(body, limit) == (_depth(doc) > limit)

@@ -40,7 +40,7 @@ def test_webhook_operation(spec):
     assert set(headers) == {"X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256"}
     assert all(p["required"] for p in headers.values())
     assert "application/json" in op["requestBody"]["content"]
-    assert codes(op) == {202, 400, 401, 409, 413, 415, 503}
+    assert codes(op) == {202, 400, 401, 408, 409, 413, 415, 503}
     answer = op["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert spec["components"]["schemas"][answer]["properties"]["status"]["enum"] == ["queued", "spooled", "duplicate",
                                                                                    "ignored"]
@@ -54,7 +54,7 @@ def test_findings_operation(spec):
     assert not params["commit_sha"]["required"] and params["format"]["schema"]["enum"] == ["sarif", "checkov",
                                                                                            "iacbot"]
     assert params["Idempotency-Key"]["in"] == "header"
-    assert codes(op) == {200, 202, 400, 401, 403, 409, 413, 422, 503}
+    assert codes(op) == {200, 202, 400, 401, 403, 408, 409, 413, 422, 503}
     variants = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert {"$ref": "#/components/schemas/FindingsDocument"} in variants
     finding = spec["components"]["schemas"]["FindingIn"]

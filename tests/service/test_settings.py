@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from bot.service.settings import GITHUB_MAX_PAYLOAD_BYTES, CommonSettings, Settings
+from bot.service.settings import FINDINGS_MAX_BODY_BYTES, WEBHOOK_MAX_BODY_BYTES, CommonSettings, Settings
 
 GOOD = "0123456789abcdef-long-enough"
 
@@ -14,7 +14,10 @@ def test_reads_prefixed_environment(monkeypatch):
     assert s.webhook_secret.get_secret_value() == GOOD
     assert s.redis_url.endswith("/3")
     assert s.delivery_ttl_seconds == 60
-    assert s.max_body_bytes == GITHUB_MAX_PAYLOAD_BYTES == 25 * 1024 * 1024
+    # Below GitHub's 25 MB: the largest push measured 4.6 MiB (settings.py says how).
+    assert s.max_body_bytes == WEBHOOK_MAX_BODY_BYTES == 8 * 1024 * 1024
+    assert s.findings_max_body_bytes == FINDINGS_MAX_BODY_BYTES == 8 * 1024 * 1024
+    assert s.max_large_bodies == 4 and s.body_timeout_seconds == 10 and s.header_timeout_seconds == 10
 
 
 def test_defaults(monkeypatch):
@@ -51,6 +54,6 @@ def test_refuses_non_redis_url():
 def test_findings_api_settings(monkeypatch):
     monkeypatch.setenv("IACBOT_TENANTS_FILE", "/etc/iacbot/tenants.yaml")
     s = Settings(webhook_secret=GOOD)
-    assert s.tenants_file == "/etc/iacbot/tenants.yaml" and s.findings_max_body_bytes == 16 * 1024 * 1024
+    assert s.tenants_file == "/etc/iacbot/tenants.yaml" and s.findings_max_body_bytes == 8 * 1024 * 1024
     with pytest.raises(ValidationError, match="findings_max_body_bytes"):
         Settings(webhook_secret=GOOD, findings_max_body_bytes=0)

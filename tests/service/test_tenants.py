@@ -4,13 +4,17 @@ import json
 
 import pytest
 
+from bot.service import tenants as tenants_module
 from bot.service.tenants import (
     MAX_SKEW_SECONDS,
+    SignedRequest,
     TenantsFileError,
     Unauthorized,
-    authenticate,
+    canonical_query,
+    claim_from_headers,
     load_tenants,
     sign_request,
+    signed_message,
 )
 
 TOKEN = "tok-acme-0123456789abcdef"
@@ -65,6 +69,9 @@ tenants:
     ({"installation_id": "42"}, "tenants[0].installation_id:"),
     ({"repositories": []}, "tenants[0].repositories: required"),
     ({"repositories": ["acme"]}, "tenants[0].repositories[0]: expected owner/name"),
+    ({"repositories": ["acme/infra", "acme-labs/.."]}, "tenants[0].repositories[1]: expected owner/name"),
+    ({"repositories": ["-acme/*"]}, "tenants[0].repositories[0]: expected owner/name"),
+    ({"repositories": ["acme/infra\n"]}, "tenants[0].repositories[0]: expected owner/name"),
     ({"hmac_secret_env": "MISSING"}, "tenants[0].hmac_secret_env: environment variable MISSING is not set"),
     ({"hmac_secret_env": "SHORT"}, "tenants[0].hmac_secret_env: the secret in environment variable SHORT is shorter"),
     ({"hmac_secret_env": None, "hmac_secret_file": "nope"}, "tenants[0].hmac_secret_file: cannot read"),
@@ -103,9 +110,16 @@ def tenants(tmp_path):
                                                               "token_sha256": sha("other-token-123")}]}), ENV)
 
 
-def signed(body, secret=HMAC_SECRET, ts=NOW, tenant="acme"):
+REQUEST = SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"),))
+
+
+def signed(body, secret=HMAC_SECRET, ts=NOW, tenant="acme", request=REQUEST):
     return {"x-iacbot-tenant": tenant, "x-iacbot-timestamp": str(ts),
-            "x-iacbot-signature-256": sign_request(secret.encode(), ts, body)}
+            "x-iacbot-signature-256": sign_request(secret.encode(), ts, request, body)}
+
+
+def authenticate(tenants, headers, body, now, request=REQUEST):
+    return tenants_module.authenticate(tenants, headers, request, body, now)
 
 
 def test_bearer_and_signature(tenants):
@@ -134,3 +148,73 @@ def test_unauthorized(tenants, headers, body, detail):
     with pytest.raises(Unauthorized) as err:
         authenticate(tenants, headers, body, NOW)
     assert detail in err.value.detail and TOKEN not in err.value.detail
+
+
+@pytest.mark.parametrize("other", [
+    SignedRequest("POST", "/v1/findings", (("repository", "acme/other"),)),  # another repository
+    SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"), ("commit_sha", "a" * 40))),
+    SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"), ("format", "sarif"))),
+    SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"),), idempotency_key="k1"),
+    SignedRequest("PUT", "/v1/findings", (("repository", "acme/infra"),)),
+    SignedRequest("POST", "/v2/findings", (("repository", "acme/infra"),)),
+])
+def test_signature_covers_method_path_query_and_key(tenants, other):
+    """A request captured for one repository (or commit, format, key) cannot be replayed for another."""
+    headers = signed(b"{}")
+    assert authenticate(tenants, headers, b"{}", NOW).id == "acme"
+    with pytest.raises(Unauthorized, match="invalid credential"):
+        authenticate(tenants, headers, b"{}", NOW, request=other)
+
+
+def test_signed_message_recipe():
+    """The exact bytes the README tells clients to sign (printf + cat), query sorted by name."""
+    request = SignedRequest("post", "/v1/findings", (("repository", "acme/infra"), ("commit_sha", "ab" * 20)),
+                            "nightly-1")
+    assert canonical_query(request.query) == f"commit_sha={'ab' * 20}&repository=acme/infra"
+    assert signed_message(1700000000, request, b'{"runs": []}') == (
+        b"1700000000\nPOST\n/v1/findings\ncommit_sha=" + b"ab" * 20 + b"&repository=acme/infra\nnightly-1\n"
+        b'{"runs": []}')
+    # no key: the line is there, empty
+    assert signed_message(1, SignedRequest("POST", "/p", ()), b"x") == b"1\nPOST\n/p\n\n\nx"
+
+
+def test_retired_body_only_signature_refused_by_name(tenants):
+    from bot.service.signature import sign
+    headers = {"x-iacbot-tenant": "acme", "x-iacbot-timestamp": str(NOW),
+               "x-iacbot-signature-256": sign(HMAC_SECRET.encode(), f"{NOW}.".encode() + b"{}")}
+    with pytest.raises(Unauthorized, match="retired signature"):
+        authenticate(tenants, headers, b"{}", NOW)
+
+
+def test_headers_checked_before_the_body(tenants):
+    """Form, skew and the tenant's existence are judged from headers alone; the body is not needed."""
+    claim = claim_from_headers(tenants, signed(b"anything"), NOW)
+    assert claim.tenant.id == "acme" and claim.signature is not None
+    assert claim_from_headers(tenants, {"authorization": f"Bearer {TOKEN}"}, NOW).signature is None
+    for bad, detail in [({**signed(b""), "x-iacbot-signature-256": "sha256=xyz"}, "sha256=<64 hex"),
+                        (signed(b"", tenant="nobody"), "unknown tenant")]:
+        with pytest.raises(Unauthorized, match=detail):
+            claim_from_headers(tenants, bad, NOW)
+
+
+def test_readme_signing_recipe_gives_the_servers_signature(tmp_path):
+    """The README's openssl recipe, run as written, signs exactly what the server verifies."""
+    import re
+    import shutil
+    import subprocess
+
+    from tests.paths import REPO
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to check the README's recipe")
+    readme = (REPO / "README.md").read_text()
+    recipe = re.search(r"^SIG=\$\(.*?\n.*?\)$", readme, re.M | re.S).group(0)
+    (tmp_path / "results.sarif").write_bytes(b'{"runs": []}\n')
+    query = f"commit_sha={'ab' * 20}&repository=acme/infra"
+    for key in ("", "nightly-7"):
+        out = subprocess.run(["bash", "-c", recipe + '\nprintf %s "$SIG"'], cwd=tmp_path, check=True,
+                             capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "TS": str(NOW), "QUERY": query, "KEY": key,
+                                  "SECRET": HMAC_SECRET}).stdout
+        request = SignedRequest("POST", "/v1/findings", (("repository", "acme/infra"), ("commit_sha", "ab" * 20)),
+                                key)
+        assert "sha256=" + out == sign_request(HMAC_SECRET.encode(), NOW, request, b'{"runs": []}\n')
