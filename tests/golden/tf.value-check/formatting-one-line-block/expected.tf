@@ -1,5 +1,5 @@
 resource "aws_instance" "web" {
-  ami = "ami-123"
+  ami           = "ami-123"
   ebs_optimized = true
 }
 # trailing comment stays
