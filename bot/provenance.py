@@ -26,7 +26,8 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     ]
     if info is not None:
         lines.append(f"Fixer: {info.id}: {info.description}")
-        lines.append(f"Category: {info.category.value}, risk {info.risk.value}, {info.confidence.value}")
+        lines.append(f"Category: {info.category.value}, risk {info.risk.value}, {info.confidence.value}, "
+                     f"impact {info.impact_text()}")
     if attempt.location is not None:
         lines.append(f"Why this place: {attempt.location.why}")
     lines += [

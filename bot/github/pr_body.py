@@ -79,6 +79,7 @@ def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[st
                   f"- Risk: {info.risk.value}",
                   f"- Confidence: {info.confidence.value}"
                   + (" (a reviewer must confirm the value)" if info.confidence.value == "assumed-value" else ""),
+                  f"- Impact: {info.impact_text()}",
                   ""]
     evidence = (verification or "(no verification recorded)").replace("```", "'''")
     lines += ["## Evidence", "", "```text", evidence, "```", "",

@@ -26,6 +26,7 @@ from fixers.models import (
     FixContext,
     FixerInfo,
     FunctionFixer,
+    Impact,
     NoChange,
     Outcome,
     Patched,
@@ -91,7 +92,9 @@ SG_DESCRIPTIONS = FunctionFixer(
     FixerInfo("tf.sg-descriptions", ("CKV_AWS_23",), Category.NETWORK, Risk.LOW, Confidence.ASSUMED_VALUE,
               "Describe security groups (the provider's default text) and their rules, each rule by "
               "its own protocol, ports and sources (\"tcp 443 from 10.0.0.0/8\"); Unknown when those "
-              "are not literal."),
+              "are not literal. An inline rule whose description changes is revoked and authorized "
+              "again, a moment in which new connections it allows are refused.",
+              frozenset({Impact.AVAILABILITY})),
     fix_descriptions,
 )
 

@@ -59,9 +59,15 @@ def _literal(text: str, block: Block, name: str) -> object | None:
     raise NotDescribable(non_literal_reason(name, expression))
 
 
+def _port(value: object) -> object:
+    """Terraform turns "443" into 443 for a number argument; so does the description."""
+    return int(value) if isinstance(value, str) and re.fullmatch(r"-?\d+", value) else value
+
+
 def _ports(protocol: str, low: object, high: object) -> str:
     if protocol == "all":
         return ""
+    low, high = _port(low), _port(high)
     if not isinstance(low, int) or not isinstance(high, int) or isinstance(low, bool) or isinstance(high, bool):
         raise NotDescribable(f"the rule's ports ({low!r} to {high!r}) are not whole numbers")
     if protocol.startswith("icmp"):
