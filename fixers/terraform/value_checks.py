@@ -207,6 +207,14 @@ def check_requirements(source: str, block, requirements: tuple[Requirement, ...]
             return Unknown(requirement.why)
         if isinstance(requirement, AddsArgument) and existing is None:
             companions.append(ValueEdit(requirement.path, requirement.value))
+        elif isinstance(requirement, AddsArgument) and requirement.must_equal:
+            try:
+                kept = literal_value(existing.value_text(source)) == requirement.value
+            except NotLiteral:
+                kept = False
+            if not kept:
+                return Unknown(f"{requirement.why}, and {'/'.join(requirement.path)} is "
+                               f"`{existing.value_text(source).strip()}`, not {render_value(requirement.value)}")
         if isinstance(requirement, RejectedFor):
             if existing is None:
                 if requirement.when_absent:

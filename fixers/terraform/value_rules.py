@@ -46,11 +46,15 @@ class NeedsArgument:
 
 @dataclass(frozen=True)
 class AddsArgument:
-    """The provider requires this argument beside the value, and `value` is right for every owner."""
+    """The provider requires this argument beside the value, and `value` is right for every owner.
+
+    must_equal: an existing setting counts only if it is this literal (Unknown(why) otherwise).
+    """
 
     path: tuple[str, ...]
     value: object
     why: str
+    must_equal: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ RULES: dict[str, ValueRule] = {
     "CKV_AWS_36": _safe("digest files only; nothing else changes"),
     "CKV_AWS_39": _r(HIGH, COMPATIBILITY, why="kubectl and CI outside the VPC lose the cluster endpoint", needs=(
         AddsArgument(("vpc_config", "endpoint_private_access"), True,
-                     "EKS rejects a cluster with neither a public nor a private endpoint"),)),
+                     "EKS rejects a cluster with neither a public nor a private endpoint", must_equal=True),)),
     "CKV_AWS_42": _r(HIGH, REPLACEMENT, why=_REPLACES_STORAGE),
     "CKV_AWS_43": _r(LOW, COST, why="KMS requests are billed", needs=(
         AddsArgument(("kms_key_id",), "alias/aws/kinesis", "encryption_type KMS requires kms_key_id; the "
