@@ -1,7 +1,7 @@
 """A security-group rule's description, derived from the rule itself: "tcp 443 from 10.0.0.0/8".
 
 Only literal protocols, ports and sources are described (and plain references to another
-security group of the configuration); anything computed makes the description unknowable here,
+security group or to a VPC's CIDR in the configuration); anything computed makes the description unknowable here,
 and the reason says which attribute. The text keeps to the characters AWS accepts in rule
 descriptions and to its 255-character limit.
 """
@@ -15,7 +15,12 @@ from fixers.locate.terraform import non_literal_reason
 
 MAX_LENGTH = 255  # AWS's limit for a rule description
 _PROTOCOL_NAMES = {"-1": "all", "all": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
-_GROUP_REFERENCE = re.compile(r"aws_security_group\.([A-Za-z0-9_-]+)\.id")
+# References to objects of the configuration that name a source as well as a literal would.
+_REFERENCES = (
+    (re.compile(r"aws_security_group\.([A-Za-z0-9_-]+)\.id"), "{}"),
+    (re.compile(r'"?\$\{aws_vpc\.([A-Za-z0-9_-]+)\.cidr_block\}"?|aws_vpc\.([A-Za-z0-9_-]+)\.cidr_block'),
+     "the CIDR of VPC {}"),
+)
 # The characters AWS allows in a security group rule description.
 _ALLOWED = re.compile(r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*")
 
@@ -51,12 +56,18 @@ def _literal(text: str, block: Block, name: str) -> object | None:
         pass
     stripped = expression.strip()
     items = [i.strip() for i in stripped[1:-1].split(",") if i.strip()] if stripped.startswith("[") else [stripped]
-    groups = [_GROUP_REFERENCE.fullmatch(i) for i in items]
-    if items and all(groups):
-        # A reference to a group of this configuration names it as well as an id would.
-        names = [g.group(1) for g in groups]
+    names = [_reference_name(i) for i in items]
+    if items and all(names):
         return names if stripped.startswith("[") else names[0]
     raise NotDescribable(non_literal_reason(name, expression))
+
+
+def _reference_name(item: str) -> str | None:
+    for pattern, text in _REFERENCES:
+        match = pattern.fullmatch(item)
+        if match:
+            return text.format(next(g for g in match.groups() if g))
+    return None
 
 
 def _port(value: object) -> object:
