@@ -36,7 +36,8 @@ def commit_message(attempt: Attempt, verification: str) -> str:
     ]
     if info is not None:
         lines.append(f"Fixer: {info.id}: {commit_text(info.description, LINE_LIMIT)}")
-        lines.append(f"Category: {info.category.value}, risk {info.risk.value}, {info.confidence.value}")
+        lines.append(f"Category: {info.category.value}, risk {info.risk.value}, {info.confidence.value}, "
+                     f"impact {info.impact_text()}")
     if attempt.location is not None:
         lines.append(f"Why this place: {commit_text(attempt.location.why, LINE_LIMIT)}")
     lines += [

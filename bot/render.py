@@ -78,10 +78,11 @@ def _short(text: str, limit: int = 90) -> str:
 
 def print_fixers(console: Console, fixers: list) -> None:
     table = Table(title=f"{len(fixers)} fixers", title_justify="left")
-    for column in ("id", "rules", "category", "risk", "confidence", "what it does"):
+    for column in ("id", "rules", "category", "risk", "confidence", "impact", "what it does"):
         table.add_column(column, overflow="fold")
     for fixer in fixers:
         info = fixer.info
         rules = ", ".join(info.rule_ids) or "(claimed from checkov metadata)"
-        table.add_row(info.id, rules, info.category.value, info.risk.value, info.confidence.value, info.description)
+        table.add_row(info.id, rules, info.category.value, info.risk.value, info.confidence.value, info.impact_text(),
+                      info.description)
     console.print(table)

@@ -33,7 +33,7 @@ def attempt_record(attempt: Attempt) -> dict:
     if attempt.fixer is not None:
         info = attempt.fixer.info
         record["fixer"] = {"id": info.id, "category": info.category.value, "risk": info.risk.value,
-                           "confidence": info.confidence.value}
+                           "confidence": info.confidence.value, "impact": sorted(i.value for i in info.impact)}
     if attempt.summary:
         record["summary"] = attempt.summary
     if attempt.location is not None:

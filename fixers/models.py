@@ -29,8 +29,24 @@ class Risk(str, Enum):
 
 
 class Confidence(str, Enum):
-    SAFE_DEFAULT = "safe-default"    # the value is what the rule demands and breaks nothing sane
-    ASSUMED_VALUE = "assumed-value"  # the value is a guess about the workload: a reviewer must confirm
+    # The value is what the rule demands, breaks nothing sane and has no declared Impact.
+    SAFE_DEFAULT = "safe-default"
+    # The value is a guess about the workload, or it has an Impact its owner must accept: a reviewer confirms.
+    ASSUMED_VALUE = "assumed-value"
+
+
+class Impact(str, Enum):
+    """An effect of applying a fix beyond satisfying the rule, declared so that policy can see it.
+
+    A fix with any impact is not a safe default (Confidence.ASSUMED_VALUE): it needs a person.
+    """
+
+    COST = "cost"                    # the resource costs more (a feature billed by use or by the hour)
+    AVAILABILITY = "availability"    # a restart, fail-over, rule re-creation or throttling while or after it applies
+    OPERATIONS = "operations"        # changes how the resource is run, e.g. deletion protection blocks `terraform destroy`
+    REPLACEMENT = "replacement"      # Terraform destroys and re-creates an existing resource (its data and ids)
+    COMPATIBILITY = "compatibility"  # clients or software relying on the old behaviour stop working
+    UNREVIEWED = "unreviewed"        # the rule's effects were not reviewed one by one (generic value checks)
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,11 @@ class FixerInfo:
     risk: Risk
     confidence: Confidence
     description: str
+    impact: frozenset[Impact] = frozenset()  # effects beyond the rule (empty for a safe default)
+
+    def impact_text(self) -> str:
+        """The impacts for people and labels: "cost, availability", or "none"."""
+        return ", ".join(i.value for i in Impact if i in self.impact) or "none"
 
 
 class Fixer(Protocol):

@@ -31,7 +31,9 @@ def fixer_for(rule_id: str, catalog: Mapping[str, RuleMeta]) -> Fixer | None:
         return None
     for claims, fixer in FAMILIES:
         if claims(meta):
-            return fixer
+            # A family labels each rule it claims on its own (risk, confidence, impact differ per rule).
+            for_rule = getattr(fixer, "for_rule", None)
+            return for_rule(meta) if for_rule else fixer
     return None
 
 

@@ -120,6 +120,7 @@ def _explanation(attempt: Attempt, base_sha: str, verification: str,
                   f"- Risk: {info.risk.value}",
                   f"- Confidence: {info.confidence.value}"
                   + (" (a reviewer must confirm the value)" if info.confidence.value == "assumed-value" else ""),
+                  f"- Impact: {info.impact_text()}",
                   ""]
     fence, evidence = q.md_block(verification or "(no verification recorded)", EVIDENCE_LIMIT, EVIDENCE_LINES)
     lines += ["## Evidence", "", fence + "text", *evidence.split("\n"), fence, "",

@@ -216,13 +216,35 @@ def _inner_indent(text: str, block: Block) -> str:
 Statement = tuple[str, Union[str, "list[Statement]"]]
 
 
-def render_statements(statements: Sequence[Statement], indent: str, unit: str, nl: str) -> str:
-    """Statements as text lines at `indent`, each ending with `nl`."""
-    out = []
+def _leading_run(statements: Sequence[Statement]) -> list[str]:
+    """Names of the attributes before the first nested block: they join the lines above them."""
+    names = []
     for name, value in statements:
+        if not isinstance(value, str):
+            break
+        names.append(name)
+    return names
+
+
+def render_statements(statements: Sequence[Statement], indent: str, unit: str, nl: str,
+                      first_run_width: int = 0) -> str:
+    """Statements as text lines at `indent`, each ending with `nl`, aligned as `terraform fmt` aligns.
+
+    fmt pads the names of a run of consecutive one-line attributes (no blank line, comment or
+    block between them) so that their `=` share a column. Every value written here is one line,
+    so each run of attribute statements is padded to its longest name; the first run is padded to
+    at least `first_run_width` (the width of the run it continues in the file).
+    """
+    out = []
+    width = 0
+    for position, (name, value) in enumerate(statements):
         if isinstance(value, str):
-            out.append(f"{indent}{name} = {value}{nl}")
+            if not width:
+                rest = _leading_run(statements[position:])
+                width = max([len(n) for n in rest] + [first_run_width if position == 0 else 0])
+            out.append(f"{indent}{name.ljust(width)} = {value}{nl}")
         else:
+            width = 0
             out.append(f"{indent}{name} {{{nl}")
             out.append(render_statements(value, indent + unit, unit, nl))
             out.append(f"{indent}}}{nl}")
@@ -246,31 +268,105 @@ def _checked(text: str) -> str:
     return text
 
 
-def insert_statements(text: str, block: Block, statements: Sequence[Statement]) -> str:
-    """Add statements at the end of the block's body, at the body's own indentation."""
+def _run_above(text: str, block: Block, line_start: int) -> list[Attribute]:
+    """The run of one-line attributes that ends on the line just above `line_start`.
+
+    terraform fmt aligns the `=` of consecutive lines that each hold a whole attribute; a blank
+    line, a comment line, a nested block or an attribute whose value spans lines ends the run.
+    """
+    one_line = [a for a in (_attribute(n) for n in block.items() if n.data == "attribute")
+                if "\n" not in text[a.start:a.value_end]]
+    by_line_start = {_line_start(text, a.start): a for a in one_line}
+    run: list[Attribute] = []
+    line = line_start
+    while line > 0:
+        above = _line_start(text, line - 1)
+        attribute = by_line_start.get(above)
+        if attribute is None or above <= block.lbrace:
+            break
+        run.insert(0, attribute)
+        line = above
+    return run
+
+
+def _continue_run(text: str, block: Block, line_start: int, indent: str, names: Sequence[str],
+                  padded: bool = False) -> tuple[int, bool]:
+    """How new attribute lines inserted at `line_start` keep `terraform fmt` from touching other lines.
+
+    Returns (width to pad the new names to, whether to start a new run after a blank line). A new
+    name that fits the run above takes the run's `=` column; a longer one would make fmt move every
+    `=` of the run, so the new lines start their own run after a blank line instead.
+    """
+    run = _run_above(text, block, line_start)
+    if not run or not names:
+        return 0, False
+    column = max(a.start - _line_start(text, a.start) + len(a.name) for a in run)
+    if len(indent) + max(len(n) for n in names) > column:
+        return (0, False) if padded else (0, True)
+    return column - len(indent), False
+
+
+def insert_statements(text: str, block: Block, statements: Sequence[Statement], _padded_run: bool = False) -> str:
+    """Add statements at the end of the block's body, at the body's own indentation.
+
+    (_padded_run: internal, the run above was just padded for these statements' names.)
+    """
     nl = newline_of(text)
     indent = _inner_indent(text, block)
     unit = _indent_unit(text)
     if "\t" in indent and unit != "\t":
         unit = "\t"
-    rendered = render_statements(statements, indent, unit, nl)
     brace_line = _line_start(text, block.rbrace)
     if not text[brace_line:block.rbrace].strip(" \t") and brace_line > block.lbrace:
-        # The closing brace sits on its own line: new lines go right above it.
+        # The closing brace sits on its own line: new lines go right above it, continuing the
+        # run of one-line attributes that ends there (see _run_above).
+        width, separate = _continue_run(text, block, brace_line, indent, _leading_run(statements), _padded_run)
+        rendered = (nl if separate else "") + render_statements(statements, indent, unit, nl, width)
         return _checked(_splice(text, brace_line, brace_line, rendered))
-    # One-line block such as `{}` or `{ a = 1 }`: open it up. Terraform allows a statement
-    # after `{` only in the one-line form, so existing content moves to its own line.
+    # One-line block such as `{}` or `{ a = 1 }`, or a brace after the last statement: open it
+    # up first (existing content on its own line, the brace on its own line), then insert as above.
+    # Terraform allows a statement after `{` only in the one-line form.
     cut = block.rbrace
     while cut > block.lbrace + 1 and text[cut - 1] in " \t":
         cut -= 1
     block_indent = _leading_whitespace(text, block.start)
-    text = _splice(text, cut, block.rbrace, nl + rendered + block_indent)
+    text = _splice(text, cut, block.rbrace, nl + block_indent)
     content = block.lbrace + 1
     while content < cut and text[content] in " \t":
         content += 1
-    if content < cut and text[content] not in "\r\n":
+    moved = content < cut and text[content] not in "\r\n"
+    if moved:
         text = _splice(text, block.lbrace + 1, content, nl + indent)
-    return _checked(text)
+    opened = _block_starting_at(parse_tree(_checked(text)), block.start)
+    if opened is None:
+        raise HclEditError("the block could not be found again after opening it; nothing was changed")
+    names = _leading_run(statements)
+    if moved and names and len(opened.items()) == 1 and opened.items()[0].data == "attribute":
+        # The one attribute a one-line block holds was moved to its own line by this edit, so it
+        # may be padded too: the new lines then continue its run instead of starting their own.
+        text = _pad_name(text, _attribute(opened.items()[0]), max(len(n) for n in names))
+        opened = _block_starting_at(parse_tree(_checked(text)), block.start)
+        return insert_statements(text, opened, statements, _padded_run=True)
+    return insert_statements(text, opened, statements)
+
+
+def _pad_name(text: str, attribute: Attribute, width: int) -> str:
+    """Pad the attribute's name so that its `=` sits where a run `width` names wide puts it."""
+    name_end = attribute.start + len(attribute.name)
+    equals = text.index("=", name_end)
+    if text[name_end:equals].strip(" \t") or width <= len(attribute.name):
+        return text
+    return _splice(text, name_end, equals, " " * (width - len(attribute.name) + 1))
+
+
+def _block_starting_at(tree: Tree, start: int) -> Block | None:
+    pending = top_level_blocks(tree)
+    while pending:
+        block = pending.pop()
+        if block.start == start:
+            return block
+        pending.extend(nested_blocks(block))
+    return None
 
 
 def set_attribute(text: str, block: Block, name: str, value_text: str) -> str:

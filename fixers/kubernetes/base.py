@@ -18,6 +18,7 @@ from fixers.models import (
     FixContext,
     FixerInfo,
     FunctionFixer,
+    Impact,
     NoChange,
     Outcome,
     Patched,
@@ -64,8 +65,9 @@ def workload_fixer(
     category: Category = Category.HARDENING,
     risk: Risk = Risk.LOW,
     confidence: Confidence = Confidence.SAFE_DEFAULT,
+    impact: frozenset[Impact] = frozenset(),
 ) -> FunctionFixer:
-    info = FixerInfo(fixer_id, rule_ids, category, risk, confidence, description)
+    info = FixerInfo(fixer_id, rule_ids, category, risk, confidence, description, impact)
 
     def fix(source: str, finding: Finding, ctx: FixContext) -> Outcome:
         try:

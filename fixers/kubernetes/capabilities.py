@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fixers.kubernetes.base import AppendItem, RemoveItem, per_container_plan, security_context, workload_fixer
 from fixers.locate.kubernetes import CONTAINER_LISTS, Container
-from fixers.models import Confidence, Finding, Risk
+from fixers.models import Confidence, Finding, Impact, Risk
 
 # What each rule accepts in capabilities.drop (checkov matches substrings of each item).
 _ACCEPTED_DROPS = {"CKV_K8S_37": ("ALL", "all"), "CKV_K8S_28": ("ALL", "all", "NET_RAW")}
@@ -29,7 +29,11 @@ DROP_CAPABILITIES = workload_fixer(
         lambda c, f: [AppendItem(c.path + ("securityContext", "capabilities", "drop"), "ALL")],
         "add ALL to securityContext.capabilities.drop",
     ),
-    "Containers drop every Linux capability (ALL covers NET_RAW); added ones stay as declared.",
+    "Containers drop every Linux capability (ALL covers NET_RAW); added ones stay as declared. Images "
+    "that bind low ports, chown or switch user at start (nginx, postgres) need some added back.",
+    risk=Risk.MEDIUM,
+    confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 
@@ -55,6 +59,7 @@ ADDED_CAPABILITIES = workload_fixer(
     "Containers do not add Linux capabilities (CKV_K8S_39: SYS_ADMIN only).",
     risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 FIXERS = [DROP_CAPABILITIES, ADDED_CAPABILITIES]

@@ -5,7 +5,7 @@ import re
 
 from fixers.kubernetes.base import SetValue, per_container_plan, security_context, workload_fixer
 from fixers.locate.kubernetes import CONTAINER_LISTS, Container
-from fixers.models import Confidence, Finding, Risk, Unknown
+from fixers.models import Confidence, Finding, Impact, Risk, Unknown
 
 
 def _sc_path(container: Container, key: str) -> tuple:
@@ -25,7 +25,8 @@ ALLOW_PRIVILEGE_ESCALATION = workload_fixer(
     "Containers must not gain more privileges than their parent process.",
 )
 
-# CKV_K8S_16 fails on any truthy `privileged`; absent passes, so only a set value changes.
+# CKV_K8S_16 fails on any truthy `privileged`; absent passes, so only a set value changes. That
+# value was written on purpose (CNI, CSI and node agents need it): a reviewer confirms.
 PRIVILEGED = workload_fixer(
     "k8s.privileged",
     ("CKV_K8S_16",),
@@ -35,7 +36,11 @@ PRIVILEGED = workload_fixer(
         lambda c, f: [SetValue(_sc_path(c, "privileged"), False)],
         "set securityContext.privileged: false",
     ),
-    "Containers must not run privileged.",
+    "Containers must not run privileged (only containers that set privileged: true are changed; "
+    "node agents that need it break).",
+    risk=Risk.MEDIUM,
+    confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 # The root filesystem turning read-only breaks images that write outside volumes: a reviewer confirms.
@@ -51,6 +56,7 @@ READ_ONLY_ROOT_FILESYSTEM = workload_fixer(
     "Containers get a read-only root filesystem (the app must write only to volumes).",
     risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 # CKV_K8S_30 wants a non-empty securityContext; allowPrivilegeEscalation: false is the setting
@@ -95,7 +101,10 @@ IMAGE_PULL_POLICY = workload_fixer(
     "k8s.image-pull-policy",
     ("CKV_K8S_15",),
     per_container_plan(CONTAINER_LISTS, _pull_policy_violates, _pull_policy_edits, "set imagePullPolicy: Always"),
-    "Images are pulled on every start, so a moved tag cannot serve a stale or planted image.",
+    "Images are pulled on every start, so a moved tag cannot serve a stale or planted image; a registry "
+    "outage or rate limit then keeps pods from starting.",
+    confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.AVAILABILITY}),
 )
 
 FIXERS = [ALLOW_PRIVILEGE_ESCALATION, PRIVILEGED, READ_ONLY_ROOT_FILESYSTEM, CONTAINER_SECURITY_CONTEXT, IMAGE_PULL_POLICY]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fixers.kubernetes.base import AppendItem, Edit, Plan, RemoveItem, SetValue, workload_fixer
 from fixers.locate.kubernetes import Container, Workload
-from fixers.models import Confidence, Finding, Risk, Unknown
+from fixers.models import Confidence, Finding, Impact, Risk, Unknown
 
 APISERVER, KUBELET, ETCD = "kube-apiserver", "kubelet", "etcd"
 CONTROLLER, SCHEDULER = "kube-controller-manager", "kube-scheduler"
@@ -51,7 +51,9 @@ TABLE: dict[str, SetFlag | ListFlag | DropFlag | NeedsPerson] = {
     "CKV_K8S_68": SetFlag(APISERVER, "--anonymous-auth", "false"),
     "CKV_K8S_69": DropFlag(APISERVER, "--basic-auth-file"),
     "CKV_K8S_70": DropFlag(APISERVER, "--token-auth-file"),
-    "CKV_K8S_71": SetFlag(APISERVER, "--kubelet-https", "true"),
+    # Removed flags: an API server given them does not start.
+    "CKV_K8S_71": NeedsPerson(APISERVER, "--kubelet-https was removed in Kubernetes 1.22 (HTTPS to kubelets is "
+                                         "unconditional since 1.19); an API server given it does not start"),
     "CKV_K8S_72": NeedsPerson(APISERVER, "--kubelet-client-certificate/--kubelet-client-key need the cluster's certificate paths"),
     "CKV_K8S_74": ListFlag(APISERVER, "--authorization-mode", "AlwaysAllow", remove=True),
     "CKV_K8S_75": ListFlag(APISERVER, "--authorization-mode", "Node", when_missing="Node,RBAC"),
@@ -64,7 +66,8 @@ TABLE: dict[str, SetFlag | ListFlag | DropFlag | NeedsPerson] = {
     "CKV_K8S_84": NeedsPerson(APISERVER, "PodSecurityPolicy was removed in Kubernetes 1.25; enabling it would stop the API server"),
     "CKV_K8S_85": ListFlag(APISERVER, "--enable-admission-plugins", "NodeRestriction"),
     "CKV_K8S_86": DropFlag(APISERVER, "--insecure-bind-address"),
-    "CKV_K8S_88": SetFlag(APISERVER, "--insecure-port", "0"),
+    "CKV_K8S_88": NeedsPerson(APISERVER, "--insecure-port was removed in Kubernetes 1.24 (the insecure port is "
+                                         "gone since 1.20); an API server given it does not start"),
     "CKV_K8S_89": NeedsPerson(APISERVER, "--secure-port needs the port the cluster serves on"),
     "CKV_K8S_90": SetFlag(APISERVER, "--profiling", "false"),
     "CKV_K8S_91": NeedsPerson(APISERVER, "--audit-log-path needs a log path and a volume for it"),
@@ -169,15 +172,17 @@ def _plan(workload: Workload, finding: Finding) -> Plan | Unknown:
     return Plan(tuple(edits), f"{what} on {action.binary} in {workload.kind} {workload.name}")
 
 
-# Control-plane flags change how the cluster itself runs: a person reviews every one.
+# Control-plane flags change how the cluster itself runs, and a wrong one stops the component
+# (e.g. --anonymous-auth=false fails kubeadm's unauthenticated liveness probes): a person reviews every one.
 CONTROL_PLANE_FLAGS = workload_fixer(
     "k8s.control-plane-flags",
     tuple(TABLE),
     _plan,
     "Sets, adds or removes one command-line flag of a kube-apiserver, kubelet, etcd, controller-manager "
     "or scheduler container, as the CIS benchmark checks in checkov ask.",
-    risk=Risk.MEDIUM,
-    confidence=Confidence.SAFE_DEFAULT,
+    risk=Risk.HIGH,
+    confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.AVAILABILITY, Impact.COMPATIBILITY}),
 )
 
 FIXERS = [CONTROL_PLANE_FLAGS]

@@ -3,20 +3,26 @@ from __future__ import annotations
 
 from fixers.kubernetes.base import Edit, Plan, SetValue, security_context, workload_fixer
 from fixers.locate.kubernetes import Workload
-from fixers.models import Category, Confidence, Finding, Risk, Unknown
+from fixers.models import Category, Confidence, Finding, Impact, Risk, Unknown
 
 NON_ROOT_UID = 10001  # CKV_K8S_40 wants >= 10000; one above keeps clear of the boundary
 
 
 def _pod_flag_off(key: str, rule: str, what: str):
-    """hostPID/hostIPC/hostNetwork: checkov fails only on a truthy value, so only that value changes."""
+    """hostPID/hostIPC/hostNetwork: checkov fails only on a truthy value, so only that value changes.
+
+    A value written on purpose (node agents, monitoring, CNI need the host's namespaces): a reviewer confirms.
+    """
 
     def plan(workload: Workload, finding: Finding) -> Plan:
         if not workload.pod_spec.get(key):
             return Plan((), "")
         return Plan((SetValue(workload.pod_spec_path + (key,), False),), f"set {key}: false on {workload.kind} {workload.name}")
 
-    return workload_fixer(f"k8s.{what}", (rule,), plan, f"The pod does not share the host's {key[4:]} namespace.")
+    return workload_fixer(f"k8s.{what}", (rule,), plan,
+                          f"The pod does not share the host's {key[4:]} namespace (only an explicit {key}: true "
+                          "is changed; agents that need it break).",
+                          risk=Risk.MEDIUM, confidence=Confidence.ASSUMED_VALUE, impact=frozenset({Impact.COMPATIBILITY}))
 
 
 HOST_PID = _pod_flag_off("hostPID", "CKV_K8S_17", "host-pid")
@@ -98,9 +104,12 @@ AUTOMOUNT_SERVICE_ACCOUNT_TOKEN = workload_fixer(
     "k8s.automount-service-account-token",
     ("CKV_K8S_38",),
     _automount_plan,
-    "The pod does not mount a service-account token it does not ask for.",
+    "The pod does not mount a service-account token it does not ask for (pods that call the Kubernetes "
+    "API lose their credentials).",
     category=Category.IDENTITY,
     risk=Risk.MEDIUM,
+    confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 
@@ -141,6 +150,7 @@ RUN_AS_NON_ROOT = workload_fixer(
     "Containers must not run as root (the image must have a non-root user).",
     risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 
@@ -164,6 +174,7 @@ RUN_AS_HIGH_UID = workload_fixer(
     f"Containers run as a high user id ({NON_ROOT_UID}) that cannot collide with host users.",
     risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.COMPATIBILITY}),
 )
 
 FIXERS = [

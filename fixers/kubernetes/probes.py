@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fixers.kubernetes.base import SetValue, per_container_plan, workload_fixer
 from fixers.locate.kubernetes import Container
-from fixers.models import Category, Confidence, Finding, Unknown
+from fixers.models import Category, Confidence, Finding, Impact, Risk, Unknown
 
 PROBE_KEYS = {"CKV_K8S_8": "livenessProbe", "CKV_K8S_9": "readinessProbe"}
 
@@ -39,9 +39,12 @@ PROBES = workload_fixer(
         "add a tcpSocket probe on the declared containerPort",
     ),
     "Containers get a liveness/readiness probe: a TCP check on their declared port. Whether the port "
-    "answering means healthy is an assumption a reviewer confirms.",
+    "answering means healthy is an assumption a reviewer confirms; with the default timings a slow-starting "
+    "container is restarted by its liveness probe.",
     category=Category.AVAILABILITY,
+    risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.AVAILABILITY}),
 )
 
 FIXERS = [PROBES]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from fixers.kubernetes.base import SetValue, per_container_plan, workload_fixer
 from fixers.locate.kubernetes import CONTAINER_LISTS, Container
-from fixers.models import Category, Confidence, Finding, Unknown
+from fixers.models import Category, Confidence, Finding, Impact, Risk, Unknown
 
 DEFAULTS = {
     ("requests", "cpu"): "100m",
@@ -77,9 +77,12 @@ RESOURCES = workload_fixer(
     tuple(RULES),
     per_container_plan(CONTAINER_LISTS, _violates, _edits, "set the missing resource request or limit (assumed value)"),
     "Containers declare CPU and memory requests and limits: requests 100m/128Mi, limits 500m/512Mi unless "
-    "an existing value says otherwise. The numbers are guesses a reviewer must confirm.",
+    "an existing value says otherwise. The numbers are guesses a reviewer must confirm: a memory limit "
+    "below real use gets the container OOM-killed, a CPU limit throttles it.",
     category=Category.RESOURCES,
+    risk=Risk.MEDIUM,
     confidence=Confidence.ASSUMED_VALUE,
+    impact=frozenset({Impact.AVAILABILITY}),
 )
 
 FIXERS = [RESOURCES]

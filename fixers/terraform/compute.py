@@ -20,6 +20,7 @@ from fixers.models import (
     FixContext,
     FixerInfo,
     FunctionFixer,
+    Impact,
     NoChange,
     Outcome,
     Patched,
@@ -95,17 +96,17 @@ def fix_ebs_encryption(source: str, finding: Finding, ctx: FixContext) -> Outcom
 
 
 IMDSV2 = FunctionFixer(
-    FixerInfo("tf.imdsv2", ("CKV_AWS_79",), Category.HARDENING, Risk.MEDIUM, Confidence.SAFE_DEFAULT,
+    FixerInfo("tf.imdsv2", ("CKV_AWS_79",), Category.HARDENING, Risk.MEDIUM, Confidence.ASSUMED_VALUE,
               "Require IMDSv2 session tokens (metadata_options http_tokens = \"required\") on instances, "
               "launch templates and launch configurations; software still using IMDSv1 stops getting "
-              "credentials."),
+              "credentials.", frozenset({Impact.COMPATIBILITY})),
     fix_imdsv2,
 )
 EBS_ENCRYPTION = FunctionFixer(
     FixerInfo("tf.ebs-encryption", ("CKV_AWS_3", "CKV_AWS_8"), Category.ENCRYPTION, Risk.HIGH,
-              Confidence.SAFE_DEFAULT,
+              Confidence.ASSUMED_VALUE,
               "Encrypt EBS volumes and instance block devices; on existing resources Terraform "
-              "replaces the volume (and the instance for root devices)."),
+              "replaces the volume (and the instance for root devices).", frozenset({Impact.REPLACEMENT})),
     fix_ebs_encryption,
 )
 

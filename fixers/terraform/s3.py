@@ -35,6 +35,7 @@ from fixers.models import (
     FixContext,
     FixerInfo,
     FunctionFixer,
+    Impact,
     NoChange,
     Outcome,
     Patched,
@@ -222,24 +223,30 @@ LIFECYCLE = S3Feature(
 
 
 def _fixer(fixer_id: str, rule_ids: tuple[str, ...], feature: S3Feature, category: Category, risk: Risk,
-           confidence: Confidence, description: str) -> FunctionFixer:
+           confidence: Confidence, description: str, *impact: Impact) -> FunctionFixer:
     return FunctionFixer(
-        FixerInfo(fixer_id, rule_ids, category, risk, confidence, description),
+        FixerInfo(fixer_id, rule_ids, category, risk, confidence, description, frozenset(impact)),
         lambda source, finding, ctx: fix_feature(feature, source, finding, ctx),
     )
 
 
 S3_ENCRYPTION = _fixer(
-    "tf.s3-encryption", ("CKV_AWS_19", "CKV_AWS_145"), ENCRYPTION, Category.ENCRYPTION, Risk.LOW,
-    Confidence.SAFE_DEFAULT, "Default SSE-KMS encryption (AWS managed key) for S3 buckets.")
+    "tf.s3-encryption", ("CKV_AWS_19", "CKV_AWS_145"), ENCRYPTION, Category.ENCRYPTION, Risk.MEDIUM,
+    Confidence.ASSUMED_VALUE, "Default SSE-KMS encryption (AWS managed key) for S3 buckets: KMS requests are "
+    "billed, and other accounts cannot read objects encrypted with the AWS managed key.",
+    Impact.COST, Impact.COMPATIBILITY)
 S3_VERSIONING = _fixer(
     "tf.s3-versioning", ("CKV_AWS_21",), VERSIONING, Category.AVAILABILITY, Risk.MEDIUM,
-    Confidence.SAFE_DEFAULT, "Enable S3 versioning (costs storage for every overwritten object).")
+    Confidence.ASSUMED_VALUE, "Enable S3 versioning (costs storage for every overwritten or deleted object; "
+    "once enabled it can only be suspended, never turned off).", Impact.COST, Impact.OPERATIONS)
 S3_PUBLIC_ACCESS_BLOCK = _fixer(
     "tf.s3-public-access-block", ("CKV2_AWS_6",), PUBLIC_ACCESS_BLOCK, Category.NETWORK, Risk.HIGH,
-    Confidence.ASSUMED_VALUE, "Block all public access to an S3 bucket (breaks intentionally public buckets).")
+    Confidence.ASSUMED_VALUE, "Block all public access to an S3 bucket (breaks intentionally public buckets).",
+    Impact.COMPATIBILITY)
 S3_LIFECYCLE = _fixer(
     "tf.s3-lifecycle", ("CKV2_AWS_61",), LIFECYCLE, Category.AVAILABILITY, Risk.LOW,
-    Confidence.SAFE_DEFAULT, "Lifecycle rule that aborts incomplete multipart uploads after 7 days.")
+    Confidence.ASSUMED_VALUE, "Lifecycle rule that aborts incomplete multipart uploads after 7 days. A new "
+    "aws_s3_bucket_lifecycle_configuration replaces the bucket's whole lifecycle configuration, including "
+    "rules set outside this file.", Impact.OPERATIONS)
 
 FIXERS = [S3_ENCRYPTION, S3_VERSIONING, S3_PUBLIC_ACCESS_BLOCK, S3_LIFECYCLE]

@@ -2,7 +2,9 @@
 
 A group without description gets the provider's own default ("Managed by Terraform"): the group's
 description forces replacement when it changes, and writing the default changes nothing in AWS.
-Rules get a placeholder that says a person must write the real purpose.
+Rules get a description derived from the rule itself ("tcp 443 from 10.0.0.0/8", see
+sg_rule_text); when a rule's protocol, ports or sources are not literal, the finding is Unknown
+with the reason, and nothing is written.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from fixers.edit.hcl import (
     top_level_blocks,
 )
 from fixers.locate.terraform import find_finding_block, locate
+from fixers.terraform.sg_rule_text import INLINE, STANDALONE, VPC_RULE, NotDescribable, describe, direction_of
 from fixers.models import (
     Category,
     Confidence,
@@ -23,6 +26,7 @@ from fixers.models import (
     FixContext,
     FixerInfo,
     FunctionFixer,
+    Impact,
     NoChange,
     Outcome,
     Patched,
@@ -31,11 +35,21 @@ from fixers.models import (
 )
 
 GROUP_DEFAULT = "Managed by Terraform"
-RULE_PLACEHOLDER = "Added by iacbot - review: describe what this rule allows"
 GROUP_TYPES = ("aws_security_group", "aws_db_security_group", "aws_elasticache_security_group",
                "aws_redshift_security_group")
 RULE_TYPES = ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule",
               "aws_vpc_security_group_egress_rule")
+_SHAPES = {"aws_security_group_rule": STANDALONE, "aws_vpc_security_group_ingress_rule": VPC_RULE,
+           "aws_vpc_security_group_egress_rule": VPC_RULE}
+
+
+def _rule_description(text: str, block, kind: str) -> str:
+    shape = _SHAPES.get(kind, INLINE)
+    try:
+        return describe(text, block, shape, direction_of(text, block, kind))
+    except NotDescribable as error:
+        where = f"the {kind} block" if kind in ("ingress", "egress") else "the rule"
+        raise HclEditError(f"cannot describe {where} from its own attributes: {error}") from None
 
 
 def _has_description(block) -> bool:
@@ -52,7 +66,7 @@ def fix_descriptions(source: str, finding: Finding, ctx: FixContext) -> Outcome:
         header = (block.type, block.labels)
         text, changed = source, []
         if not _has_description(block):
-            value = GROUP_DEFAULT if kind in GROUP_TYPES else RULE_PLACEHOLDER
+            value = GROUP_DEFAULT if kind in GROUP_TYPES else _rule_description(text, block, kind)
             text = set_attribute(text, block, "description", render_value(value))
             changed.append("the group" if kind in GROUP_TYPES else "the rule")
         if kind == "aws_security_group":
@@ -62,11 +76,13 @@ def fix_descriptions(source: str, finding: Finding, ctx: FixContext) -> Outcome:
                            and not _has_description(b)]
                 if not missing:
                     break
-                text = set_attribute(text, missing[0], "description", render_value(RULE_PLACEHOLDER))
+                description = _rule_description(text, missing[0], missing[0].type)
+                text = set_attribute(text, missing[0], "description", render_value(description))
                 changed.append(missing[0].type)
         if not changed:
             return NoChange(f"{finding.resource} and its rules already have descriptions")
-        return Patched(text, f"add descriptions to {', '.join(changed)} of {finding.resource} (review the text)",
+        return Patched(text, f"add descriptions to {', '.join(changed)} of {finding.resource}, "
+                             "derived from each rule's protocol, ports and sources",
                        locate(source, tree, finding))
     except HclEditError as error:
         return Unknown(str(error))
@@ -74,8 +90,11 @@ def fix_descriptions(source: str, finding: Finding, ctx: FixContext) -> Outcome:
 
 SG_DESCRIPTIONS = FunctionFixer(
     FixerInfo("tf.sg-descriptions", ("CKV_AWS_23",), Category.NETWORK, Risk.LOW, Confidence.ASSUMED_VALUE,
-              "Describe security groups and their rules; rule texts are placeholders a reviewer "
-              "must replace with the real purpose."),
+              "Describe security groups (the provider's default text) and their rules, each rule by "
+              "its own protocol, ports and sources (\"tcp 443 from 10.0.0.0/8\"); Unknown when those "
+              "are not literal. An inline rule whose description changes is revoked and authorized "
+              "again, a moment in which new connections it allows are refused.",
+              frozenset({Impact.AVAILABILITY})),
     fix_descriptions,
 )
 

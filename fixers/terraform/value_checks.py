@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fixers.edit.hcl import (
     HclEditError,
     NotLiteral,
     find_block,
+    insert_statements,
     literal_value,
     parse_tree,
     read_path,
     render_value,
     set_path,
+    walk_path,
 )
 from fixers.locate.terraform import find_finding_block, locate, non_literal_reason
+from fixers.terraform.value_rules import (
+    AddsArgument,
+    NeedsArgument,
+    NotWritable,
+    RejectedFor,
+    Requirement,
+    value_rule,
+)
 from fixers.models import (
     Category,
     Confidence,
     Finding,
+    Impact,
     FixContext,
     FixerInfo,
     FunctionFixer,
@@ -47,12 +59,6 @@ _ANY_INDEX = re.compile(r"\[?\d+\]?")
 _MAP_ARGUMENTS = frozenset({
     "tags", "tags_all", "labels", "metadata", "parameters", "environment", "variables",
     "annotations", "policy", "options", "settings_map", "default_tags",
-})
-
-# Value checks whose value alone makes an invalid configuration: the provider demands a companion
-# argument the catalog does not know about. Found by reviewing trial patches; extend as found.
-_NEEDS_COMPANION = frozenset({
-    "CKV_AWS_118",  # monitoring_interval > 0 requires monitoring_role_arn (an IAM role)
 })
 
 _CATEGORIES = {
@@ -108,7 +114,6 @@ def preferred_value(meta: RuleMeta) -> object | None:
 def claims(meta: RuleMeta) -> bool:
     return (
         "terraform" in meta.frameworks
-        and meta.id not in _NEEDS_COMPANION
         and meta.inspected_key is not None
         and key_path(meta.inspected_key) is not None
         and preferred_value(meta) is not None
@@ -135,8 +140,13 @@ class ValueEdit:
         return render_value(self.value)
 
 
-def apply_value_edit(source: str, finding: Finding, meta: RuleMeta, edit: ValueEdit) -> Outcome:
-    """Set edit.path = edit.value in the finding's block, unless the rule is already satisfied."""
+def apply_value_edit(source: str, finding: Finding, meta: RuleMeta, edit: ValueEdit,
+                     requirements: tuple[Requirement, ...] = ()) -> Outcome:
+    """Set edit.path = edit.value in the finding's block, unless the rule is already satisfied.
+
+    requirements: what the provider demands beside the value (value_rules); each is checked
+    before anything is written, and companions are written with the value.
+    """
     try:
         tree = parse_tree(source)
         block = find_finding_block(source, tree, finding)
@@ -152,15 +162,73 @@ def apply_value_edit(source: str, finding: Finding, meta: RuleMeta, edit: ValueE
                 return NoChange(f"{'/'.join(edit.path)} already satisfies {meta.id}")
         elif meta.missing_attribute_result == "PASSED":
             return NoChange(f"{meta.id} passes when {'/'.join(edit.path)} is absent")
-        patched = set_path(source, block, edit.path, edit.hcl)
-        _verify(patched, block.type, block.labels, edit)
+        checked = check_requirements(source, block, requirements)
+        if isinstance(checked, Unknown):
+            return checked
+        patched = _write(source, block, edit, checked)
+        for written in (edit, *checked):
+            _verify(patched, block.type, block.labels, written)
+        also = "".join(f", {'/'.join(c.path)} = {c.hcl}" for c in checked)
         return Patched(
             text=patched,
-            summary=f"set {'/'.join(edit.path)} = {edit.hcl} in {finding.resource} ({meta.id})",
+            summary=f"set {'/'.join(edit.path)} = {edit.hcl}{also} in {finding.resource} ({meta.id})",
             location=locate(source, tree, finding),
         )
     except HclEditError as error:
         return Unknown(str(error))
+
+
+def _write(source: str, block, edit: ValueEdit, companions: list[ValueEdit]) -> str:
+    """Write the value and its companions; new lines that share a block go in together, as one run."""
+    together = [c for c in companions if c.path[:-1] == edit.path[:-1]]
+    if together and read_path(block, edit.path) is None:
+        step = walk_path(block, edit.path)
+        statement: list = [(e.path[-1], e.hcl) for e in (edit, *together)]
+        for name in reversed(step.remaining[:-1]):
+            statement = [(name, statement)]
+        text = insert_statements(source, step.block, statement)
+        rest = [c for c in companions if c not in together]
+    else:
+        text = set_path(source, block, edit.path, edit.hcl)
+        rest = companions
+    for companion in rest:
+        text = set_path(text, find_block(parse_tree(text), block.type, block.labels), companion.path, companion.hcl)
+    return text
+
+
+def check_requirements(source: str, block, requirements: tuple[Requirement, ...]) -> list[ValueEdit] | Unknown:
+    """The companion edits the requirements add, or Unknown with the first requirement that fails."""
+    companions: list[ValueEdit] = []
+    for requirement in requirements:
+        if isinstance(requirement, NotWritable):
+            return Unknown(requirement.why)
+        existing = read_path(block, requirement.path)
+        if isinstance(requirement, NeedsArgument) and existing is None:
+            return Unknown(requirement.why)
+        if isinstance(requirement, AddsArgument) and existing is None:
+            companions.append(ValueEdit(requirement.path, requirement.value))
+        elif isinstance(requirement, AddsArgument) and requirement.must_equal:
+            try:
+                kept = literal_value(existing.value_text(source)) == requirement.value
+            except NotLiteral:
+                kept = False
+            if not kept:
+                return Unknown(f"{requirement.why}, and {'/'.join(requirement.path)} is "
+                               f"`{existing.value_text(source).strip()}`, not {render_value(requirement.value)}")
+        if isinstance(requirement, RejectedFor):
+            if existing is None:
+                if requirement.when_absent:
+                    return Unknown(requirement.when_absent)
+                continue
+            name = "/".join(requirement.path)
+            try:
+                value = literal_value(existing.value_text(source))
+            except NotLiteral:
+                return Unknown(f"{non_literal_reason(name, existing.value_text(source))}; the provider rejects "
+                               f"this change for some values of {name}")
+            if isinstance(value, str) and re.fullmatch(requirement.pattern, value):
+                return Unknown(requirement.why.format(value=value))
+    return companions
 
 
 def _verify(patched: str, block_type: str, labels: tuple[str, ...], edit: ValueEdit) -> None:
@@ -180,18 +248,44 @@ def fix_value_check(source: str, finding: Finding, ctx: FixContext) -> Outcome:
     meta = ctx.catalog.get(finding.rule_id)
     if meta is None or not claims(meta):
         return Unknown(f"{finding.rule_id} is not a value check this fixer can write")
-    return apply_value_edit(source, finding, meta, ValueEdit(key_path(meta.inspected_key), preferred_value(meta)))
+    return apply_value_edit(source, finding, meta, ValueEdit(key_path(meta.inspected_key), preferred_value(meta)),
+                            value_rule(meta).requirements)
 
 
-VALUE_CHECK_FIXER = FunctionFixer(
-    info=FixerInfo(
+_DESCRIPTION = ("Sets the attribute a checkov value check inspects to the value it expects, with what the "
+                "provider requires beside it; category, risk, confidence and impact are per rule "
+                "(fixers/terraform/value_rules.py, docs/fixer-labels.md).")
+
+
+@dataclass(frozen=True)
+class ValueCheckFamily:
+    """The family as registered: `info` is the label of a rule nobody reviewed; for_rule labels one rule."""
+
+    info: FixerInfo
+
+    def fix(self, source: str, finding: Finding, ctx: FixContext) -> Outcome:
+        return fix_value_check(source, finding, ctx)
+
+    def for_rule(self, meta: RuleMeta) -> FunctionFixer:
+        return _rule_fixer(meta)
+
+
+@lru_cache(maxsize=None)
+def _rule_fixer(meta: RuleMeta) -> FunctionFixer:
+    review = value_rule(meta).review
+    info = FixerInfo(FIXER_ID, (), rule_category(meta), review.risk, review.confidence,
+                     f"{_DESCRIPTION} {meta.id}: {review.reason}.", review.impact)
+    return FunctionFixer(info, fix_value_check)
+
+
+VALUE_CHECK_FIXER = ValueCheckFamily(
+    FixerInfo(
         id=FIXER_ID,
         rule_ids=(),  # claims rules by their catalog metadata, see claims()
         category=Category.HARDENING,
         risk=Risk.MEDIUM,
-        confidence=Confidence.SAFE_DEFAULT,
-        description="Sets the attribute a checkov value check inspects to the value it expects "
-                    "(per-rule category: rule_category).",
+        confidence=Confidence.ASSUMED_VALUE,
+        description=_DESCRIPTION,
+        impact=frozenset({Impact.UNREVIEWED}),
     ),
-    apply=fix_value_check,
 )

@@ -155,3 +155,56 @@ def test_template_markers_are_refused(value):
     # python-hcl2 cannot read back HCL's escaped template markers, so such a value is never written.
     with pytest.raises(HclEditError, match="template marker"):
         render_value(value)
+
+
+# ---------------------------------------------------------------- terraform fmt alignment (issue 7 item 12)
+
+def _add(source: str, name: str, value: str = "true") -> str:
+    block = find_block(parse_tree(source), "resource", ["a", "b"])
+    return set_attribute(source, block, name, value)
+
+
+def test_new_attribute_takes_the_equals_column_of_the_run_above():
+    source = 'resource "a" "b" {\n  size              = 40\n  availability_zone = "x"\n}\n'
+    assert _add(source, "encrypted") == (
+        'resource "a" "b" {\n  size              = 40\n  availability_zone = "x"\n  encrypted         = true\n}\n')
+
+
+def test_fmt_column_comes_from_the_longest_name_even_when_the_run_is_not_aligned():
+    source = 'resource "a" "b" {\n  a = 1\n  long_name = 2\n}\n'
+    assert _add(source, "mid") == 'resource "a" "b" {\n  a = 1\n  long_name = 2\n  mid       = true\n}\n'
+
+
+def test_a_longer_name_starts_its_own_run_after_a_blank_line_instead_of_moving_others():
+    source = 'resource "a" "b" {\n  ami  = "x"\n  type = "y"\n}\n'
+    assert _add(source, "monitoring") == (
+        'resource "a" "b" {\n  ami  = "x"\n  type = "y"\n\n  monitoring = true\n}\n')
+
+
+@pytest.mark.parametrize("before", [
+    "  # a comment line\n",
+    "  inner {\n    x = 1\n  }\n",
+    "  tags = {\n    Name = \"x\"\n  }\n",
+    "  doc = <<EOT\ntext\nEOT\n",
+    "\n",
+])
+def test_comment_block_multiline_value_or_blank_line_end_the_run(before):
+    source = f'resource "a" "b" {{\n  a_long_name = 1\n{before}}}\n'
+    assert _add(source, "x") == f'resource "a" "b" {{\n  a_long_name = 1\n{before}  x = true\n}}\n'
+
+
+def test_trailing_comments_stay_in_the_run():
+    source = 'resource "a" "b" {\n  size = 40 # GiB\n}\n'
+    assert _add(source, "enc") == 'resource "a" "b" {\n  size = 40 # GiB\n  enc  = true\n}\n'
+
+
+def test_moved_attribute_of_a_one_line_block_is_padded_with_the_new_ones():
+    source = 'resource "a" "b" { x = 1 }\n'
+    assert _add(source, "longer") == 'resource "a" "b" {\n  x      = 1\n  longer = true\n}\n'
+
+
+def test_new_blocks_align_their_own_runs():
+    source = 'resource "a" "b" {\n  x = 1\n}\n'
+    block = find_block(parse_tree(source), "resource", ["a", "b"])
+    after = append_block_after(source, block, 'resource "c" "d"', [("bucket", "x.id"), ("block_public_acls", "true")])
+    assert after.endswith('resource "c" "d" {\n  bucket            = x.id\n  block_public_acls = true\n}\n')

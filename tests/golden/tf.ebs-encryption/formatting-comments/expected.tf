@@ -2,7 +2,7 @@ resource "aws_instance" "web" {
   ami = "ami-123"   # the image
   root_block_device {
       volume_size = 20   # odd indent
-      encrypted = true
+      encrypted   = true
   }
   /* extra disk */
   ebs_block_device {

@@ -9,7 +9,7 @@ POLICY
 resource "aws_s3_bucket_lifecycle_configuration" "data" {
   bucket = aws_s3_bucket.data.id
   rule {
-    id = "abort-incomplete-multipart-uploads"
+    id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
     filter {
       prefix = ""

@@ -6,7 +6,7 @@ resource "aws_s3_bucket" "data" {
 resource "aws_s3_bucket_lifecycle_configuration" "data" {
   bucket = aws_s3_bucket.data.id
   rule {
-    id = "abort-incomplete-multipart-uploads"
+    id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
     filter {
       prefix = ""

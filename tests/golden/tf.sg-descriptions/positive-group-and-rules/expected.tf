@@ -6,7 +6,7 @@ resource "aws_security_group" "web" {
     to_port     = 443
     protocol    = "tcp"
     cidr_blocks = ["10.0.0.0/8"]
-    description = "Added by iacbot - review: describe what this rule allows"
+    description = "tcp 443 from 10.0.0.0/8"
   }
 
   egress {

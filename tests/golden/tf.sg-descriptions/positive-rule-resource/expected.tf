@@ -5,5 +5,5 @@ resource "aws_security_group_rule" "https" {
   protocol          = "tcp"
   cidr_blocks       = ["10.0.0.0/8"]
   security_group_id = "sg-123"
-  description = "Added by iacbot - review: describe what this rule allows"
+  description       = "tcp 443 from 10.0.0.0/8"
 }

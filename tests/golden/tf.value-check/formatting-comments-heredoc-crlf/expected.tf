@@ -8,5 +8,5 @@ resource "aws_instance" "web" {
 echo hi
 EOF
 	instance_type="t3.micro"   # odd spacing
-	monitoring = true
+	monitoring    = true
 }

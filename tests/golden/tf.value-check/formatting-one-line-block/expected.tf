@@ -1,5 +1,5 @@
 resource "aws_instance" "web" {
-  ami = "ami-123"
-  ebs_optimized = true
+  ami        = "ami-123"
+  monitoring = true
 }
 # trailing comment stays

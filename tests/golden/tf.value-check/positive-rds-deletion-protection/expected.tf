@@ -3,5 +3,6 @@ resource "aws_db_instance" "default" {
   engine         = "postgres"
   instance_class = "db.t3.micro"
   storage_encrypted = true
+
   deletion_protection = true
 }

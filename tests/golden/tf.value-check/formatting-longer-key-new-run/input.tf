@@ -1,0 +1,5 @@
+resource "aws_db_instance" "default" {
+  engine         = "postgres"
+  instance_class = "db.t3.micro"
+  username       = "admin" # rotated by vault
+}

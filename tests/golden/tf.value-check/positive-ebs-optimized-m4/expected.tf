@@ -1,0 +1,5 @@
+resource "aws_instance" "web" {
+  ami           = "ami-123"
+  instance_type = "m4.large"
+  ebs_optimized = true
+}

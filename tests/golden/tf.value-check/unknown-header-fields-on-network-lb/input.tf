@@ -1,0 +1,5 @@
+resource "aws_lb" "nlb" {
+  name               = "nlb"
+  load_balancer_type = "network"
+  subnets            = ["subnet-1"]
+}
