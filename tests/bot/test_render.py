@@ -13,3 +13,39 @@ def test_unified_diff_marks_a_missing_final_newline():
     diff = unified_diff("f.tf", "a = 1", "a = 2")
     assert diff.splitlines()[:2] == ["--- a/f.tf", "+++ b/f.tf"]
     assert "-a = 1\n\\ No newline at end of file\n+a = 2\n\\ No newline at end of file\n" in diff
+
+
+def _blocks_file(count: int = 60) -> str:
+    return "".join(f'resource "aws_instance" "i{i}" {{\n  ami = "x"\n  root_block_device {{\n'
+                   f'    volume_size = 8\n  }}\n}}\n' for i in range(count))
+
+
+def test_diff_is_minimal_on_long_files_of_repeated_lines():
+    # 360 lines, most of them `}` and `  }`: difflib's autojunk calls those junk, and two changes
+    # separated only by `  }` came out as `-  }` / `+  }`.
+    before = _blocks_file()
+    old_block = 'resource "aws_instance" "i40" {\n  ami = "x"\n  root_block_device {\n    volume_size = 8\n  }\n}\n'
+    new_block = ('resource "aws_instance" "i40" {\n  ami = "x"\n  root_block_device {\n    volume_size = 8\n'
+                 '    encrypted   = true\n  }\n  monitoring = true\n}\n')
+    after = before.replace(old_block, new_block)
+    assert len(before.splitlines()) > 200
+    import difflib
+    assert "-  }\n" in "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True))), \
+        "premise: the default heuristic shows the spurious pair"
+    diff = unified_diff("main.tf", before, after)
+    changed = [line for line in diff.splitlines()[2:] if line[:1] in "+-"]
+    assert changed == ["+    encrypted   = true", "+  monitoring = true"]
+    assert diff.splitlines()[2] == "@@ -242,7 +242,9 @@"
+    assert changed_line_count(before, after) == 2
+
+
+def test_diff_applies_with_patch_and_matches_git(tmp_path):
+    import subprocess
+    before = _blocks_file(70)
+    after = before.replace('"i3" {\n  ami = "x"\n', '"i3" {\n  ami = "y"\n').replace('"i69" {\n', '"i69" {\n  monitoring = true\n')
+    after = after[: after.rindex("}")]  # and no final newline
+    (tmp_path / "main.tf").write_text(before)
+    (tmp_path / "fix.patch").write_text(unified_diff("main.tf", before, after))
+    subprocess.run(["git", "apply", "--unidiff-zero", "fix.patch"], cwd=tmp_path, check=True)
+    assert (tmp_path / "main.tf").read_text() == after
+    assert unified_diff("main.tf", before, before) == ""
