@@ -14,7 +14,7 @@ from typing import Callable, ContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import git_branches, render, report_json
+from bot import git_branches, render, report_json, set_aside
 from bot.branch_run import commit_branches
 from bot.findings import checkov_json, load_findings_file
 from bot.local_scan import scan_directory
@@ -24,7 +24,6 @@ from fixers import registry
 from fixers.catalog import load_catalog
 from fixers.engine import remediate
 from fixers.scanner import Scanner, ScannerError
-from fixers.verify import finding_key
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROGRESS_THRESHOLD = 20  # findings; below this a bar only flickers
@@ -147,8 +146,7 @@ def _scan(args, root: Path, console: Console, errors: Console, open_scanner) -> 
     for f in findings:
         fixer = registry.fixer_for(f.rule_id, catalog)
         fixer_ids[f.rule_id] = fixer.info.id if fixer else None
-    places = len({finding_key(f) for f in findings})  # what fix works on: the engine's unit
-    render.print_findings(console, findings, fixer_ids, places)
+    render.print_findings(console, findings, fixer_ids, set_aside.places(findings))
     for problem in problems:
         render.print_problem(errors, problem)
     if args.json:
@@ -179,15 +177,15 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
         if args.write:
             report.problems.extend(apply_changes(root, report))
         version = scanner.ping()
-    set_aside = len(findings) - len(report.attempts)  # the engine fixes each place once
+    repeats = set_aside.repeated_in_run(findings, report)
     render.print_diffs(console, report)
-    render.print_summary(console, report, wrote=args.write, set_aside=set_aside)
+    render.print_summary(console, report, wrote=args.write, set_aside=repeats)
     for name, summary in branches:
         console.print(shown(f"branch {name}: {summary}"))
     if args.json:
         mode = "write" if args.write else "branch" if args.branch else "dry-run"
         document = report_json.build(report, root, mode, version)
-        document["summary"]["set_aside"] = {"findings": set_aside, "reason": render.REPEATED_PLACE}
+        document["summary"]["set_aside"] = set_aside.record(repeats)
         return _write_json(args.json, document, errors)
     return EXIT_OK
 

@@ -12,15 +12,12 @@ from typing import Iterator, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from bot.set_aside import SetAside
 from bot.terminal import shown
 from fixers.engine import CLEARED, FIXED, UNFIXED, RunReport
 from fixers.models import Confidence, Finding
 
 Opcode = tuple[str, int, int, int, int]
-
-#: Why findings are set aside before fixing, in words people read (scan and fix say the same).
-REPEATED_PLACE = ("the same rule on the same resource of the same file, reported again (a module reached "
-                  "through several callers): one place, fixed once")
 
 
 def line_opcodes(before: Sequence[str], after: Sequence[str]) -> list[Opcode]:
@@ -140,7 +137,7 @@ def print_summary(console: Console, report: RunReport, wrote: bool, set_aside: i
 
 def print_set_aside(console: Console, count: int) -> None:
     if count:
-        console.print(f"{count} more findings set aside: {REPEATED_PLACE}.")
+        console.print(f"{count} more findings set aside: {SetAside.REPEATED_PLACE.why}.")
 
 
 def print_problem(console: Console, problem: object, prefix: str = "problem: ") -> None:
@@ -157,7 +154,8 @@ def print_findings(console: Console, findings: list[Finding], fixer_ids: dict[st
     console.print(table)
     repeats = len(findings) - places
     if repeats:
-        console.print(f"{len(findings)} failed checks at {places} places; iacbot fix sets {repeats} aside: {REPEATED_PLACE}.")
+        console.print(f"{len(findings)} failed checks at {places} places; iacbot fix sets {repeats} aside: "
+                      f"{SetAside.REPEATED_PLACE.why}.")
 
 
 def _short(text: str, limit: int = 90) -> str:

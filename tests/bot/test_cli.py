@@ -291,7 +291,8 @@ def test_scan_and_fix_counts_agree_or_say_why(run, tmp_path):
     assert code == 0
     set_aside = report["summary"]["set_aside"]
     assert report["summary"]["findings"] + set_aside["findings"] == len(scanned)
-    assert set_aside["findings"] == 2 and "module reached through several callers" in set_aside["reason"]
+    assert set_aside["findings"] == 2 and set_aside["reason"] == "repeated-place"
+    assert "module reached through several callers" in set_aside["why"]
     assert "4 failed checks at 2 places; iacbot fix sets 2 aside" in scan_out
     assert "2 more findings set aside" in fix_out
 
