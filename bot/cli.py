@@ -120,7 +120,7 @@ def _check_usage(args) -> Path:
 
 
 def _check_writable(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if path.is_dir():
         raise UsageError(f"--json {path}: is a directory; give a file name")
     if not parent.is_dir():

@@ -49,3 +49,13 @@ def test_diff_applies_with_patch_and_matches_git(tmp_path):
     subprocess.run(["git", "apply", "--unidiff-zero", "fix.patch"], cwd=tmp_path, check=True)
     assert (tmp_path / "main.tf").read_text() == after
     assert unified_diff("main.tf", before, before) == ""
+
+
+def test_diff_of_a_huge_repetitive_file_is_minimal_and_cheap():
+    # 60,000 lines, two of every three repeated 20,000 times: an exact SequenceMatcher over the
+    # whole middle is quadratic here (minutes); anchoring on unique lines keeps it to the changes.
+    before = "".join(f'resource "x" "i{i}" {{\n  a = 1\n}}\n' for i in range(20000))
+    after = before.replace('"i100" {\n  a = 1\n', '"i100" {\n  a = 1\n  b = 2\n').replace('"i19000" {\n  a = 1\n', '"i19000" {\n  a = 2\n')
+    diff = unified_diff("big.tf", before, after)
+    assert [line for line in diff.splitlines()[2:] if line[:1] in "+-"] == ["+  b = 2", "-  a = 1", "+  a = 2"]
+    assert changed_line_count(before, after) == 2
