@@ -1,5 +1,5 @@
-"""Diff text and changed-line counting, as people and the benchmark read them."""
-from bot.render import changed_line_count, unified_diff
+"""Diff text and changed-line counting (bot.line_diff), as people and the benchmark read them."""
+from bot.line_diff import changed_line_count, unified_diff
 
 
 def test_changed_lines_count_what_a_reviewer_reads():
