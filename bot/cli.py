@@ -1,4 +1,8 @@
-"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH` — no server, GitHub or Redis needed."""
+"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH` — no server, GitHub or Redis needed.
+
+Exit status: 0 the run completed (findings may remain), 1 the scanner failed or the report could
+not be written, 2 a usage or input error, found before any work is done.
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +14,11 @@ from typing import Callable, ContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import render, report_json
+from bot import git_branches, render, report_json, set_aside
 from bot.branch_run import commit_branches
-from bot.findings import load_findings_file
+from bot.findings import checkov_json, load_findings_file
 from bot.local_scan import scan_directory
+from bot.terminal import shown
 from bot.write_back import apply_changes
 from fixers import registry
 from fixers.catalog import load_catalog
@@ -22,28 +27,44 @@ from fixers.scanner import Scanner, ScannerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROGRESS_THRESHOLD = 20  # findings; below this a bar only flickers
+# Not a terminal: no width to fit, so lines are never cut or wrapped (ids and paths stay whole).
+UNBOUNDED_WIDTH = 1_000_000
+
+
+class UsageError(Exception):
+    """Found before any work: the message says what to change (exit 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iacbot", description="Verified, minimal fixes for Terraform and Kubernetes findings.")
-    parser.add_argument("--no-color", action="store_true", help="plain output (also: NO_COLOR=1)")
+    _add_global_flags(parser, default=False)
+    # Global flags are accepted after the subcommand too; SUPPRESS keeps a subcommand's default
+    # from overwriting a flag given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_flags(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    scan = commands.add_parser("scan", help="list failed checks in PATH and which fixer would handle each")
+    scan = commands.add_parser("scan", parents=[common], help="list failed checks in PATH and which fixer would handle each")
     scan.add_argument("path", type=Path)
-    scan.add_argument("--json", type=Path, metavar="FILE", help="also write the findings as checkov-like JSON")
+    scan.add_argument("--json", type=Path, metavar="FILE",
+                      help="also write the findings as checkov JSON (what `fix --findings` reads)")
 
-    commands.add_parser("fixers", help="list the registered fixers")
+    commands.add_parser("fixers", parents=[common], help="list the registered fixers")
 
-    fix = commands.add_parser("fix", help="propose verified fixes (dry run unless --write or --branch)")
+    fix = commands.add_parser("fix", parents=[common], help="propose verified fixes (dry run unless --write or --branch)")
     fix.add_argument("path", type=Path)
     fix.add_argument("--write", action="store_true", help="apply the verified fixes to the working tree")
     fix.add_argument("--branch", action="store_true",
                      help="commit each fix to its own new local branch (iacbot/...), with provenance trailers; "
-                          "the checkout is not touched")
-    fix.add_argument("--findings", type=Path, metavar="FILE", help="fix these findings (checkov JSON or SARIF) instead of scanning")
+                          "the checkout is not touched (PATH must be in a git repository)")
+    fix.add_argument("--findings", type=Path, metavar="FILE",
+                     help="fix these findings (checkov JSON, `iacbot scan --json`, or SARIF) instead of scanning")
     fix.add_argument("--json", type=Path, metavar="FILE", help="write a machine-readable report of every fix and every finding left")
     return parser
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--no-color", action="store_true", default=default, help="plain output (also: NO_COLOR=1)")
 
 
 def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManager[Scanner]] = Scanner) -> int:
@@ -51,26 +72,70 @@ def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManage
     parser = build_parser()
     args = parser.parse_args(argv)
     plain = args.no_color or bool(os.environ.get("NO_COLOR"))
-    console = Console(no_color=plain, highlight=False, width=None if sys.stdout.isatty() else 132)
-    errors = Console(stderr=True, no_color=plain, highlight=False)
+    console = _console(plain, stderr=False)
+    errors = _console(plain, stderr=True)
     if args.command == "fixers":
         render.print_fixers(console, registry.all_fixers())
         return EXIT_OK
-    root = args.path
-    if not root.is_dir():
-        errors.print(f"iacbot: {root}: not a directory (give the repository to scan or fix)")
+    try:
+        root = _check_usage(args)
+    except UsageError as exc:
+        render.print_problem(errors, exc, prefix="iacbot: ")
         return EXIT_USAGE
-    root = root.resolve()
     try:
         if args.command == "scan":
             return _scan(args, root, console, errors, open_scanner)
         return _fix(args, root, console, errors, open_scanner)
     except ScannerError as exc:
-        errors.print(f"iacbot: scanner: {exc}")
+        render.print_problem(errors, exc, prefix="iacbot: scanner: ")
         return EXIT_FAILED
     except KeyboardInterrupt:
         errors.print("iacbot: interrupted; nothing was written after this point")
         return EXIT_FAILED
+
+
+def _console(plain: bool, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else UNBOUNDED_WIDTH
+    return Console(stderr=stderr, no_color=plain, highlight=False, width=width)
+
+
+def _check_usage(args) -> Path:
+    """Everything the run needs from its arguments, checked before any work; the resolved root."""
+    if not args.path.is_dir():
+        raise UsageError(f"{args.path}: not a directory (give the repository to scan or fix)")
+    root = args.path.resolve()
+    if args.json:
+        _check_writable(args.json)
+    if getattr(args, "branch", False):
+        try:
+            git_branches.toplevel(root)
+        except git_branches.GitError:
+            raise UsageError(f"{args.path} is not inside a git repository: --branch commits each fix to a new "
+                             "local branch and needs one (git init, or use --write or a dry run)") from None
+    findings = getattr(args, "findings", None)
+    if findings and not findings.is_file():
+        raise UsageError(f"--findings {findings}: no such file")
+    return root
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.parent
+    if path.is_dir():
+        raise UsageError(f"--json {path}: is a directory; give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"--json {path}: directory {parent} does not exist")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise UsageError(f"--json {path}: not writable")
+
+
+def _write_json(path: Path, document: dict, errors: Console) -> int:
+    try:
+        report_json.write(path, document)
+    except OSError as exc:  # checked before the run; the disk can still fill or the directory go
+        render.print_problem(errors, f"--json {path}: cannot write ({exc.strerror})", prefix="iacbot: ")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _scan(args, root: Path, console: Console, errors: Console, open_scanner) -> int:
@@ -81,25 +146,26 @@ def _scan(args, root: Path, console: Console, errors: Console, open_scanner) -> 
     for f in findings:
         fixer = registry.fixer_for(f.rule_id, catalog)
         fixer_ids[f.rule_id] = fixer.info.id if fixer else None
-    render.print_findings(console, findings, fixer_ids)
+    render.print_findings(console, findings, fixer_ids, set_aside.places(findings))
     for problem in problems:
-        errors.print(f"problem: {problem}")
+        render.print_problem(errors, problem)
     if args.json:
-        report_json.write(args.json, {"findings": [report_json.finding_record(f) for f in findings], "problems": problems})
+        return _write_json(args.json, checkov_json.report(findings, problems), errors)
     return EXIT_OK
 
 
 def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> int:
     catalog = load_catalog()
+    problems: list[str] = []
+    if args.findings:  # read before the scanner starts: an unusable file is a usage error
+        findings, input_problems = load_findings_file(args.findings, root)
+        problems = [str(p) for p in input_problems]
+        if not findings and input_problems:
+            for problem in problems:
+                render.print_problem(errors, problem, prefix="iacbot: ")
+            return EXIT_USAGE
     with open_scanner() as scanner:
-        if args.findings:
-            findings, input_problems = load_findings_file(args.findings, root)
-            problems = [str(p) for p in input_problems]
-            if not findings and input_problems:
-                for problem in problems:
-                    errors.print(f"iacbot: {problem}")
-                return EXIT_USAGE
-        else:
+        if not args.findings:
             with errors.status("scanning…"):
                 findings, problems = scan_directory(scanner, root)
         report = _run_engine(root, findings, scanner, catalog, errors)
@@ -111,13 +177,16 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
         if args.write:
             report.problems.extend(apply_changes(root, report))
         version = scanner.ping()
+    repeats = set_aside.repeated_in_run(findings, report)
     render.print_diffs(console, report)
-    render.print_summary(console, report, wrote=args.write)
+    render.print_summary(console, report, wrote=args.write, set_aside=repeats)
     for name, summary in branches:
-        console.print(f"branch {name}: {summary}")
+        console.print(shown(f"branch {name}: {summary}"))
     if args.json:
         mode = "write" if args.write else "branch" if args.branch else "dry-run"
-        report_json.write(args.json, report_json.build(report, root, mode, version))
+        document = report_json.build(report, root, mode, version)
+        document["summary"]["set_aside"] = set_aside.record(repeats)
+        return _write_json(args.json, document, errors)
     return EXIT_OK
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.findings.paths import InputProblem, line_number, obj, repo_relative
+from bot.findings.paths import InputProblem, RepoFiles, line_number, obj, place
 from fixers.models import Finding
 
 
@@ -17,6 +17,7 @@ def parse(raw: Any, repo_root: Path, source_name: str = "checkov JSON") -> tuple
     reports = raw if isinstance(raw, list) else [raw]
     findings: list[Finding] = []
     problems: list[InputProblem] = []
+    files = RepoFiles(repo_root)
     for report_index, report in enumerate(reports):
         failed = obj(obj(report).get("results")).get("failed_checks") or []
         if not isinstance(failed, list):
@@ -25,14 +26,16 @@ def parse(raw: Any, repo_root: Path, source_name: str = "checkov JSON") -> tuple
             continue
         for check_index, record in enumerate(failed):
             where = f"{source_name}: report {report_index}, failed_checks[{check_index}]"
-            finding = finding_from_record(record, repo_root, where, problems)
+            finding = finding_from_record(record, repo_root, where, problems, files)
             if finding is not None:
                 findings.append(finding)
     return findings, problems
 
 
-def finding_from_record(record: Any, repo_root: Path, where: str, problems: list[InputProblem]) -> Finding | None:
-    """One checkov result record (also what the scanner process returns) to a Finding."""
+def finding_from_record(record: Any, repo_root: Path, where: str, problems: list[InputProblem],
+                        files: RepoFiles | None = None) -> Finding | None:
+    """One checkov result record (also what the scanner process returns) to a Finding. `files`
+    places a path that names no file as given by its suffix (see paths.place)."""
     if not isinstance(record, dict):
         problems.append(InputProblem(where, "entry is not an object"))
         return None
@@ -40,10 +43,11 @@ def finding_from_record(record: Any, repo_root: Path, where: str, problems: list
         if not isinstance(record.get(field), str) or not record.get(field):
             problems.append(InputProblem(where, f"missing or empty field '{field}'"))
             return None
-    reported = record.get("file_abs_path") or record["file_path"]
-    file = repo_relative(reported, repo_root) or repo_relative(record["file_path"], repo_root)
+    absolute = record.get("file_abs_path")
+    readings = [absolute, record["file_path"]] if isinstance(absolute, str) and absolute else [record["file_path"]]
+    file, why = place(readings[0], repo_root, files, tuple(readings[1:]))
     if file is None:
-        problems.append(InputProblem(where, f"file '{record['file_path']}' is outside the repository {repo_root}"))
+        problems.append(InputProblem(where, why))
         return None
     lines = record.get("file_line_range") or [0, 0]
     try:
@@ -66,3 +70,28 @@ def finding_from_record(record: Any, repo_root: Path, where: str, problems: list
         message=name if isinstance(name, str) else "",
         evaluated_keys=tuple(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else (),
     )
+
+
+def report(findings: list[Finding], problems: list[str]) -> dict:
+    """Findings as one checkov JSON report (`checkov -o json`), which `parse` reads back into the
+    same Findings: paths relative to the scanned root with checkov's leading "/", so the file
+    stays usable from any checkout of the repository. `problems` is iacbot's own addition."""
+    return {
+        "check_type": "iacbot",
+        "results": {"failed_checks": [_record(f) for f in findings]},
+        "summary": {"failed": len(findings)},
+        "problems": list(problems),
+    }
+
+
+def _record(f: Finding) -> dict:
+    return {
+        "check_id": f.rule_id,
+        "check_name": f.message,
+        "check_result": {"result": "FAILED", "evaluated_keys": list(f.evaluated_keys)},
+        "file_path": f"/{f.file}",
+        "repo_file_path": f"/{f.file}",
+        "file_line_range": [f.line_start, f.line_end],
+        "resource": f.resource,
+        "severity": f.severity,
+    }

@@ -185,8 +185,9 @@ def test_scan_json_lists_every_finding(run, repo, tmp_path):
     code, _, _ = run("scan", str(repo), "--json", str(tmp_path / "scan.json"))
     document = json.loads((tmp_path / "scan.json").read_text())
     assert code == 0
-    assert {"CKV_K8S_20", "CKV_AWS_3"} <= {f["rule_id"] for f in document["findings"]}
-    assert all(f["file"] in {"k8s/web.yaml", "terraform/main.tf"} for f in document["findings"])
+    failed = document["results"]["failed_checks"]
+    assert {"CKV_K8S_20", "CKV_AWS_3"} <= {f["check_id"] for f in failed}
+    assert all(f["file_path"] in {"/k8s/web.yaml", "/terraform/main.tf"} for f in failed)
 
 
 ENGINE_FIXTURES = REPO / "tests" / "fixtures" / "engine"
@@ -265,3 +266,145 @@ def test_a_fix_on_a_file_checkov_cannot_read_is_not_written_and_says_why(run, tm
         "k8s/web.yaml": "patch not verified: checkov ran no check on k8s/web.yaml (it skips or cannot read the "
                         "file): the re-scan proves nothing"}
     assert "checkov cannot parse tf/main.tf" in out
+
+
+
+# --- exit codes, usage checked before any work (issue 7, item 14) ------------------------------
+
+def _no_scanner():
+    raise AssertionError("a usage error must be found before the scanner starts")
+
+
+def test_branch_outside_a_git_repository_is_a_usage_error_found_first(repo, capsys, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo.parent))  # git must not find a repository above
+    code = main(["fix", str(repo), "--branch"], open_scanner=_no_scanner)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "not inside a git repository" in err and "--branch" in err
+
+
+def test_json_into_a_missing_directory_is_a_usage_error_found_first(repo, tmp_path, capsys):
+    target = tmp_path / "missing" / "dir" / "report.json"
+    for command in ("fix", "scan"):
+        code = main([command, str(repo), "--json", str(target)], open_scanner=_no_scanner)
+        err = capsys.readouterr().err
+        assert code == 2 and "does not exist" in err and str(target) in err and "Traceback" not in err
+    code = main(["fix", str(repo), "--json", str(tmp_path)], open_scanner=_no_scanner)
+    assert code == 2 and "is a directory" in capsys.readouterr().err
+
+
+def test_a_missing_findings_file_is_a_usage_error_found_first(repo, tmp_path, capsys):
+    code = main(["fix", str(repo), "--findings", str(tmp_path / "nope.sarif")], open_scanner=_no_scanner)
+    assert code == 2 and "nope.sarif" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--no-color", "fix", "x"], True),
+    (["fix", "x", "--no-color"], True),
+    (["fix", "--no-color", "x", "--write"], True),
+    (["scan", "x", "--no-color"], True),
+    (["fixers", "--no-color"], True),
+    (["fix", "x"], False),
+])
+def test_global_flags_work_before_and_after_the_subcommand(argv, expected):
+    from bot.cli import build_parser
+    assert build_parser().parse_args(argv).no_color is expected
+
+
+def test_no_color_after_the_subcommand_runs(scanner, repo, capsys):
+    code = main(["fix", str(repo), "--no-color"], open_scanner=lambda: contextlib.nullcontext(scanner))
+    assert code == 0 and "+++ b/k8s/web.yaml" in capsys.readouterr().out
+
+
+def test_piped_output_never_cuts_or_wraps_ids_and_paths(run, repo):
+    # Not a terminal (as when piped): a path far wider than any terminal stays on one line.
+    deep = repo / "k8s" / ("very-long-directory-name-" * 6).rstrip("-")
+    deep.mkdir()
+    shutil.copy(repo / "k8s" / "web.yaml", deep / "web-with-a-long-file-name-too.yaml")
+    relative = deep.relative_to(repo).as_posix() + "/web-with-a-long-file-name-too.yaml"
+    assert len(relative) > 132
+    code, out, _ = run("scan", str(repo))
+    assert code == 0
+    assert relative in out
+    code, out, _ = run("fix", str(repo))
+    assert code == 0 and f"+++ b/{relative}" in out
+    summary_rows = [line for line in out.splitlines() if "CKV_K8S_20" in line]
+    assert summary_rows and all("│" in row for row in summary_rows)
+
+
+# --- scan --json is what fix --findings reads; counts agree or say why (item 16) ---------------
+
+def _fixes(report: dict) -> list[tuple]:
+    return sorted((f["fingerprint"], f["rule_id"], f["status"], f.get("summary", "")) for f in report["fixes"])
+
+
+def test_scan_json_round_trips_through_fix_findings(run, repo, tmp_path):
+    code, _, _ = run("scan", str(repo), "--json", str(tmp_path / "scan.json"))
+    assert code == 0
+    code, _, _ = run("fix", str(repo), "--findings", str(tmp_path / "scan.json"), "--json", str(tmp_path / "given.json"))
+    assert code == 0
+    code, _, _ = run("fix", str(repo), "--json", str(tmp_path / "own.json"))
+    given, own = (json.loads((tmp_path / name).read_text()) for name in ("given.json", "own.json"))
+    assert given["problems"] == [] and given["summary"] == own["summary"]
+    assert _fixes(given) and _fixes(given) == _fixes(own)
+    assert given["changes"] == own["changes"]
+
+
+MODULE_CALLED_TWICE = {
+    "modules/disk/main.tf": 'resource "aws_ebs_volume" "this" {\n  availability_zone = "us-east-1a"\n  size              = 8\n}\n',
+    "main.tf": 'module "a" {\n  source = "./modules/disk"\n}\n\nmodule "b" {\n  source = "./modules/disk"\n}\n',
+}
+
+
+def test_scan_and_fix_counts_agree_or_say_why(run, tmp_path):
+    # checkov reports a module's resource once per caller: two findings, one place to fix.
+    root = tmp_path / "modules-repo"
+    for name, text in MODULE_CALLED_TWICE.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    code, scan_out, _ = run("scan", str(root), "--json", str(tmp_path / "scan.json"))
+    scanned = json.loads((tmp_path / "scan.json").read_text())["results"]["failed_checks"]
+    assert code == 0 and len(scanned) == 4
+    code, fix_out, _ = run("fix", str(root), "--json", str(tmp_path / "fix.json"))
+    report = json.loads((tmp_path / "fix.json").read_text())
+    assert code == 0
+    set_aside = report["summary"]["set_aside"]
+    assert report["summary"]["findings"] + set_aside["findings"] == len(scanned)
+    assert set_aside["findings"] == 2 and set_aside["reason"] == "repeated-place"
+    assert "module reached through several callers" in set_aside["why"]
+    assert "4 failed checks at 2 places; iacbot fix sets 2 aside" in scan_out
+    assert "2 more findings set aside" in fix_out
+
+
+# --- SARIF from another directory (item 17) ----------------------------------------------------
+
+def test_sarif_made_by_checkov_from_another_directory_is_placed(run, repo, tmp_path):
+    # tests/fixtures/findings/checkov-from-another-directory.sarif: `checkov -d
+    # /tmp/iacbot-elsewhere/sample-repo -o sarif` run in /tmp (uris "iacbot-elsewhere/sample-repo/...").
+    sarif_file = FINDINGS / "checkov-from-another-directory.sarif"
+    code, out, _ = run("fix", str(repo), "--findings", str(sarif_file), "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0
+    assert "not found" not in out and report["problems"] == []
+    assert report["summary"]["findings"] == 28
+    assert {c["file"] for c in report["changes"]} == {"k8s/web.yaml", "terraform/main.tf"}
+
+
+# --- outside strings are escaped, never markup (item 8, third bullet) --------------------------
+
+def test_file_names_with_escapes_and_markup_are_printed_escaped(run, repo, tmp_path):
+    name = "evil\x1b[31m[bold]red\x1b[0m.yaml"
+    (repo / "k8s" / name).write_bytes((repo / "k8s" / "web.yaml").read_bytes())
+    code, out, err = run("fix", str(repo))
+    assert code == 0
+    assert "\x1b" not in out + err
+    assert "+++ b/k8s/evil\\x1b[31m[bold]red\\x1b[0m.yaml" in out   # visible, and [bold] not read as markup
+    code, out, err = run("scan", str(repo))
+    assert "\x1b" not in out + err and "k8s/evil\\x1b[31m[bold]red\\x1b[0m.yaml" in out
+
+    findings = tmp_path / "f.json"
+    findings.write_text(json.dumps({"results": {"failed_checks": [
+        {"check_id": "CKV_K8S_20[/bold]\x1b[2J", "file_path": "/../x\x1b[2J[bold].yaml", "resource": "r"},
+        {"check_id": "CKV_AWS_3", "file_path": "/terraform/main.tf", "file_line_range": [11, 15], "resource": "aws_ebs_volume.data"}]}}))
+    code, out, err = run("fix", str(repo), "--findings", str(findings))
+    assert code == 0 and "\x1b" not in out + err and "x\\x1b[2J[bold].yaml" in out
