@@ -50,7 +50,8 @@ def load_json(r: redis.Redis, key: str) -> Any:
 
 
 def load_files(r: redis.Redis, job_id: str) -> dict[str, bytes]:
-    return {k.decode(): v for k, v in r.hgetall(FILES_PREFIX + job_id).items()}
+    # surrogateescape: a key that is not UTF-8 (never written by fetch_job) is refused by write_tree
+    return {k.decode("utf-8", "surrogateescape"): v for k, v in r.hgetall(FILES_PREFIX + job_id).items()}
 
 
 def save_fixes(r: redis.Redis, job_id: str, fixes: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any],

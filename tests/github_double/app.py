@@ -22,11 +22,13 @@ from .auth import HTTPError, authenticate, authorize_repo
 from .faults import Faults
 from .openapi_check import Validator
 from .state import World
+from .traffic import Traffic
 
 R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 # (method, path regex, handler, (permission scope, level) or None when not repository-bound)
 ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
-    (m, re.compile(p + r"/?$"), f, perm) for m, p, f, perm in [
+    # DOTALL and \Z: git allows a newline in a file name, and the contents API serves it.
+    (m, re.compile(p + r"/?\Z", re.DOTALL), f, perm) for m, p, f, perm in [
         ("POST", r"/app/installations/(?P<installation_id>\d+)/access_tokens", h.create_installation_token, None),
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
         ("GET", r"/app/installations", h.list_installations, None),
@@ -74,8 +76,20 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
 JSON_CT = "application/json; charset=utf-8"
 
 
-def build_app(world: World, validator: Validator, base_url: Callable[[], str], faults: Faults) -> Starlette:
+def build_app(world: World, validator: Validator, base_url: Callable[[], str], faults: Faults,
+              traffic: Traffic | None = None) -> Starlette:
+    traffic = traffic or Traffic()
+
     async def endpoint(request: Request) -> Response:
+        gathering = traffic.begin(request.method, request.url.path)
+        try:
+            if gathering is not None:
+                await gathering.wait()
+            return await handle(request)
+        finally:
+            traffic.end()
+
+    async def handle(request: Request) -> Response:
         raw = await request.body()
         path = request.url.path
         query = list(request.query_params.multi_items())

@@ -95,10 +95,15 @@ def blob(repo: Repo, sha: str, data: bytes) -> dict:
             "content": base64.encodebytes(data).decode(), "encoding": "base64"}
 
 
-def tree(repo: Repo, sha: str, recursive: bool) -> dict:
+def tree(repo: Repo, sha: str, recursive: bool, limit: int | None = None) -> dict:
+    """GitHub cuts a tree listing at its limit (100,000 entries) and says so with "truncated"."""
     u = f"{API}/repos/{repo.full_name}/git"
     items = []
+    truncated = False
     for path, e in repo.objects.walk(sha, recursive=recursive):
+        if limit is not None and len(items) >= limit:
+            truncated = True
+            break
         item = {"path": path, "mode": "040000" if e.mode == TREE_MODE else e.mode, "type": e.kind, "sha": e.sha}
         if e.kind == "blob":
             item["size"] = len(repo.objects.get(e.sha, "blob") or b"")
@@ -106,7 +111,7 @@ def tree(repo: Repo, sha: str, recursive: bool) -> dict:
         elif e.kind == "tree":
             item["url"] = f"{u}/trees/{e.sha}"
         items.append(item)
-    return {"sha": sha, "url": f"{u}/trees/{sha}", "tree": items, "truncated": False}
+    return {"sha": sha, "url": f"{u}/trees/{sha}", "tree": items, "truncated": truncated}
 
 
 def _person(sig: Signature) -> dict:

@@ -16,6 +16,7 @@ from .app import build_app
 from .gitobjects import Commit, Signature
 from .openapi_check import Validator, load_spec
 from .state import App, CheckRun, CodeScanningAlert, Installation, PullRequest, Repo, Review, World, next_id
+from .traffic import Gathering, Traffic
 
 DEFAULT_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests": "write",
                        "issues": "write", "checks": "write", "security_events": "read"}
@@ -38,6 +39,7 @@ class GitHubDouble:
         self.world = World()
         self.validator = Validator()
         self.faults = f.Faults()
+        self.traffic = Traffic()
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -211,6 +213,31 @@ class GitHubDouble:
         """(method, path, injected status) of every request a fault answered or delayed (status 0)."""
         return list(self.faults.served)
 
+    # -- traffic ----------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, URL path) of every request since the start or the last reset_traffic()."""
+        return list(self.traffic.requests)
+
+    def requests_matching(self, method: str, path_regex: str) -> list[str]:
+        """The URL paths of the requests with this method whose path matches (re.search)."""
+        pattern = re.compile(path_regex)
+        return [path for m, path in self.traffic.requests if m == method.upper() and pattern.search(path)]
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the double held at once (received, not yet answered)."""
+        return self.traffic.max_in_flight
+
+    def reset_traffic(self) -> None:
+        self.traffic.reset()
+
+    def gather(self, method: str, path_regex: str, count: int, timeout: float = 30) -> Gathering:
+        """Hold requests that match until ``count`` of them are in flight together, then answer them
+        all; after ``timeout`` seconds they are answered anyway and the gathering's ``met`` stays
+        False. A count, not a clock: ``met`` proves the client sent that many at once."""
+        return self.traffic.gather(method, path_regex, count, timeout)
+
     def published_text(self, full_name: str) -> str:
         """Everything a reader of `full_name` sees that the bot wrote: PR titles and bodies, and the
         message of every commit reachable from a ref."""
@@ -252,7 +279,7 @@ class GitHubDouble:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))  # a free port chosen by the kernel: no races between runs
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        app = build_app(self.world, self.validator, lambda: self.base_url, self.faults)
+        app = build_app(self.world, self.validator, lambda: self.base_url, self.faults, self.traffic)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
