@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import zlib
+from urllib.parse import quote
 
 from .gitobjects import TREE_MODE, Commit, Signature
 from .state import CheckRun, CodeScanningAlert, Installation, Label, PullRequest, Repo, Review
@@ -161,27 +162,29 @@ def branch(repo: Repo, name: str, sha: str) -> dict:
 
 def content_file(repo: Repo, path: str, sha: str, data: bytes, ref: str) -> dict:
     u = f"{API}/repos/{repo.full_name}"
-    self_url = f"{u}/contents/{path}?ref={ref}"
-    html = f"{WEB}/{repo.full_name}/blob/{ref}/{path}"
+    quoted = quote(path)  # GitHub percent-encodes a path in its URLs (a backslash, a newline...)
+    self_url = f"{u}/contents/{quoted}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/blob/{ref}/{quoted}"
     git = f"{u}/git/blobs/{sha}"
     return {
         "type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
         "path": path, "content": base64.encodebytes(data).decode(), "sha": sha, "url": self_url,
         "git_url": git, "html_url": html,
-        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}",
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{quoted}",
         "_links": {"self": self_url, "git": git, "html": html},
     }
 
 
 def content_dir_entry(repo: Repo, path: str, kind: str, sha: str, size: int, ref: str) -> dict:
     u = f"{API}/repos/{repo.full_name}"
-    self_url = f"{u}/contents/{path}?ref={ref}"
-    html = f"{WEB}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
+    quoted = quote(path)
+    self_url = f"{u}/contents/{quoted}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{quoted}"
     git = f"{u}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
     return {
         "type": kind, "size": size, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
         "url": self_url, "git_url": git, "html_url": html,
-        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}" if kind == "file" else None,
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{quoted}" if kind == "file" else None,
         "_links": {"self": self_url, "git": git, "html": html},
     }
 

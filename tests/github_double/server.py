@@ -49,6 +49,26 @@ class GitHubDouble:
                     private: bool = True) -> Repo:
         return self.world.create_repo(full_name, files, default_branch, private)
 
+    def push_commit(self, full_name: str, changes: dict[str, str | bytes | tuple[str, bytes] | None],
+                    message: str = "A push\n", branch: str | None = None) -> tuple[str, str]:
+        """Someone pushes one commit to ``branch`` (the default): each path set to its content (or
+        ``(mode, content)``, e.g. ``("120000", b"target")`` for a symbolic link), or removed for
+        None. Any name git can store is allowed, as on GitHub. Returns (sha before, sha after)."""
+        with self.world.lock:
+            repo = self._repo(full_name)
+            ref = f"refs/heads/{branch or repo.default_branch}"
+            before = repo.refs[ref]
+            objects = repo.objects
+            tree_changes = {}
+            for path, change in changes.items():
+                mode, data = change if isinstance(change, tuple) else ("100644", change)
+                tree_changes[path] = None if data is None else (
+                    mode, objects.put_blob(data.encode() if isinstance(data, str) else data))
+            tree = objects.apply_changes(objects.commit(before).tree, tree_changes)
+            who = Signature("octocat", "octocat@users.noreply.github.com", int(time.time()))
+            repo.refs[ref] = objects.put_commit(Commit(tree, (before,), who, who, message))
+            return before, repo.refs[ref]
+
     def install_app(self, app_id: int, public_key_pem: bytes | str, repos: list[str],
                     permissions: dict[str, str] | None = None, slug: str = "iacbot") -> Installation:
         """Register App `app_id` (verifying JWTs with `public_key_pem`) and install it on `repos`

@@ -70,4 +70,3 @@ class Traffic:
         with self._lock:
             self.requests.clear()
             self.max_in_flight = self.in_flight
-            self._gatherings.clear()
