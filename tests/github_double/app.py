@@ -80,12 +80,9 @@ def build_app(world: World, validator: Validator, base_url: Callable[[], str], f
 
     async def endpoint(request: Request) -> Response:
         gathering = traffic.begin(request.method, request.scope["path"])
-        try:
-            if gathering is not None:
-                await gathering.wait()
-            return await handle(request)
-        finally:
-            traffic.end()
+        if gathering is not None:
+            await gathering.wait()
+        return await handle(request)
 
     async def handle(request: Request) -> Response:
         raw = await request.body()

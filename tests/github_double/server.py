@@ -244,18 +244,14 @@ class GitHubDouble:
         pattern = re.compile(path_regex)
         return [path for m, path in self.traffic.requests if m == method.upper() and pattern.search(path)]
 
-    @property
-    def max_in_flight(self) -> int:
-        """The most requests the double held at once (received, not yet answered)."""
-        return self.traffic.max_in_flight
-
     def reset_traffic(self) -> None:
         self.traffic.reset()
 
     def gather(self, method: str, path_regex: str, count: int, timeout: float = 30) -> Gathering:
-        """Hold requests that match until ``count`` of them are in flight together, then answer them
-        all; after ``timeout`` seconds they are answered anyway and the gathering's ``met`` stays
-        False. A count, not a clock: ``met`` proves the client sent that many at once."""
+        """Hold requests that match until ``count`` of them are in flight together, or ``timeout``
+        seconds after the first, then answer them all; the gathering's ``arrived`` says how many
+        were held together, ``met`` whether that reached ``count``. A count, not a clock: with a
+        count one above what a client may send at once, ``arrived`` is exactly that bound."""
         return self.traffic.gather(method, path_regex, count, timeout)
 
     def published_text(self, full_name: str) -> str:
