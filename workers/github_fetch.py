@@ -201,11 +201,13 @@ def _unreadable(path: str, entry: TreeFile | None, sha: str) -> str | None:
 
 def _blob(token: Token, repository: str, blob_sha: str) -> bytes | None:
     data = get_json(token, f"/repos/{repository}/git/blobs/{blob_sha}", what=f"{repository} blob {blob_sha}")
-    if not isinstance(data, dict) or data.get("encoding") != "base64":
-        return None
+    return _decoded(data) if isinstance(data, dict) and data.get("encoding") == "base64" else None
+
+
+def _decoded(data: dict) -> bytes | None:
     try:
         return base64.b64decode(data.get("content") or "")
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, TypeError):
         return None
 
 
@@ -216,7 +218,8 @@ def _content(token: Token, repository: str, path: str, sha: str) -> bytes | str:
         return f"{repo_paths.shown(path)}: not a file at {sha} (removed, a directory or a link); skipped"
     if int(data.get("size") or 0) > MAX_FILE_BYTES or data.get("encoding") != "base64":
         return f"{repo_paths.shown(path)}: larger than {MAX_FILE_BYTES} bytes; skipped"
-    return base64.b64decode(data.get("content") or "")
+    decoded = _decoded(data)
+    return f"{repo_paths.shown(path)}: unreadable content at {sha}; skipped" if decoded is None else decoded
 
 
 def read_files(token: Token, repository: str, sha: str, paths: list[str],

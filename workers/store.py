@@ -6,7 +6,7 @@ makes it again.
 |---|---|---|
 | ``iacbot:submission:<id>`` | the findings API (bot.service) | JSON: a tenant's findings (workers.submissions) |
 | ``iacbot:files:<job>`` | fetch_job | hash: repository path -> exact file bytes |
-| ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems |
+| ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems, continuations (jobs ``<job>:part<n>``) |
 | ``iacbot:scan:<job>`` | scan_job (scanner env) | JSON: failed checkov records, parsing errors |
 | ``iacbot:fixes:<job>`` | remediate_job | hash: fingerprint -> fix JSON (+ repository, installation_id) |
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
