@@ -65,6 +65,9 @@ def _republish_if_remediated(r, job_id: str) -> list[str] | None:
 
 
 def _send_after_fetch(job_id: str, record: dict[str, Any]) -> None:
+    # The further parts first: once this part's scan is sent, nothing sends them again.
+    for continuation in record.get("continuations") or []:
+        _send(FETCH_TASK, [continuation], REMEDIATE_QUEUE, f"{continuation['delivery_id']}:fetch")
     if record["findings"] is None:
         _send(SCAN_TASK, [job_id], SCAN_QUEUE, f"{job_id}:scan")
     else:
@@ -96,14 +99,14 @@ def fetch_job(self, job: dict[str, Any]) -> dict[str, Any]:
             return {"job_id": job_id, "status": "skipped", "reason": plan}
         with installation_session(cfg.github_app_id, cfg.app_private_key(), job["installation_id"],
                                   job["repository"], plan.permissions, cfg.github_api_url) as token:
-            fetched = job_sources.fetch(job, plan, token)
+            fetched = job_sources.fetch({**job, "delivery_id": job_id}, plan, token)
         if isinstance(fetched, str):
             log.warning("job %s: %s; nothing to do", job_id, fetched)
             return {"job_id": job_id, "status": "skipped", "reason": fetched}
         record = fetched.record(job)
         store.save_fetched(r, job_id, record, fetched.files, int(cfg.job_record_ttl_seconds))
-        log.info("job %s: %s %s@%s: fetched %d files", job_id, job["kind"], job["repository"], fetched.sha[:12],
-                 len(fetched.files))
+        log.info("job %s: %s %s@%s: fetched %d files; %d more parts sent as their own jobs", job_id, job["kind"],
+                 job["repository"], fetched.sha[:12], len(fetched.files), len(fetched.continuations))
     else:
         log.info("job %s: already fetched; sending the next step again", job_id)
     _send_after_fetch(job_id, record)
@@ -137,7 +140,7 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
     job = record["job"]
     with tempfile.TemporaryDirectory(prefix="iacbot-job-") as tmp:
         root = Path(tmp)
-        write_tree(store.load_files(r, job_id), root)
+        problems += write_tree(store.load_files(r, job_id), root)
         fixes, more = remediate_findings(scanner(), root, findings, catalog())
     problems += more
     for problem in problems:

@@ -1,13 +1,22 @@
-"""Read from GitHub with a READ-scoped installation token: files at one sha (with, for Terraform,
-their sibling .tf files), a repository's default-branch head, a code-scanning alert.
+"""Read from GitHub with a READ-scoped installation token: a tree, the files it lists at one sha,
+a repository's default-branch head, a code-scanning alert.
 
-Paths are checked before anything is used: nothing lands outside the destination directory.
+What a read costs is bounded before it is paid: one recursive tree read gives every path with its
+blob sha, size and mode, so files over MAX_FILE_BYTES, links and submodules are refused unread,
+identical files are read once (by blob sha), and the blobs are read FETCH_CONCURRENCY at a time.
+Only when GitHub cuts a very large tree short ("truncated") is each file read through the
+contents API instead, with the same concurrency. Paths are checked by workers.repo_paths before
+anything is used: nothing lands outside the destination directory.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Mapping, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -16,12 +25,24 @@ from bot.github import http
 from bot.github.auth import Token
 from bot.github.errors import GitHubRetryLater
 from fixers.iac_files import is_iac_path
+from workers import repo_paths
+from workers.repo_paths import is_terraform_path
 
 log = logging.getLogger(__name__)
 
 READ_PERMISSIONS = {"contents": "read"}
 MAX_FILE_BYTES = 1024 * 1024
+#: Reads in flight at once for one job: enough to hide GitHub's latency, few enough to stay
+#: well clear of its secondary rate limit on concurrent requests.
+FETCH_CONCURRENCY = 4
 _TIMEOUT = 30
+#: Git's modes for what the tree API calls a blob: regular and executable files are read; a
+#: symbolic link (120000) is not a file to fix.
+_FILE_MODES = frozenset({"100644", "100755"})
+_LINK_MODE = "120000"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class FetchError(Exception):
@@ -34,13 +55,6 @@ class FetchError(Exception):
 
 class FetchUnavailable(FetchError):
     """GitHub could not be reached or answered 5xx/429: worth retrying later."""
-
-
-def safe_path(path: str) -> PurePosixPath:
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
-        raise FetchError(f"refusing unsafe repository path {path!r}")
-    return p
 
 
 def get_json(token: Token, api_path: str, params: dict[str, str] | None = None, what: str = "") -> object | None:
@@ -93,73 +107,169 @@ def get_alert(token: Token, repository: str, alert_number: int) -> dict | None:
     return alert if isinstance(alert, dict) else None
 
 
-def _tree_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
-    """{path: blob sha} of every file in the tree at ``sha`` (one recursive read); None when GitHub
-    cut the tree short ("truncated") or the commit is gone (a force-push's old head may be)."""
+# --- trees ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TreeFile:
+    """A tree entry that is not a directory: git's mode, its object's sha and (blobs) its size."""
+
+    mode: str
+    sha: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Every entry but directories of the tree at one commit, by path exactly as git holds it
+    (unchecked: callers apply workers.repo_paths to the paths they use)."""
+
+    sha: str
+    files: Mapping[str, TreeFile]
+
+    def iac_blobs(self) -> dict[str, str]:
+        """{path: blob sha} of every IaC file."""
+        return {path: f.sha for path, f in self.files.items() if is_iac_path(path)}
+
+    def terraform_files_in(self, directories: Iterable[str]) -> list[str]:
+        wanted = set(directories)
+        return sorted(path for path in self.files
+                      if is_terraform_path(path) and str(PurePosixPath(path).parent) in wanted)
+
+
+def read_tree(token: Token, repository: str, sha: str) -> Tree | None:
+    """The tree at commit ``sha`` in one recursive read; None when GitHub cut it short
+    ("truncated": more than 100,000 entries or 7 MB) or the commit is gone (a force-push's old
+    head may be)."""
     tree = get_json(token, f"/repos/{repository}/git/trees/{sha}", {"recursive": "1"}, f"{repository} tree at {sha}")
     if not isinstance(tree, dict) or tree.get("truncated"):
         return None
-    return {str(e.get("path", "")): e.get("sha") for e in tree.get("tree") or [] if e.get("type") == "blob"}
+    files = {}
+    for entry in tree.get("tree") or []:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and entry.get("type") in ("blob", "commit") and isinstance(entry.get("sha"), str):
+            files[path] = TreeFile(str(entry.get("mode")), entry["sha"], int(entry.get("size") or 0))
+    return Tree(sha, files)
 
 
-def iac_blobs(token: Token, repository: str, sha: str) -> dict[str, str] | None:
-    """{path: blob sha} of every IaC file at ``sha``; None as for :func:`_tree_blobs`."""
-    blobs = _tree_blobs(token, repository, sha)
-    return None if blobs is None else {path: blob for path, blob in blobs.items() if is_iac_path(path)}
-
-
-def changed_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
+def changed_paths(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
     """Paths added or modified from ``before`` to ``after`` (removed ones need no fix). Pure."""
     return sorted(path for path, blob in after.items() if before.get(path) != blob)
 
 
-def wanted_paths(token: Token, repository: str, sha: str, changed_files: list[str]) -> list[str]:
-    """The changed files plus every .tf file in the directory of each changed .tf file."""
-    paths = dict.fromkeys(str(safe_path(p)) for p in changed_files)
-    directories = sorted({str(PurePosixPath(p).parent) for p in paths if p.endswith(".tf")})
-    for path in _tf_files_in(token, repository, sha, directories) if directories else []:
-        paths[str(safe_path(path))] = None
-    return sorted(paths)
+def terraform_siblings(token: Token, repository: str, sha: str, directories: list[str],
+                       tree: Tree | None) -> list[str]:
+    """Every .tf file in ``directories`` (paths unchecked): from the tree when there is one, else
+    one contents listing per directory (the caller bounds how many directories it asks for)."""
+    if tree is not None:
+        return tree.terraform_files_in(directories)
+    listings = bounded_map(lambda d: _get(token, repository, "" if d == "." else d, sha), directories)
+    return sorted(str(entry.get("path", "")) for listing in listings if isinstance(listing, list)
+                  for entry in listing if isinstance(entry, dict) and entry.get("type") == "file"
+                  and is_terraform_path(str(entry.get("path", ""))))
 
 
-def _tf_files_in(token: Token, repository: str, sha: str, directories: list[str]) -> list[str]:
-    # One recursive tree read serves every directory; when GitHub cuts a very large tree short,
-    # each directory is listed through the contents API instead.
-    blobs = _tree_blobs(token, repository, sha)
-    if blobs is not None:
-        wanted = set(directories)
-        return [path for path in blobs if path.endswith(".tf") and str(PurePosixPath(path).parent) in wanted]
-    found = []
-    for directory in directories:
-        listing = _get(token, repository, "" if directory == "." else directory, sha)
-        for entry in listing if isinstance(listing, list) else []:
-            if entry.get("type") == "file" and str(entry.get("path", "")).endswith(".tf"):
-                found.append(entry["path"])
-    return found
+# --- files ------------------------------------------------------------------------------------
+
+def bounded_map(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[function(item) for item in items]``, at most FETCH_CONCURRENCY at a time. The first
+    exception is re-raised once the calls in flight end; calls not yet started are dropped."""
+    items = list(items)
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=FETCH_CONCURRENCY, thread_name_prefix="iacbot-fetch") as pool:
+        futures = [pool.submit(function, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
-def fetch_contents(token: Token, repository: str, sha: str,
-                   changed_files: list[str]) -> tuple[dict[str, bytes], list[str]]:
-    """({path: exact bytes} of the wanted files, problems)."""
+def _unreadable(path: str, entry: TreeFile | None, sha: str) -> str | None:
+    """Why the tree entry at ``path`` is not read, or None."""
+    if entry is None:
+        return f"{repo_paths.shown(path)}: not a file at {sha} (removed, or a directory); skipped"
+    if entry.mode == _LINK_MODE:
+        return f"{repo_paths.shown(path)}: a symbolic link; skipped"
+    if entry.mode not in _FILE_MODES:
+        return f"{repo_paths.shown(path)}: not a file at {sha} (a submodule); skipped"
+    if entry.size > MAX_FILE_BYTES:
+        return f"{repo_paths.shown(path)}: {entry.size} bytes, larger than {MAX_FILE_BYTES}; skipped"
+    return None
+
+
+def _blob(token: Token, repository: str, blob_sha: str) -> bytes | None:
+    data = get_json(token, f"/repos/{repository}/git/blobs/{blob_sha}", what=f"{repository} blob {blob_sha}")
+    return _decoded(data) if isinstance(data, dict) and data.get("encoding") == "base64" else None
+
+
+def _decoded(data: dict) -> bytes | None:
+    try:
+        return base64.b64decode(data.get("content") or "")
+    except (binascii.Error, ValueError, TypeError):
+        return None
+
+
+def _content(token: Token, repository: str, path: str, sha: str) -> bytes | str:
+    """The file's bytes through the contents API, or why not (a problem line)."""
+    data = _get(token, repository, path, sha)
+    if not isinstance(data, dict) or data.get("type") != "file":
+        return f"{repo_paths.shown(path)}: not a file at {sha} (removed, a directory or a link); skipped"
+    if int(data.get("size") or 0) > MAX_FILE_BYTES or data.get("encoding") != "base64":
+        return f"{repo_paths.shown(path)}: larger than {MAX_FILE_BYTES} bytes; skipped"
+    decoded = _decoded(data)
+    return f"{repo_paths.shown(path)}: unreadable content at {sha}; skipped" if decoded is None else decoded
+
+
+def read_files(token: Token, repository: str, sha: str, paths: list[str],
+               tree: Tree | None) -> tuple[dict[str, bytes], list[str]]:
+    """({path: exact bytes}, problems) of ``paths`` (checked by the caller) at commit ``sha``:
+    blobs named by ``tree``, each distinct blob read once; the contents API when ``tree`` is None."""
     contents: dict[str, bytes] = {}
     problems: list[str] = []
-    for path in wanted_paths(token, repository, sha, changed_files):
-        data = _get(token, repository, path, sha)
-        if not isinstance(data, dict) or data.get("type") != "file":
-            problems.append(f"{path}: not a file at {sha} (removed, a directory or a link); skipped")
-            continue
-        if int(data.get("size") or 0) > MAX_FILE_BYTES or data.get("encoding") != "base64":
-            problems.append(f"{path}: larger than {MAX_FILE_BYTES} bytes; skipped")
-            continue
-        contents[path] = base64.b64decode(data.get("content") or "")
+    if tree is None:
+        for path, got in zip(paths, bounded_map(lambda p: _content(token, repository, p, sha), paths)):
+            if isinstance(got, bytes):
+                contents[path] = got
+            else:
+                problems.append(got)
+    else:
+        by_blob: dict[str, list[str]] = {}
+        for path in paths:
+            entry = tree.files.get(path)
+            why = _unreadable(path, entry, sha)
+            if why is None:
+                by_blob.setdefault(entry.sha, []).append(path)
+            else:
+                problems.append(why)
+        blobs = list(by_blob)
+        for blob_sha, data in zip(blobs, bounded_map(lambda b: _blob(token, repository, b), blobs)):
+            for path in by_blob[blob_sha]:
+                if data is None or len(data) > MAX_FILE_BYTES:
+                    problems.append(f"{repo_paths.shown(path)}: blob {blob_sha} not readable at {sha}; skipped")
+                else:
+                    contents[path] = data
     log.info("%s@%s: fetched %d files", repository, sha[:12], len(contents))
     return contents, problems
 
 
-def write_tree(contents: dict[str, bytes], dest: Path) -> None:
-    """Write ``contents`` (repository paths -> bytes) under ``dest``; unsafe paths are refused."""
+def write_tree(contents: Mapping[str, bytes], dest: Path) -> list[str]:
+    """Write ``contents`` (repository paths -> bytes) under ``dest``; returns problems for the paths
+    refused: unsafe ones, and those this file system cannot hold apart or at all."""
+    problems = []
     for path, data in contents.items():
-        target = dest / safe_path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
+        why = repo_paths.refusal(path)
+        if why is not None:
+            problems.append(repo_paths.refused(path, why, "not fixed"))
+            continue
+        target = dest / path
+        if target.exists():  # another name this file system takes for the same (case, normalisation)
+            problems.append(f"{repo_paths.shown(path)}: the same file as another path here; not fixed")
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:  # e.g. a file where a directory must be
+            problems.append(f"{repo_paths.shown(path)}: cannot be written ({exc.strerror}); not fixed")
+    return problems

@@ -6,7 +6,7 @@ makes it again.
 |---|---|---|
 | ``iacbot:submission:<id>`` | the findings API (bot.service) | JSON: a tenant's findings (workers.submissions) |
 | ``iacbot:files:<job>`` | fetch_job | hash: repository path -> exact file bytes |
-| ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems |
+| ``iacbot:fetched:<job>`` | fetch_job | JSON: job, sha, findings (null: scan them), problems, continuations (jobs ``<job>:part<n>``) |
 | ``iacbot:scan:<job>`` | scan_job (scanner env) | JSON: failed checkov records, parsing errors |
 | ``iacbot:fixes:<job>`` | remediate_job | hash: fingerprint -> fix JSON (+ repository, installation_id) |
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
@@ -52,7 +52,8 @@ def load_json(r: redis.Redis, key: str) -> Any:
 
 
 def load_files(r: redis.Redis, job_id: str) -> dict[str, bytes]:
-    return {k.decode(): v for k, v in r.hgetall(FILES_PREFIX + job_id).items()}
+    # surrogateescape: a key that is not UTF-8 (never written by fetch_job) is refused by write_tree
+    return {k.decode("utf-8", "surrogateescape"): v for k, v in r.hgetall(FILES_PREFIX + job_id).items()}
 
 
 def save_fixes(r: redis.Redis, job_id: str, fixes: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any],

@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 import threading
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -146,11 +147,24 @@ def _only_checkov_warnings(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or f"{os.sep}checkov{os.sep}" not in record.pathname
 
 
+# workers/repo_paths.py's rule, repeated (this environment cannot import workers/); a test checks
+# that both refuse the same paths: git's canonical form, inside the repository, printable UTF-8
+# (no control, format, surrogate or separator characters), no backslash, no ".git", not too long.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+MAX_PATH_BYTES, MAX_NAME_BYTES = 1024, 255
+
+
 def safe_relative(path: str) -> PurePosixPath | None:
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
+    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path:
         return None
-    return p
+    if any(unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES for ch in path):
+        return None
+    parts = path.split("/")
+    if any(part in ("", ".", "..") or part.lower() == ".git" for part in parts):
+        return None
+    if len(path.encode()) > MAX_PATH_BYTES or any(len(part.encode()) > MAX_NAME_BYTES for part in parts):
+        return None
+    return PurePosixPath(path)
 
 
 def scan_files(files: Mapping[bytes | str, bytes]) -> dict[str, Any]:
@@ -159,7 +173,8 @@ def scan_files(files: Mapping[bytes | str, bytes]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="iacbot-scan-") as tmp:
         root = Path(tmp).resolve()
         for raw_path, data in files.items():
-            path = raw_path.decode() if isinstance(raw_path, bytes) else raw_path
+            # surrogateescape: bytes that are not UTF-8 become surrogates, which safe_relative refuses
+            path = raw_path.decode("utf-8", "surrogateescape") if isinstance(raw_path, bytes) else raw_path
             relative = safe_relative(path)
             if relative is None:
                 problems.append(f"{path!r}: not a path inside the repository; not scanned")

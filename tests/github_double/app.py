@@ -1,6 +1,6 @@
 """HTTP layer: route table, authentication/authorisation, OpenAPI checks, URL rewriting.
 
-One catch-all Starlette endpoint does the routing itself so that every exchange, errors
+One catch-all ASGI endpoint does the routing itself so that every exchange, errors
 included, goes through the same validation and rewriting path.
 """
 from __future__ import annotations
@@ -11,10 +11,8 @@ import re
 from typing import Callable
 from urllib.parse import unquote
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from . import handlers as h
 from . import render
@@ -22,11 +20,13 @@ from .auth import HTTPError, authenticate, authorize_repo
 from .faults import Faults
 from .openapi_check import Validator
 from .state import World
+from .traffic import Traffic
 
 R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 # (method, path regex, handler, (permission scope, level) or None when not repository-bound)
 ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
-    (m, re.compile(p + r"/?$"), f, perm) for m, p, f, perm in [
+    # DOTALL and \Z: git allows a newline in a file name, and the contents API serves it.
+    (m, re.compile(p + r"/?\Z", re.DOTALL), f, perm) for m, p, f, perm in [
         ("POST", r"/app/installations/(?P<installation_id>\d+)/access_tokens", h.create_installation_token, None),
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
         ("GET", r"/app", h.get_authenticated_app, None),
@@ -75,10 +75,21 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
 JSON_CT = "application/json; charset=utf-8"
 
 
-def build_app(world: World, validator: Validator, base_url: Callable[[], str], faults: Faults) -> Starlette:
+def build_app(world: World, validator: Validator, base_url: Callable[[], str], faults: Faults,
+              traffic: Traffic | None = None) -> Callable:
+    traffic = traffic or Traffic()
+
     async def endpoint(request: Request) -> Response:
+        gathering = traffic.begin(request.method, request.scope["path"])
+        if gathering is not None:
+            await gathering.wait()
+        return await handle(request)
+
+    async def handle(request: Request) -> Response:
         raw = await request.body()
-        path = request.url.path
+        # The decoded path as sent: request.url re-parses it, and urlsplit drops newlines and tabs,
+        # which git allows in a file name.
+        path = request.scope["path"]
         query = list(request.query_params.multi_items())
         req_headers = {k.lower(): v for k, v in request.headers.items()}
         prepared, invalid = validator.check_request(request.method, path, query, req_headers, raw)
@@ -109,7 +120,14 @@ def build_app(world: World, validator: Validator, base_url: Callable[[], str], f
             return Response(status_code=204, headers=headers)
         return Response(data, status_code=status, headers=headers)
 
-    return Starlette(routes=[Route("/{rest:path}", endpoint, methods=["GET", "POST", "PATCH", "PUT", "DELETE"])])
+    async def app(scope, receive, send) -> None:
+        # A bare ASGI app, not a Starlette route: a route's pattern does not match a newline, and
+        # git allows one in a file name.
+        if scope["type"] == "http":
+            response = await endpoint(Request(scope, receive))
+            await response(scope, receive, send)
+
+    return app
 
 
 def _serve(world: World, method: str, path: str, query: dict, raw: bytes, req_headers: dict,

@@ -40,6 +40,11 @@ def _tree_sort_key(entry: TreeEntry) -> bytes:
 
 
 def encode_tree(entries: list[TreeEntry]) -> bytes:
+    """Any name git can hold (a backslash, a newline, '..': fsck would object, the format does not);
+    ValueError for one it cannot: empty, or with a NUL (the terminator) or a '/' (the separator)."""
+    for e in entries:
+        if not e.name or "\0" in e.name or "/" in e.name:
+            raise ValueError(f"git cannot store a tree entry named {e.name!r}")
     out = b""
     for e in sorted(entries, key=_tree_sort_key):
         out += f"{e.mode} {e.name}".encode() + b"\0" + bytes.fromhex(e.sha)

@@ -202,7 +202,10 @@ def create_tree(ctx: Ctx):
             raise _validation(f"tree.sha {sha} is not a valid {kind}", resource="Tree",
                               field=f"tree.{i}.sha", code="invalid")
         changes[path] = ("40000" if mode == "040000" else mode, sha.lower())
-    sha = repo.objects.apply_changes(base, changes)
+    try:
+        sha = repo.objects.apply_changes(base, changes)
+    except ValueError:  # a name git cannot store (a NUL in it)
+        raise _validation("Invalid tree info", resource="Tree", field="tree", code="invalid")
     out = render.tree(repo, sha, recursive=False)
     return 201, out, {"Location": out["url"]}
 
@@ -216,7 +219,7 @@ def get_tree(ctx: Ctx):
     if ctx.repo.objects.kind(sha) != "tree":
         raise HTTPError(404, "Not Found")
     recursive = ctx.query.get("recursive") not in (None, "", "0", "false")
-    return 200, render.tree(ctx.repo, sha, recursive)
+    return 200, render.tree(ctx.repo, sha, recursive, ctx.world.tree_entry_limit)
 
 
 def _signature(given: dict | None, default_name: str, now: int) -> Signature:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import zlib
+from urllib.parse import quote
 
 from .gitobjects import TREE_MODE, Commit, Signature
 from .state import CheckRun, CodeScanningAlert, Installation, Label, PullRequest, Repo, Review
@@ -95,10 +96,15 @@ def blob(repo: Repo, sha: str, data: bytes) -> dict:
             "content": base64.encodebytes(data).decode(), "encoding": "base64"}
 
 
-def tree(repo: Repo, sha: str, recursive: bool) -> dict:
+def tree(repo: Repo, sha: str, recursive: bool, limit: int | None = None) -> dict:
+    """GitHub cuts a tree listing at its limit (100,000 entries) and says so with "truncated"."""
     u = f"{API}/repos/{repo.full_name}/git"
     items = []
+    truncated = False
     for path, e in repo.objects.walk(sha, recursive=recursive):
+        if limit is not None and len(items) >= limit:
+            truncated = True
+            break
         item = {"path": path, "mode": "040000" if e.mode == TREE_MODE else e.mode, "type": e.kind, "sha": e.sha}
         if e.kind == "blob":
             item["size"] = len(repo.objects.get(e.sha, "blob") or b"")
@@ -106,7 +112,7 @@ def tree(repo: Repo, sha: str, recursive: bool) -> dict:
         elif e.kind == "tree":
             item["url"] = f"{u}/trees/{e.sha}"
         items.append(item)
-    return {"sha": sha, "url": f"{u}/trees/{sha}", "tree": items, "truncated": False}
+    return {"sha": sha, "url": f"{u}/trees/{sha}", "tree": items, "truncated": truncated}
 
 
 def _person(sig: Signature) -> dict:
@@ -156,27 +162,29 @@ def branch(repo: Repo, name: str, sha: str) -> dict:
 
 def content_file(repo: Repo, path: str, sha: str, data: bytes, ref: str) -> dict:
     u = f"{API}/repos/{repo.full_name}"
-    self_url = f"{u}/contents/{path}?ref={ref}"
-    html = f"{WEB}/{repo.full_name}/blob/{ref}/{path}"
+    quoted = quote(path)  # GitHub percent-encodes a path in its URLs (a backslash, a newline...)
+    self_url = f"{u}/contents/{quoted}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/blob/{ref}/{quoted}"
     git = f"{u}/git/blobs/{sha}"
     return {
         "type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
         "path": path, "content": base64.encodebytes(data).decode(), "sha": sha, "url": self_url,
         "git_url": git, "html_url": html,
-        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}",
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{quoted}",
         "_links": {"self": self_url, "git": git, "html": html},
     }
 
 
 def content_dir_entry(repo: Repo, path: str, kind: str, sha: str, size: int, ref: str) -> dict:
     u = f"{API}/repos/{repo.full_name}"
-    self_url = f"{u}/contents/{path}?ref={ref}"
-    html = f"{WEB}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
+    quoted = quote(path)
+    self_url = f"{u}/contents/{quoted}?ref={ref}"
+    html = f"{WEB}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{quoted}"
     git = f"{u}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
     return {
         "type": kind, "size": size, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
         "url": self_url, "git_url": git, "html_url": html,
-        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}" if kind == "file" else None,
+        "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{quoted}" if kind == "file" else None,
         "_links": {"self": self_url, "git": git, "html": html},
     }
 

@@ -16,6 +16,7 @@ from .app import build_app
 from .gitobjects import Commit, Signature
 from .openapi_check import Validator, load_spec
 from .state import App, CheckRun, CodeScanningAlert, Installation, PullRequest, Repo, Review, World, next_id
+from .traffic import Gathering, Traffic
 
 DEFAULT_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests": "write",
                        "issues": "write", "checks": "write", "security_events": "read"}
@@ -38,6 +39,7 @@ class GitHubDouble:
         self.world = World()
         self.validator = Validator()
         self.faults = f.Faults()
+        self.traffic = Traffic()
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -46,6 +48,32 @@ class GitHubDouble:
     def create_repo(self, full_name: str, files: dict[str, str | bytes], default_branch: str = "main",
                     private: bool = True) -> Repo:
         return self.world.create_repo(full_name, files, default_branch, private)
+
+    def push_commit(self, full_name: str, changes: dict[str, str | bytes | tuple[str, bytes] | None],
+                    message: str = "A push\n", branch: str | None = None, login: str = "octocat",
+                    parent: str | None = None) -> tuple[str, str]:
+        """A person ``login`` with push access pushes one commit to ``branch`` (the default branch
+        unless given; created if missing, force-moved if ``parent`` is not its head): each path set to
+        its content (or ``(mode, content)``, e.g. ``("120000", b"target")`` for a symbolic link), or
+        removed for None, on top of ``parent`` (default: the branch's head, else the default
+        branch's). Any name git can store is allowed, as on GitHub. Author and committer are
+        ``login``. Returns (sha the branch had before or "", sha after)."""
+        with self.world.lock:
+            repo = self._repo(full_name)
+            ref = f"refs/heads/{branch or repo.default_branch}"
+            before = repo.refs.get(ref, "")
+            base = parent or before or repo.refs[f"refs/heads/{repo.default_branch}"]
+            objects = repo.objects
+            tree_changes = {}
+            for path, change in changes.items():
+                mode, data = change if isinstance(change, tuple) else ("100644", change)
+                tree_changes[path] = None if data is None else (
+                    mode, objects.put_blob(data.encode() if isinstance(data, str) else data))
+            tree = objects.apply_changes(objects.commit(base).tree, tree_changes)
+            email = "octocat@users.noreply.github.com" if login == "octocat" else f"{login}@example.com"
+            who = Signature(login, email, int(time.time()))
+            repo.refs[ref] = objects.put_commit(Commit(tree, (base,), who, who, message))
+            return before, repo.refs[ref]
 
     def install_app(self, app_id: int, public_key_pem: bytes | str, repos: list[str],
                     permissions: dict[str, str] | None = None, slug: str = "iacbot") -> Installation:
@@ -153,24 +181,6 @@ class GitHubDouble:
             repo.check_runs[run.id] = run
             return run.id
 
-    def push_commit(self, repo_full_name: str, branch: str, files: dict[str, str | bytes], message: str,
-                    login: str = "mallory", parent: str | None = None) -> str:
-        """A person with push access pushes one commit to `branch` (created if missing; force-moved
-        if it exists): `files` (path -> content) changed on top of `parent` (default: the branch's
-        head, else the default branch's). Author and committer are `login`. Returns the commit sha."""
-        with self.world.lock:
-            repo = self._repo(repo_full_name)
-            ref = f"refs/heads/{branch}"
-            base = parent or repo.refs.get(ref) or repo.refs[f"refs/heads/{repo.default_branch}"]
-            objects = repo.objects
-            changes = {p: ("100644", objects.put_blob(c.encode() if isinstance(c, str) else c))
-                       for p, c in files.items()}
-            tree = objects.apply_changes(objects.commit(base).tree, changes)
-            who = Signature(login, f"{login}@example.com", int(time.time()))
-            sha = objects.put_commit(Commit(tree, (base,), who, who, message))
-            repo.refs[ref] = sha
-            return sha
-
     def open_pull(self, repo_full_name: str, head: str, base: str, title: str, body: str = "",
                   login: str = "mallory") -> int:
         """A person `login` opens a pull request from `head` onto `base`; returns its number."""
@@ -241,6 +251,27 @@ class GitHubDouble:
         """(method, path, injected status) of every request a fault answered or delayed (status 0)."""
         return list(self.faults.served)
 
+    # -- traffic ----------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, URL path) of every request since the start or the last reset_traffic()."""
+        return list(self.traffic.requests)
+
+    def requests_matching(self, method: str, path_regex: str) -> list[str]:
+        """The URL paths of the requests with this method whose path matches (re.search)."""
+        pattern = re.compile(path_regex)
+        return [path for m, path in self.traffic.requests if m == method.upper() and pattern.search(path)]
+
+    def reset_traffic(self) -> None:
+        self.traffic.reset()
+
+    def gather(self, method: str, path_regex: str, count: int, timeout: float = 30) -> Gathering:
+        """Hold requests that match until ``count`` of them are in flight together, or ``timeout``
+        seconds after the first, then answer them all; the gathering's ``arrived`` says how many
+        were held together, ``met`` whether that reached ``count``. A count, not a clock: with a
+        count one above what a client may send at once, ``arrived`` is exactly that bound."""
+        return self.traffic.gather(method, path_regex, count, timeout)
+
     def published_text(self, full_name: str) -> str:
         """Everything a reader of `full_name` sees that the bot wrote: PR titles and bodies, and the
         message of every commit reachable from a ref."""
@@ -282,7 +313,7 @@ class GitHubDouble:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))  # a free port chosen by the kernel: no races between runs
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        app = build_app(self.world, self.validator, lambda: self.base_url, self.faults)
+        app = build_app(self.world, self.validator, lambda: self.base_url, self.faults, self.traffic)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -158,6 +158,8 @@ class World:
         self.apps: dict[int, App] = {}
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
+        #: GitHub's most entries in one tree listing; more and it answers "truncated" (tests lower it).
+        self.tree_entry_limit = 100_000
 
     def repo(self, owner: str, name: str) -> Repo | None:
         return self.repos.get(f"{owner}/{name}".lower())

@@ -330,7 +330,7 @@ def test_who_acts_is_who_github_would_say(gh, private_key):
     repo.create_git_ref("refs/heads/bot", c.sha)
     pr = repo.create_pull(base="main", head="bot", title="t", body="b")
     assert (pr.user.login, pr.user.type) == ("iacbot[bot]", "Bot")
-    sha = gh.push_commit("octo/infra", "human", {"x.txt": "x\n"}, "human change", login="alice")
+    _, sha = gh.push_commit("octo/infra", {"x.txt": "x\n"}, "human change", branch="human", login="alice")
     number = gh.open_pull("octo/infra", "human", "main", "mine", login="alice")
     human = repo.get_pull(number)
     assert (human.user.login, human.user.type, human.head.sha) == ("alice", "User", sha)
@@ -390,8 +390,9 @@ def test_known_spec_differences_are_the_measured_ones():
     # Then 2 error responses whose oneOf alternatives always overlap; the one schema of three that
     # forgot a label's description may be null; the one path parameter whose schema is readOnly
     # (code scanning's alert_number); the installations listing whose account must be a user and
-    # an enterprise at once (allOf where the installation schema says anyOf).
-    assert len(patched) == len(enums) + len(composites) + 2 + 1 + 1 + 1
+    # an enterprise at once (allOf where the installation schema says anyOf); the contents answer's
+    # discriminator, which a directory listing (an array) cannot satisfy.
+    assert len(patched) == len(enums) + len(composites) + 2 + 1 + 1 + 1 + 1
     assert "#/components/parameters/alert-number/schema" in patched
     assert any(p.startswith("#/paths/~1app~1installations/") for p in patched)
 

@@ -129,8 +129,8 @@ def test_push_at_the_cap_stays_complete():
 
 
 def test_one_cap_for_receiver_and_fetch():
-    from workers import job_sources
-    assert job_sources.MAX_PUSH_FILES is MAX_PUSH_FILES
+    from workers import job_parts
+    assert job_parts.MAX_JOB_FILES is MAX_PUSH_FILES
 
 
 @pytest.mark.parametrize("full_name", ["acme-labs/..", "acme/.", "../x", "acme/a/b", "-acme/x"])

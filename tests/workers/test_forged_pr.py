@@ -46,8 +46,9 @@ def test_a_forged_pr_is_not_claimed_does_not_fill_the_cap_and_its_close_is_no_de
         gh, redis_db, private_key, celery, tmp_path):  # noqa: F811
     target, other = make_fix(), make_fix(path="k8s/api.yaml", resource="Deployment.shop.api")
     branch = branch_name(target.attempt)
-    forged_sha = gh.push_commit(REPO_NAME, branch, {PATH: "kind: Pod\n# replaced\n", ".github/workflows/x.yml": WORKFLOW},
-                                commit_message(target.attempt, target.verification), login="mallory")
+    _, forged_sha = gh.push_commit(REPO_NAME, {PATH: "kind: Pod\n# replaced\n", ".github/workflows/x.yml": WORKFLOW},
+                                   commit_message(target.attempt, target.verification), branch=branch,
+                                   login="mallory")
     forged = gh.open_pull(REPO_NAME, branch, "main", "iacbot: set privileged: false", "iacbot's fix", login="mallory")
     log = tmp_path / "worker.log"
     with celery_worker("publish", worker_env(gh, private_key, IACBOT_MAX_OPEN_PRS_PER_REPO="1"), log, "forged"):

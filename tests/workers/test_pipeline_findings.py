@@ -171,7 +171,7 @@ def test_findings_submission_becomes_one_pr_and_a_missing_one_ends_cleanly(worke
     assert changed == {"k8s/web.yaml": FIXED_MANIFEST}
     assert read_provenance(pull.body)["rule"] == "CKV_K8S_16"
     assert read_provenance(pull.body)["base_sha"] == gh.repo(repository).refs["refs/heads/main"]
-    assert "refusing unsafe repository path '../../etc/passwd'" in log.read_text()
+    assert "CKV_K8S_16: '../../etc/passwd': unsafe repository path (a '..' component" in log.read_text()
 
     gone_id = str(uuid.uuid4())
     gone = {**job, "submission_id": "expired-" + gone_id, "delivery_id": gone_id}

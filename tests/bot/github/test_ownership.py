@@ -49,8 +49,8 @@ def forge(gh, open_pr: bool = True) -> tuple[str, int | None]:
     """Mallory pushes iacbot's next branch with iacbot's own commit message (trailers and all),
     a replaced manifest and a workflow, and (optionally) opens a PR from it."""
     branch = branch_name(attempt())
-    sha = gh.push_commit(REPO, branch, {"terraform/main.tf": EVIL_TF, ".github/workflows/x.yml": WORKFLOW},
-                         commit_message(attempt(), VERIFICATION), login="mallory")
+    _, sha = gh.push_commit(REPO, {"terraform/main.tf": EVIL_TF, ".github/workflows/x.yml": WORKFLOW},
+                            commit_message(attempt(), VERIFICATION), branch=branch, login="mallory")
     number = gh.open_pull(REPO, branch, "main", "iacbot: fix", "looks like iacbot", login="mallory") if open_pr else None
     return sha, number
 
@@ -105,8 +105,8 @@ def test_a_pr_someone_else_opened_from_iacbots_own_branch_is_not_iacbots(gh):
 
 def test_the_apps_own_pr_with_a_persons_commit_on_top_is_not_pushed_to(gh):
     first = publish(gh)
-    human = gh.push_commit(REPO, first.branch, {".github/workflows/x.yml": WORKFLOW},
-                           commit_message(attempt(), VERIFICATION), login="mallory")
+    _, human = gh.push_commit(REPO, {".github/workflows/x.yml": WORKFLOW},
+                              commit_message(attempt(), VERIFICATION), branch=first.branch, login="mallory")
     result = publish(gh)
     assert result.status == FOREIGN_BRANCH and str(Foreign.COMMITS) in result.reason
     assert gh.repo(REPO).refs[f"refs/heads/{first.branch}"] == human
