@@ -180,9 +180,15 @@ def scan_files(files: Mapping[bytes | str, bytes]) -> dict[str, Any]:
             continue
         failed.append({**record, "file_path": "/" + relative_path})
     problems += [f"{path}: outside the repository; {count} failed checks not fixed" for path, count in outside.items()]
+    problems += [refusal_problem(_relative(entry["path"], root) or entry["path"], entry) for entry in reply["refused"]]
     return {"checkov_version": scanner.version, "failed": failed,
             "parsing_errors": sorted(p for p in (_relative(e, root) for e in reply["parsing_errors"]) if p),
             "problems": problems}
+
+
+def refusal_problem(path: str, entry: Mapping[str, str]) -> str:
+    """The problem line for a file the scanner refused: its path and the bound it exceeded."""
+    return f"{path}: refused ({entry['bound']}: {entry['detail']}); not scanned"
 
 
 def _relative(path: str | None, root: Path) -> str | None:
