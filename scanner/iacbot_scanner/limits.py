@@ -90,9 +90,6 @@ class Refusal:
     bound: Bound
     detail: str
 
-    def describe(self) -> str:
-        return f"refused ({self.bound.value}: {self.detail}); not scanned"
-
 
 #: Suffixes of the files checkov's terraform and kubernetes frameworks read.
 YAML_SUFFIXES = (".yaml", ".yml", ".json")

@@ -48,13 +48,18 @@ def visible_again(r) -> bool:
     return bool(r.zrangebyscore("unacked_index", 0, time.time() - VISIBILITY - 0.5))
 
 
+def stored_fix(r, gh):
+    """A verified fix stored as the remediate step stores it: (fix, job id, fingerprint, publish task id)."""
+    fix = make_fix()
+    job_id = str(uuid.uuid4())
+    fp = store_fix(r, job_id, gh.installation.id, fix)
+    return fix, job_id, fp, f"{job_id}:publish:{fp}"
+
+
 def test_a_message_that_keeps_killing_its_worker_is_dead_lettered_and_the_workers_go_on(
         gh, redis_db, private_key, celery, tmp_path):  # noqa: F811
     env = worker_env(gh, private_key, IACBOT_VISIBILITY_TIMEOUT_SECONDS=str(VISIBILITY))
-    poison = make_fix()
-    job_id = str(uuid.uuid4())
-    fp = store_fix(redis_db, job_id, gh.installation.id, poison)
-    task_id = f"{job_id}:publish:{fp}"
+    poison, job_id, fp, task_id = stored_fix(redis_db, gh)
     # Every delivery of this task reaches its first write and is killed there.
     gh.inject_fault("POST", r"/git/blobs$", 0, delay=30, times=MAX_DELIVERIES)
     send_publish(celery, job_id, fp)
@@ -94,10 +99,7 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered_and_the_worker
 def test_a_long_task_keeps_its_lease_and_a_dead_workers_task_returns_within_the_visibility_timeout(
         gh, redis_db, private_key, celery, tmp_path):  # noqa: F811
     env = worker_env(gh, private_key, IACBOT_VISIBILITY_TIMEOUT_SECONDS=str(VISIBILITY))
-    fix = make_fix()
-    job_id = str(uuid.uuid4())
-    fp = store_fix(redis_db, job_id, gh.installation.id, fix)
-    task_id = f"{job_id}:publish:{fp}"
+    fix, job_id, fp, task_id = stored_fix(redis_db, gh)
     # Held much longer than the visibility timeout and than a restore sweep.
     held = VISIBILITY + 2 * SWEEP
     gh.inject_fault("POST", r"/git/blobs$", 0, delay=held)
