@@ -6,6 +6,10 @@ checkov's CLI pays ~2.5 s of start-up per call; here it is paid once and each sc
 imported check registries. Scans behave like
 `checkov -d ROOT --framework terraform kubernetes --skip-download` (or `-f FILE...`), offline.
 
+What a scan may cost is bounded: every file checkov would read is pre-checked (limits.py) and
+checkov runs in a bounded child (bounded.py); a refused file is named under "refused" in the
+reply and the rest is scanned.
+
 Only the standard library and checkov are imported: the engine's python-hcl2 and checkov's
 bc-python-hcl2 cannot share an environment.
 """
