@@ -26,6 +26,7 @@ def scan_directory(scanner: Scanner, root: Path) -> tuple[list[Finding], list[st
     """(findings, problems): checkov's parsing errors become problems naming the file."""
     result = scanner.scan(root)
     problems = [f"{path}: checkov could not parse this file; it was not scanned" for path in result.parsing_errors]
+    problems += [refused.problem() for refused in result.refused]
     findings, outside = [], Counter()
     for check in result.failed:
         if PurePosixPath(check.file).is_absolute() or ".." in PurePosixPath(check.file).parts:

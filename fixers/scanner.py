@@ -30,6 +30,19 @@ class ScannerError(Exception):
     """The scanner process is missing, died, timed out or refused a request."""
 
 
+class _ProcessDied(ScannerError):
+    """The process exited while a request was in flight: the request may be tried again."""
+
+
+def _what(message: Mapping[str, Any]) -> str:
+    """A request, named for a person: its op and, for a scan, what it scanned."""
+    if message.get("op") != "scan":
+        return f"the {message.get('op')!r} request"
+    files = message.get("files")
+    listed = "" if files is None else f" files {', '.join(map(str, files[:10]))}{' ...' if len(files) > 10 else ''}"
+    return f"the scan of {message.get('root')}{listed}"
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One checkov result record, with paths relative to the scanned root."""
@@ -52,19 +65,40 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A file the scanner did not scan because it exceeded a bound (iacbot_scanner.limits)."""
+
+    file: str                       # root-relative POSIX path
+    bound: str                      # which bound: "file size", "YAML alias expansion", "memory", ...
+    detail: str
+
+    def problem(self) -> str:
+        return f"{self.file}: refused ({self.bound}: {self.detail}); not scanned"
+
+
+@dataclass(frozen=True)
 class ScanResult:
     failed: tuple[CheckResult, ...]
     passed: tuple[CheckResult, ...]
     parsing_errors: tuple[str, ...]     # root-relative paths of files checkov could not parse
+    refused: tuple[Refused, ...] = ()   # files not scanned: they exceeded a bound
+
+    @property
+    def unscanned(self) -> tuple[str, ...]:
+        """Files this result says nothing about (a verification must not read "no failure" there)."""
+        return self.parsing_errors + tuple(r.file for r in self.refused)
 
 
 class Scanner:
     """One checkov process, started on first use and restarted after it dies or times out.
 
+    ``timeout`` is for a process that stopped answering: the process bounds each scan itself
+    (IACBOT_SCAN_TIMEOUT_SECONDS, 120 s per checkov run, 360 s for a request it had to split).
+
     Use as a context manager, or call close(). Calls are serialized: one request at a time.
     """
 
-    def __init__(self, repo_root: Path | None = None, python: Path | None = None, timeout: float = 300) -> None:
+    def __init__(self, repo_root: Path | None = None, python: Path | None = None, timeout: float = 600) -> None:
         self._repo_root = Path(repo_root) if repo_root else REPO_ROOT
         self._python = Path(python) if python else _default_python(self._repo_root)
         self._timeout = timeout
@@ -126,6 +160,18 @@ class Scanner:
     # -- process handling ---------------------------------------------------------------------
 
     def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """One request; when the process died under it (killed from outside, say by the
+        out-of-memory killer), a fresh process is started and the request sent once more."""
+        try:
+            return self._request_once(message)
+        except _ProcessDied:
+            pass
+        try:
+            return self._request_once(message)
+        except _ProcessDied as died:
+            raise ScannerError(f"{died} (twice, on {_what(message)})") from None
+
+    def _request_once(self, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             process = self._ensure_started()
             request_id = next(self._ids)
@@ -137,7 +183,7 @@ class Scanner:
                 raise self._fail(f"could not send the request ({error})")
             reply = self._read_reply(request_id)
         if not reply.get("ok"):
-            raise ScannerError(f"scanner refused {message.get('op')!r}: {reply.get('error', 'no reason given')}")
+            raise ScannerError(f"scanner refused {_what(message)}: {reply.get('error', 'no reason given')}")
         return reply
 
     def _read_reply(self, request_id: int) -> dict[str, Any]:
@@ -146,7 +192,7 @@ class Scanner:
         except queue.Empty:
             raise self._fail(f"no answer within {self._timeout:g} s")
         if line is None:
-            raise self._fail("the scanner process exited")
+            raise _ProcessDied(str(self._fail("the scanner process exited")))
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
@@ -227,6 +273,8 @@ def scan_result_from_reply(reply: Mapping[str, Any], root: Path) -> ScanResult:
         failed=tuple(check_result_from_record(record, root) for record in reply.get("failed", [])),
         passed=tuple(check_result_from_record(record, root) for record in reply.get("passed", [])),
         parsing_errors=tuple(_relative_to_root(path, root) for path in reply.get("parsing_errors", [])),
+        refused=tuple(Refused(_relative_to_root(str(entry["path"]), root), str(entry["bound"]), str(entry["detail"]))
+                      for entry in reply.get("refused", [])),
     )
 
 

@@ -166,3 +166,98 @@ def test_same_failed_results_as_the_checkov_cli(scanner, tmp_path):
     our_failed = collections.Counter((record.check_id, record.raw["file_path"], record.resource) for record in ours.failed)
     assert {check_type for check_type in (report["check_type"] for report in reports)} == {"terraform", "kubernetes"}
     assert our_failed == cli_failed
+
+
+# -- what a scan may cost (scanner/iacbot_scanner/limits.py, bounded.py) ---------------------------
+
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
+
+
+def hostile_repo(root: Path, bomb: str = "billion-laughs.yaml") -> Path:
+    """A vulnerable pod and Terraform file next to a file that would cost too much."""
+    shutil.copytree(FIXTURES / "k8s_fail", root / "k8s")
+    shutil.copytree(FIXTURES / "terraform_fail", root / "tf")
+    shutil.copy(HOSTILE / bomb, root / "k8s" / "bomb.yaml")
+    return root
+
+
+def refused(result: ScanResult) -> dict[str, str]:
+    return {r.file: r.bound for r in result.refused}
+
+
+def test_costly_files_are_refused_by_name_and_the_rest_is_scanned(scanner, tmp_path):
+    root = hostile_repo(tmp_path)
+    (root / "k8s" / "deep.json").write_text("[" * 50_000 + "]" * 50_000)
+    (root / "tf" / "huge.tf").write_text("# padding\n" * 300_000)
+    process = scanner._process
+    result = scanner.scan(root)
+    assert refused(result) == {"k8s/bomb.yaml": "YAML alias expansion", "k8s/deep.json": "nesting depth",
+                               "tf/huge.tf": "file size"}
+    assert statuses(result, "CKV_K8S_16") == {"k8s/pod.yaml": {"failed"}}
+    assert statuses(result, "CKV_AWS_79") == {"tf/main.tf": {"failed"}}
+    assert [r.problem() for r in result.refused][0] == (
+        "k8s/bomb.yaml: refused (YAML alias expansion: expands to more than 200000 nodes); not scanned")
+    # Listed files are pre-checked the same way.
+    listed = scanner.scan(root, files=[root / "k8s" / "bomb.yaml", root / "k8s" / "pod.yaml"])
+    assert refused(listed) == {"k8s/bomb.yaml": "YAML alias expansion"}
+    assert statuses(listed, "CKV_K8S_16") == {"k8s/pod.yaml": {"failed"}}
+    assert scanner._process is process  # nothing died
+
+
+@pytest.fixture
+def precheck_off(monkeypatch):
+    """A scanner that lets the alias bomb through to checkov, to show the bounds behind the pre-check."""
+    monkeypatch.setenv("IACBOT_SCAN_MAX_YAML_NODES", str(10**12))
+
+
+def test_a_file_over_the_memory_bound_is_refused_and_the_scanner_lives_on(precheck_off, monkeypatch, tmp_path):
+    monkeypatch.setenv("IACBOT_SCAN_MEMORY_BYTES", str(300 * 1024 * 1024))
+    root = hostile_repo(tmp_path, "million-laughs.yaml")   # ~750 MB in checkov
+    with Scanner() as bounded:
+        result = bounded.scan(root)
+        process = bounded._process
+        assert refused(result) == {"k8s/bomb.yaml": "memory"}, result.refused
+        assert statuses(result, "CKV_K8S_16") == {"k8s/pod.yaml": {"failed"}}
+        assert statuses(result, "CKV_AWS_79") == {"tf/main.tf": {"failed"}}
+        assert statuses(bounded.scan(FIXTURES / "terraform_pass"), "CKV_AWS_79") == {"main.tf": {"passed"}}
+        assert bounded._process is process
+
+
+def test_a_file_over_the_time_bound_is_refused(precheck_off, monkeypatch, tmp_path):
+    monkeypatch.setenv("IACBOT_SCAN_TIMEOUT_SECONDS", "5")   # checkov needs ~30 s for the million laughs
+    root = hostile_repo(tmp_path, "million-laughs.yaml")
+    with Scanner() as bounded:
+        result = bounded.scan(root)
+    assert refused(result) == {"k8s/bomb.yaml": "time"}, result.refused
+    assert "no result within 5 s" in result.refused[0].detail
+    assert statuses(result, "CKV_K8S_16") == {"k8s/pod.yaml": {"failed"}}
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_scanner_killed_mid_scan_is_restarted_and_the_scan_goes_on(precheck_off, monkeypatch, tmp_path):
+    """As the out-of-memory killer would: the scanner process dies under a request; the client
+    starts a new one and sends the request again (its bounded scan child dies with it)."""
+    import threading
+
+    from tests.celery_worker import wait_for
+
+    monkeypatch.setenv("IACBOT_SCAN_TIMEOUT_SECONDS", "5")
+    root = hostile_repo(tmp_path, "million-laughs.yaml")
+    with Scanner() as bounded:
+        bounded.ping()
+        first = bounded._process
+        results = []
+        thread = threading.Thread(target=lambda: results.append(bounded.scan(root)))
+        thread.start()
+        grandchild = wait_for(lambda: _children(first.pid), 60, "the scan child to start")[0]
+        first.kill()
+        thread.join(timeout=120)
+        assert results, "the scan did not return"
+        assert bounded._process is not first and bounded._process.poll() is None
+        wait_for(lambda: not Path(f"/proc/{grandchild}").exists() or
+                 Path(f"/proc/{grandchild}/stat").read_text().split()[2] == "Z", 30, "the orphaned scan to die")
+    assert refused(results[0]) == {"k8s/bomb.yaml": "time"}
+    assert statuses(results[0], "CKV_K8S_16") == {"k8s/pod.yaml": {"failed"}}

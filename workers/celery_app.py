@@ -14,7 +14,8 @@ Each queue is served by its own identity:
 * ``publish``: branch, commit and PR (the only WRITE-scoped tokens).
 
 Tasks are acknowledged late and re-queued if a worker dies, so every task must be
-idempotent (the webhook's delivery id is the job id and the idempotency key).
+idempotent (the webhook's delivery id is the job id and the idempotency key). A message whose
+task killed its worker MAX_DELIVERIES times is dead-lettered instead (delivery_guard).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from bot.service.settings import CommonSettings
+from scanner.iacbot_scanner.delivery_guard import RESTORE_OPTIONS, GuardedTask
 
 # The scanner environment's Celery app (scanner/iacbot_scanner/worker.py) cannot import this
 # module (no pydantic-settings there), so it repeats these names and the settings below;
@@ -68,7 +70,10 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 
 def make_celery(settings: CommonSettings | None = None) -> Celery:
     settings = settings or CommonSettings()
-    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed"])
+    # GuardedTask: every task's deliveries are counted (a message that keeps killing workers is
+    # dead-lettered) and its broker lease renewed while it runs; the scan app uses the same class.
+    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed"],
+                    task_cls=GuardedTask)
     celery.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,
@@ -85,8 +90,9 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
-        # A task not acked within this time is handed to another worker (Redis transport).
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds},
+        # A task not acked within this time is handed to another worker (Redis transport); a
+        # running task renews it (delivery_guard), and expired ones are looked for every 10 s.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds, **RESTORE_OPTIONS},
         result_expires=24 * 3600,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         # Read by the tasks (workers.tasks) for their own Redis records.

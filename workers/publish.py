@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 from typing import Any, Mapping
 
@@ -49,6 +50,9 @@ LOCK_TTL_CAP_SECONDS = 60
 LOCK_WAIT_SECONDS = 10.0
 LOCK_BUSY_RETRIES = 40
 TRANSIENT_RETRIES = 10
+#: GitHub's primary rate limit resets within the hour; a wait that long is taken as several
+#: countdowns (each inside the visibility timeout), on top of the transient retries.
+RATE_LIMIT_WINDOW_SECONDS = 3600
 BACKOFF_CAP_SECONDS = 300.0
 
 # kombu's OperationalError: the broker did not take a task (record_pr_closed sends the next deferred fix).
@@ -79,6 +83,14 @@ def retry_countdown(exc: BaseException, retries: int, rng: random.Random | None 
     """
     wait = _raw_countdown(exc, retries, rng or random)
     return wait if wait is None or not limit else min(wait, limit)
+
+
+def retry_budget(exc: BaseException, limit: float) -> int:
+    """How many retries a task may take for ``exc``: a rate limit may take an hour of countdowns
+    of at most ``limit`` seconds each."""
+    if isinstance(exc, GitHubRetryLater):
+        return TRANSIENT_RETRIES + math.ceil(RATE_LIMIT_WINDOW_SECONDS / limit)
+    return TRANSIENT_RETRIES
 
 
 def _raw_countdown(exc: BaseException, retries: int, rng) -> float | None:
@@ -199,8 +211,9 @@ def publish_job(self, job_id: str, fingerprint: str, deferred_since: float | Non
         if isinstance(exc, RepoBusy):
             countdown, budget = random.uniform(1, lock_ttl(cfg.visibility_timeout_seconds)), LOCK_BUSY_RETRIES
         else:
-            countdown = retry_countdown(exc, self.request.retries, limit=retry_limit(cfg.visibility_timeout_seconds))
-            budget = TRANSIENT_RETRIES
+            limit = retry_limit(cfg.visibility_timeout_seconds)
+            countdown = retry_countdown(exc, self.request.retries, limit=limit)
+            budget = retry_budget(exc, limit)
         if countdown is None or self.request.retries >= budget:
             # Visible where the outcomes are read; PublishError/AuthError messages hold no credential.
             _record(r, cfg, job_id, fingerprint, _outcome(job_id, fingerprint, "failed", reason=str(exc)))

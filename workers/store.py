@@ -12,6 +12,8 @@ makes it again.
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
 | ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
+| ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
+| ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ import json
 from typing import Any, Mapping
 
 import redis
+
+# Defined with the mechanism that writes them, which the scan worker's environment shares.
+from scanner.iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX  # noqa: F401
 
 SUBMISSION_PREFIX = "iacbot:submission:"
 FILES_PREFIX = "iacbot:files:"

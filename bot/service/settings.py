@@ -47,7 +47,9 @@ class CommonSettings(BaseSettings):
     #: Pause between write requests to GitHub (its secondary rate limits ask for about 1 s).
     github_write_interval_seconds: float = Field(default=1.0, ge=0)
     #: Broker visibility timeout: a task a dead worker took is handed to another after this long.
-    visibility_timeout_seconds: int = Field(default=3600, gt=0)
+    #: Running tasks renew it; retry countdowns (held unacked by a worker) are capped at 90% of it.
+    #: Why 300 s: docs/architecture.md ("Faults"). The scan worker has the same default.
+    visibility_timeout_seconds: int = Field(default=300, gt=0)
     #: At most this many of iacbot's pull requests open per repository; more fixes wait their turn
     #: (workers.pr_cap). 0: no cap.
     max_open_prs_per_repo: int = Field(default=10, ge=0)

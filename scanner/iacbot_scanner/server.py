@@ -6,6 +6,10 @@ checkov's CLI pays ~2.5 s of start-up per call; here it is paid once and each sc
 imported check registries. Scans behave like
 `checkov -d ROOT --framework terraform kubernetes --skip-download` (or `-f FILE...`), offline.
 
+What a scan may cost is bounded: every file checkov would read is pre-checked (limits.py) and
+checkov runs in a bounded child (bounded.py); a refused file is named under "refused" in the
+reply and the rest is scanned.
+
 Only the standard library and checkov are imported: the engine's python-hcl2 and checkov's
 bc-python-hcl2 cannot share an environment.
 """
@@ -13,10 +17,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
+from collections import defaultdict
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator, Sequence
+
+from iacbot_scanner.bounded import BoundedScans, Exceeded, ScanFailed
+from iacbot_scanner.limits import HCL_SUFFIXES, Refusal, ScanLimits, limits_from_env, precheck_file, read_by_checkov
 
 # Keep checkov offline and quiet. These must be set before checkov is imported: it reads them
 # at import time (the update check runs when checkov.common.util.banner is imported).
@@ -112,6 +121,7 @@ class _CheckovAdapter:
 
         from checkov.common.bridgecrew.check_type import checkov_runners
         from checkov.common.bridgecrew.platform_integration import bc_integration
+        from checkov.common.runners.base_runner import ignored_directories
         from checkov.common.runners.runner_registry import RunnerRegistry
         from checkov.common.util.banner import banner
         from checkov.common.util.json_utils import CustomJSONEncoder
@@ -129,18 +139,82 @@ class _CheckovAdapter:
         self._banner = banner
         self._encoder = CustomJSONEncoder
         self.forget_logs = erase_log_stream
+        self.limits: ScanLimits = limits_from_env(os.environ)
+        self._ignored_directories = frozenset(ignored_directories)
+        self._children = BoundedScans(self._scan, self.limits.memory_bytes)
+        self._warm_up()
         bc_integration.skip_download = True  # what --skip-download does
         # checkov keeps every DEBUG record in an in-memory log for its --support upload; in a
         # long-lived process that only costs time and memory.
         logging.getLogger().setLevel(OFFLINE_ENV["LOG_LEVEL"])
 
     def scan_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Every file checkov would read is pre-checked (iacbot_scanner.limits); the refused
+        ones are left out and named under "refused". The scan runs in a bounded child
+        (iacbot_scanner.bounded); when it exceeds a bound, each scope (a Terraform directory, a
+        YAML/JSON file) is scanned on its own so that only the files that cost too much are
+        refused and the rest is still scanned."""
         root = _existing_dir(request.get("root"))
         files = _existing_files(request.get("files"), root)
-        reports = self._fresh_registry().run(
-            root_folder=None if files is not None else str(root),
-            files=files,
-        )
+        candidates = files if files is not None else list(self._files_read(root))
+        refused = {path: refusal for path in candidates
+                   if (refusal := precheck_file(path, self.limits)) is not None}
+        permitted = [path for path in candidates if path not in refused]
+        if files is not None and not permitted:
+            reply = _empty_reply()
+        else:
+            reply = self._bounded(root, None if files is None else permitted, list(refused),
+                                  self.limits.timeout_seconds)
+            if isinstance(reply, Exceeded):
+                reply = self._scan_by_scope(root, permitted, reply)
+        reply["refused"] = sorted(reply.get("refused", []) + [_refused_entry(path, refusal)
+                                                              for path, refusal in refused.items()],
+                                  key=lambda entry: entry["path"])
+        return reply
+
+    def _bounded(self, root: Path, files: list[str] | None, excluded: list[str],
+                 timeout: float) -> dict[str, Any] | Exceeded:
+        try:
+            return self._children.call({"root": str(root), "files": files, "excluded": excluded}, timeout)
+        except ScanFailed as error:
+            raise RequestError(f"checkov failed: {error}") from None
+
+    def _scan_by_scope(self, root: Path, files: Sequence[str], first: Exceeded) -> dict[str, Any]:
+        """The whole scan exceeded ``first``'s bound: scan scope by scope, within the request's
+        time budget, refusing the scopes that exceed a bound on their own."""
+        import time
+
+        deadline = time.monotonic() + self.limits.request_budget_seconds - self.limits.timeout_seconds
+        scopes = scan_scopes(files)
+        reply = _empty_reply()
+        for scope in scopes:
+            left = min(self.limits.timeout_seconds, deadline - time.monotonic())
+            if len(scopes) == 1:
+                outcome: dict[str, Any] | Exceeded = first
+            elif left <= 0:
+                outcome = Exceeded(first.bound, "the scan's time budget ran out before this file was scanned")
+            else:
+                outcome = self._bounded(root, scope, [], left)
+            if isinstance(outcome, Exceeded):
+                together = f" (scanned together with {len(scope) - 1} files of its directory)" if len(scope) > 1 else ""
+                reply["refused"] += [{"path": path, "bound": outcome.bound.value, "detail": outcome.detail + together}
+                                     for path in scope]
+            else:
+                for key in ("failed", "passed", "parsing_errors"):
+                    reply[key] += outcome[key]
+        reply["parsing_errors"] = sorted(set(reply["parsing_errors"]))
+        return reply
+
+    def _scan(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One checkov run, in the bounded child: {"root", "files" (None: all), "excluded"}."""
+        root, files = Path(request["root"]), request["files"]
+        try:
+            reports = self._fresh_registry(request["excluded"]).run(
+                root_folder=None if files is not None else str(root),
+                files=files,
+            )
+        finally:
+            self.forget_logs()
         failed: list[dict[str, Any]] = []
         passed: list[dict[str, Any]] = []
         parsing_errors: set[str] = set()
@@ -150,7 +224,27 @@ class _CheckovAdapter:
             parsing_errors.update(os.path.abspath(path) for path in report.parsing_errors)
         return {"failed": failed, "passed": passed, "parsing_errors": sorted(parsing_errors)}
 
-    def _fresh_registry(self) -> Any:
+    def _warm_up(self) -> None:
+        """One small scan here, so that the lazily built parts of checkov are built once, in this
+        process, and every bounded child inherits them."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="iacbot-warm-") as tmp:
+            Path(tmp, "main.tf").write_text('resource "aws_s3_bucket" "b" {\n  bucket = "b"\n}\n')
+            Path(tmp, "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+                                             "spec:\n  containers:\n  - name: c\n    image: nginx\n")
+            self._scan({"root": tmp, "files": None, "excluded": []})
+
+    def _files_read(self, root: Path) -> Iterator[str]:
+        """The files a `checkov -d root` of our frameworks reads (it skips the same directories)."""
+        for directory, subdirectories, names in os.walk(root):
+            subdirectories[:] = [name for name in subdirectories
+                                 if not name.startswith(".") and name not in self._ignored_directories]
+            for name in names:
+                if read_by_checkov(name):
+                    yield os.path.join(directory, name)
+
+    def _fresh_registry(self, excluded: Sequence[str]) -> Any:
         # Runners cache their parsed definitions and the registry merges reports by check type,
         # so reusing either would return the previous request's results: build new ones each time.
         runner_filter = self._filter_class(
@@ -160,6 +254,8 @@ class _CheckovAdapter:
             evaluate_variables=True,
             runners=self._all_runner_names,
             show_progress_bar=False,
+            # Exact paths: checkov matches each entry as a regex and as a substring of a path.
+            excluded_paths=["^" + re.escape(path) + "$" for path in excluded] or None,
         )
         runners = [runner_class() for runner_class in self._runner_classes]
         return self._registry_class(self._banner, runner_filter, *runners)
@@ -169,6 +265,27 @@ class _CheckovAdapter:
         raw = json.loads(json.dumps({key: getattr(record, key, None) for key in RECORD_KEYS}, cls=self._encoder))
         raw["file_path"] = _root_relative(raw.get("file_abs_path"), root, raw.get("file_path"))
         return raw
+
+
+def scan_scopes(files: Sequence[str]) -> list[list[str]]:
+    """Files grouped as checkov needs them together: a Terraform directory's files, else each
+    file alone (pure)."""
+    terraform: dict[str, list[str]] = defaultdict(list)
+    alone = []
+    for path in sorted(files):
+        if path.lower().endswith(HCL_SUFFIXES):
+            terraform[os.path.dirname(path)].append(path)
+        else:
+            alone.append([path])
+    return sorted(list(terraform.values()) + alone)
+
+
+def _empty_reply() -> dict[str, Any]:
+    return {"failed": [], "passed": [], "parsing_errors": [], "refused": []}
+
+
+def _refused_entry(path: str, refusal: Refusal) -> dict[str, str]:
+    return {"path": path, "bound": refusal.bound.value, "detail": refusal.detail}
 
 
 def _existing_dir(value: Any) -> Path:

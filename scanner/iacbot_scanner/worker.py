@@ -30,6 +30,8 @@ import redis
 from celery import Celery
 from kombu import Exchange, Queue
 
+from iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX, RESTORE_OPTIONS, GuardedTask
+
 log = logging.getLogger(__name__)
 
 QUEUES = ("scan", "remediate", "publish")
@@ -39,13 +41,15 @@ REMEDIATE_TASK = "workers.chain.remediate_job"
 
 FILES_PREFIX = "iacbot:files:"   # hash: repository path -> file bytes (written by workers.chain.fetch_job)
 SCAN_PREFIX = "iacbot:scan:"     # string: this task's result JSON
+KEYS = (FILES_PREFIX, SCAN_PREFIX, DELIVERIES_PREFIX, DEAD_LETTERS_KEY)   # workers/store.py names the same
 
 REDIS_URL_ENV = "IACBOT_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TTL_ENV = "IACBOT_JOB_RECORD_TTL_SECONDS"
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 VISIBILITY_ENV = "IACBOT_VISIBILITY_TIMEOUT_SECONDS"
-DEFAULT_VISIBILITY_SECONDS = 3600
+#: Why 300 s: see docs/architecture.md ("Faults"); bot/service/settings.py has the same default.
+DEFAULT_VISIBILITY_SECONDS = 300
 #: A scan worker must not be able to act on GitHub: these may not be set where it runs.
 CREDENTIAL_ENV = ("IACBOT_GITHUB_APP_PRIVATE_KEY", "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE")
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -94,15 +98,17 @@ def celery_settings(url: str, visibility_timeout: int = DEFAULT_VISIBILITY_SECON
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
-        # A task not acked within this time is handed to another worker (Redis transport).
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        # A task not acked within this time is handed to another worker (Redis transport); a
+        # running task renews it (iacbot_scanner.delivery_guard), and expired ones are looked for
+        # every 10 s.
+        broker_transport_options={"visibility_timeout": visibility_timeout, **RESTORE_OPTIONS},
         result_expires=24 * 3600,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
     )
 
 
 refuse_credentials(os.environ)
-app = Celery("iacbot")
+app = Celery("iacbot", task_cls=GuardedTask)
 app.conf.update(celery_settings(redis_url(os.environ),
                                 _seconds(os.environ, VISIBILITY_ENV, DEFAULT_VISIBILITY_SECONDS)))
 
@@ -195,9 +201,15 @@ def scan_files(files: Mapping[bytes | str, bytes]) -> dict[str, Any]:
             continue
         failed.append({**record, "file_path": "/" + relative_path})
     problems += [f"{path}: outside the repository; {count} failed checks not fixed" for path, count in outside.items()]
+    problems += [refusal_problem(_relative(entry["path"], root) or entry["path"], entry) for entry in reply["refused"]]
     return {"checkov_version": scanner.version, "failed": failed,
             "parsing_errors": sorted(p for p in (_relative(e, root) for e in reply["parsing_errors"]) if p),
             "problems": problems}
+
+
+def refusal_problem(path: str, entry: Mapping[str, str]) -> str:
+    """The problem line for a file the scanner refused: its path and the bound it exceeded."""
+    return f"{path}: refused ({entry['bound']}: {entry['detail']}); not scanned"
 
 
 def _relative(path: str | None, root: Path) -> str | None:

@@ -408,3 +408,19 @@ def test_file_names_with_escapes_and_markup_are_printed_escaped(run, repo, tmp_p
         {"check_id": "CKV_AWS_3", "file_path": "/terraform/main.tf", "file_line_range": [11, 15], "resource": "aws_ebs_volume.data"}]}}))
     code, out, err = run("fix", str(repo), "--findings", str(findings))
     assert code == 0 and "\x1b" not in out + err and "x\\x1b[2J[bold].yaml" in out
+
+
+def test_an_alias_bomb_is_named_and_the_other_files_are_fixed(run, repo, tmp_path):
+    """A 1 KB YAML alias bomb ("billion laughs") next to the repository's vulnerable files: the
+    scanner refuses it before checkov expands it, names it, and fixes the rest."""
+    shutil.copy(REPO / "tests" / "fixtures" / "hostile" / "billion-laughs.yaml", repo / "k8s" / "laughs.yaml")
+    bound = "k8s/laughs.yaml: refused (YAML alias expansion: expands to more than 200000 nodes); not scanned"
+    code, _, err = run("scan", str(repo))
+    assert code == 0 and f"problem: {bound}" in " ".join(err.split())
+    code, out, err = run("fix", str(repo), "--write", "--json", str(tmp_path / "r.json"))
+    assert code == 0
+    assert f"problem: {bound}" in " ".join((out + err).split())
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert bound in report["problems"]
+    assert {"k8s/web.yaml", "terraform/main.tf"} <= {f["file"] for f in report["fixes"]}
+    assert "privileged: false" in (repo / "k8s" / "web.yaml").read_text()

@@ -11,6 +11,7 @@ import pytest
 from bot.service.settings import CommonSettings
 from tests.celery_worker import SCANNER_VENV
 from tests.paths import REPO
+from scanner.iacbot_scanner import delivery_guard
 from workers import celery_app, store
 
 URL = "redis://127.0.0.1:6379/13"
@@ -30,7 +31,9 @@ print(json.dumps({{
     "conf": {{key: conf[key] for key in {SHARED!r}}},
     "queues": [[q.name, q.exchange.name, q.exchange.type, q.routing_key] for q in conf.task_queues],
     "routes": conf.task_routes,
-    "constants": [w.QUEUES, w.SCAN_TASK, w.REMEDIATE_TASK, w.FILES_PREFIX, w.SCAN_PREFIX],
+    "constants": [w.QUEUES, w.SCAN_TASK, w.REMEDIATE_TASK, w.KEYS],
+    "task_cls": [w.app.Task.__mro__[1].__module__, w.app.Task.__mro__[1].__qualname__],
+    "guard": [w.DEAD_LETTERS_KEY, __import__("iacbot_scanner.delivery_guard").delivery_guard.MAX_DELIVERIES],
     "engine_modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bot", "fixers", "workers", "hcl2")),
     "checkov": importlib.metadata.version("checkov"),
 }}))
@@ -52,12 +55,17 @@ def test_scan_worker_app_agrees_with_the_main_app(environ, monkeypatch):
         monkeypatch.setenv(name, value)
     main = celery_app.make_celery(CommonSettings(redis_url=URL)).conf
     assert main.broker_transport_options["visibility_timeout"] == int(environ.get("IACBOT_VISIBILITY_TIMEOUT_SECONDS",
-                                                                                  3600))
+                                                                                  300))
     assert scan["conf"] == json.loads(json.dumps({key: main[key] for key in SHARED}))
     assert scan["queues"] == [[q.name, q.exchange.name, q.exchange.type, q.routing_key] for q in main.task_queues]
     assert scan["routes"].items() <= celery_app.TASK_ROUTES.items()
     assert scan["constants"] == [list(celery_app.QUEUES), celery_app.SCAN_TASK, celery_app.REMEDIATE_TASK,
-                                 store.FILES_PREFIX, store.SCAN_PREFIX]
+                                 [store.FILES_PREFIX, store.SCAN_PREFIX, store.DELIVERIES_PREFIX, store.DEAD_LETTERS_KEY]]
+    # Both apps run every task through the same delivery guard (poison messages, lease renewal).
+    main_task_cls = celery_app.app.Task.__mro__[1]
+    assert scan["task_cls"] == ["iacbot_scanner.delivery_guard", "GuardedTask"]
+    assert main_task_cls.__module__ == "scanner.iacbot_scanner.delivery_guard" and main_task_cls.__name__ == "GuardedTask"
+    assert scan["guard"] == [store.DEAD_LETTERS_KEY, delivery_guard.MAX_DELIVERIES]
     assert scan["engine_modules"] == [] and scan["checkov"] == "3.3.30"
 
 

@@ -15,6 +15,7 @@ from bot.github.auth import AuthError
 from bot.github.errors import GitHubRetryLater
 from bot.github.publish import PublishError
 from bot.service.events import route
+from bot.service.settings import CommonSettings
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double.webhooks import pull_request_closed_delivery
 from tests.service.conftest import redis_db  # noqa: F401  (fixture)
@@ -33,7 +34,8 @@ from tests.workers.test_reliability import (  # noqa: F401  (fixtures gh, privat
 )
 from workers import declined
 from workers.celery_app import PR_CLOSED_TASK
-from workers.publish import BACKOFF_CAP_SECONDS, LOCK_TTL_CAP_SECONDS, lock_ttl, retry_countdown, retry_limit
+from workers.publish import (BACKOFF_CAP_SECONDS, LOCK_TTL_CAP_SECONDS, TRANSIENT_RETRIES, lock_ttl, retry_budget,
+                             retry_countdown, retry_limit)
 from workers.repo_lock import lock_key, new_lock
 
 RNG = random.Random(7)
@@ -83,6 +85,16 @@ def test_a_long_wait_stays_inside_the_visibility_timeout():
     assert retry_countdown(later, 0, RNG) >= 3500
     assert retry_limit(0.5) == 1.0
     assert retry_countdown(PublishError("HTTP 502", 502), 9, RNG, limit=retry_limit(10)) <= 9  # backoff too
+
+
+def test_an_hour_long_rate_limit_is_waited_out_in_countdowns_inside_the_default_visibility_timeout():
+    limit = retry_limit(CommonSettings().visibility_timeout_seconds)
+    later = GitHubRetryLater(3600, "primary rate limit; resets in an hour")
+    budget = retry_budget(later, limit)
+    waits = [retry_countdown(later, n, RNG, limit=limit) for n in range(budget)]
+    assert max(waits) <= limit < CommonSettings().visibility_timeout_seconds
+    assert sum(waits) >= 3600  # the budget outlasts the limit's reset
+    assert retry_budget(PublishError("HTTP 502", 502), limit) == TRANSIENT_RETRIES
 
 
 def test_the_lock_ttl_never_outlives_the_visibility_timeout():

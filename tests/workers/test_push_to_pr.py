@@ -22,15 +22,18 @@ from bot.service.settings import CommonSettings, Settings
 from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
 from tests.github_double import GitHubDouble
 from tests.github_double.webhooks import push_delivery
+from tests.paths import REPO
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from workers.celery_app import FETCH_TASK, REMEDIATE_QUEUE, SCAN_QUEUE, SCAN_TASK, make_celery
-from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX, SCAN_PREFIX
+from workers.store import DEAD_LETTERS_KEY, FIXES_PREFIX, PUBLISHED_PREFIX, REMEDIATED_PREFIX, SCAN_PREFIX
 
 APP_ID = 424242
 REPO_NAME = "octo/apps"
 WEBHOOK_REPO = "octo/apps-webhook"
+BOMB_REPO = "octo/apps-laughs"
 MANIFEST = PRIVILEGED_DEPLOYMENT
+BILLION_LAUGHS = (REPO / "tests" / "fixtures" / "hostile" / "billion-laughs.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,11 @@ def gh(private_key):
     with GitHubDouble() as double:
         for name in (REPO_NAME, WEBHOOK_REPO):
             double.create_repo(name, files={"README.md": "# apps\n", "k8s/web.yaml": MANIFEST})
-        double.installation = double.install_app(APP_ID, private_key.read_text(), repos=[REPO_NAME, WEBHOOK_REPO])
+        double.create_repo(BOMB_REPO, files={"README.md": "# apps\n", "k8s/web.yaml": MANIFEST,
+                                             "k8s/laughs.yaml": BILLION_LAUGHS,
+                                             "k8s/api.yaml": MANIFEST.replace("name: web", "name: api")})
+        double.installation = double.install_app(APP_ID, private_key.read_text(),
+                                                 repos=[REPO_NAME, WEBHOOK_REPO, BOMB_REPO])
         yield double
         assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
 
@@ -157,3 +164,36 @@ def test_signed_push_webhook_becomes_a_pull_request(workers, gh, redis_db, priva
     assert gh.leaked_tokens(*logs, gh.published_text(WEBHOOK_REPO)) == []
     assert private_key.read_text().splitlines()[1] not in "".join(logs)
     wait_for(lambda: gh.unrevoked_tokens() == [], 30, "every installation token to be revoked", log)
+
+
+def test_an_alias_bomb_in_a_push_is_named_and_the_good_files_still_become_prs(workers, gh, redis_db):  # noqa: F811
+    """A 1 KB "billion laughs" pushed next to two vulnerable manifests: the scan worker refuses it
+    before checkov reads it, the job's problems name it, both manifests get their PRs, and no
+    worker dies."""
+    (scan_proc, scan_log), (proc, log) = workers["scan"], workers["main"]
+    repo = gh.repo(BOMB_REPO)
+    job_id = str(uuid.uuid4())
+    job = {"kind": "scan_push", "installation_id": gh.installation.id, "repository": BOMB_REPO,
+           "repository_id": repo.id, "ref": "refs/heads/main", "before": "0" * 40,
+           "head_sha": repo.refs["refs/heads/main"],
+           "changed_files": ["k8s/api.yaml", "k8s/laughs.yaml", "k8s/web.yaml"], "files_complete": True,
+           "delivery_id": job_id}
+    celery = make_celery(CommonSettings(redis_url=TEST_REDIS_URL))
+    celery.send_task(FETCH_TASK, args=[job], queue=REMEDIATE_QUEUE, task_id=job_id, ignore_result=True)
+
+    outcomes = wait_for(lambda: published(redis_db, job_id), 120, "the good files' fixes to be published", log)
+    # Two manifests give more fixes than the open-PR cap (10): the rest wait their turn.
+    assert {o["status"] for o in outcomes.values()} <= {"created", "deferred"}, outcomes
+    created = {json.loads(redis_db.hget(FIXES_PREFIX + job_id, fp))["path"]
+               for fp, o in outcomes.items() if o["status"] == "created"}
+    assert created == {"k8s/api.yaml", "k8s/web.yaml"}
+    assert len(repo.pulls) == sum(o["status"] == "created" for o in outcomes.values())
+    bound = "k8s/laughs.yaml: refused (YAML alias expansion: expands to more than 200000 nodes); not scanned"
+    assert bound in json.loads(redis_db.get(SCAN_PREFIX + job_id))["problems"]
+    assert bound in json.loads(redis_db.get(REMEDIATED_PREFIX + job_id))["problems"]  # the job's problems
+    assert f"job {job_id}: {bound}" in log.read_text()
+    assert f"job {job_id}: scanned 3 files" in scan_log.read_text()
+    # No worker was lost, nothing was dead-lettered, and the workers still serve.
+    assert scan_proc.poll() is None and proc.poll() is None
+    assert redis_db.xlen(DEAD_LETTERS_KEY) == 0
+    assert "WorkerLostError" not in scan_log.read_text() and "MemoryError" not in scan_log.read_text()
