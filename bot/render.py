@@ -50,8 +50,9 @@ def print_summary(console: Console, report: RunReport, wrote: bool, set_aside: i
     print_set_aside(console, set_aside)
     assumed = sorted({f.rule_id for f, a in fixed if a.fixer and a.fixer.info.confidence is Confidence.ASSUMED_VALUE})
     if assumed:
-        console.print(shown(f"Review: fixes for {', '.join(assumed)} use an assumed value (limits, probe ports, user ids, "
-                            "read-only filesystems...) that a person must confirm.", "yellow"))
+        console.print(shown(f"Review: fixes for {', '.join(assumed)} are not safe defaults: they assume something "
+                            "about the workload or have an impact (cost, availability, operations...) that a person "
+                            "must confirm; `iacbot fixers` and the JSON report say which.", "yellow"))
     for problem in report.problems:
         print_problem(console, problem)
 
