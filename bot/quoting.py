@@ -60,7 +60,8 @@ def _defuse(text: str) -> str:
 def _uncomment(text: str) -> str:
     """Code shows "<!--" and "-->" as written; a joiner inside keeps even a raw-text reader (a
     regex over the body) from seeing a comment open or close there."""
-    return text.replace("<!", "<" + JOINER + "!").replace("--", "-" + JOINER + "-")
+    # Every "-" before another gets a joiner: a plain replace of "--" leaves "--->" as "-J-->".
+    return re.sub(r"-(?=-)", "-" + JOINER, text.replace("<!", "<" + JOINER + "!"))
 
 
 def md_text(text: object, limit: int) -> str:

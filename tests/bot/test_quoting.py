@@ -10,6 +10,8 @@ import json
 import re
 import subprocess
 
+import pytest
+
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -200,3 +202,11 @@ def test_no_outside_text_mentions_links_or_comments_in_the_body(message, rule, r
     rendered = html(text)
     assert "<img" not in rendered and "<a " not in rendered
     assert not MENTION.search(pr_body.title(a))
+
+
+@pytest.mark.parametrize("verification", ["--->", "---->", "<!---->", "-- >", "a---b-->c"])
+def test_runs_of_dashes_never_close_the_provenance_comment(verification):
+    """Found by the property test above: "--->" once became "-\u2060-->"."""
+    a = hostile_attempt("m")
+    text = pr_body.body(a, BASE, verification, None)
+    assert text.count("<!--") == 1 and text.count("-->") == 1 and text.rstrip().endswith("-->")
