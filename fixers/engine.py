@@ -20,7 +20,7 @@ from fixers.locate.by_line import resource_at_line
 from fixers.models import Finding, FixContext, Fixer, Location, NoChange, Patched, RepoFacts, RuleMeta, Unknown
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
-from fixers.verify import ScanKey, Verdict, blind_files, describe, failed_keys, finding_key, judge, unparseable_files
+from fixers.verify import Blind, ScanKey, Verdict, blind_files, describe, failed_keys, finding_key, judge, unparseable_files
 from fixers.workspace import read_sources, scope_of, scope_texts, terraform_texts
 
 FIXED = "fixed"            # a patch of this finding's fixer was verified
@@ -80,6 +80,15 @@ class ScanTexts(Protocol):
     def __call__(self, files: Mapping[str, str]) -> object:
         """Scan {repository-relative path: text}; return a ScanResult (failed and passed
         CheckResults, parsing_errors: the paths checkov could not parse)."""
+
+
+@dataclass(frozen=True)
+class _Rescan:
+    """What one re-scan of a scope saw: the failures, and the files it tells nothing about (an
+    absent failure there proves nothing: a finding on them is not cleared)."""
+
+    failed: frozenset[ScanKey] = frozenset()
+    blind: Mapping[str, Blind] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,14 +198,14 @@ def _verify_scope(proposal: _ScopeProposal, scan_texts: ScanTexts, catalog: Mapp
         return attempts, {}
     originals = proposal.originals
     checker = _Checker(originals, scan_texts, initial_failed)
-    verdict, failed_after = checker.judge(proposal.texts, _targets(proposal.steps))
+    verdict, rescan = checker.judge(proposal.texts, _targets(proposal.steps))
     if verdict.clean:
-        accepted, rejected = (proposal.texts, proposal.steps, failed_after), []
+        accepted, rejected = (proposal.texts, proposal.steps, rescan), []
     else:
         accepted, rejected = _recover(originals, proposal.steps, verdict, checker, catalog, facts)
-    texts, steps, failed_after = accepted
+    texts, steps, rescan = accepted
     attempts += rejected
-    attempts += [_result(step, failed_after) for step in steps]
+    attempts += [_result(step, rescan) for step in steps]
     changes = {path: (originals[path], text) for path, text in texts.items() if text != originals[path]}
     return one_per_fix(attempts), changes
 
@@ -259,9 +268,9 @@ def _recover(originals: dict[str, str], steps: list[_Step], verdict, checker: "_
         suspects = [s for s in remaining if s.finding.file in blamed_files]
     rest = [s.finding for s in remaining if s not in suspects]
     texts, rest_steps, refusals = _apply_in_order(originals, rest, catalog, facts)
-    rest_verdict, failed_after = checker.judge(texts, _targets(rest_steps)) if rest_steps else (None, None)
+    rest_verdict, rescan = checker.judge(texts, _targets(rest_steps)) if rest_steps else (None, None)
     if not rest_steps or (rest_verdict.clean and not refusals):
-        base = (texts, rest_steps, failed_after) if rest_steps else (dict(originals), [], None)
+        base = (texts, rest_steps, rescan) if rest_steps else (dict(originals), [], None)
         accepted, rejected = _add_one_by_one(base, suspects, checker, catalog, facts)
     else:
         accepted, rejected = _add_one_by_one((dict(originals), [], None), remaining, checker, catalog, facts)
@@ -275,7 +284,7 @@ def _still_failing_only(step: _Step) -> Verdict:
 def _add_one_by_one(base, candidates: list[_Step], checker: "_Checker", catalog: Mapping[str, RuleMeta],
                     facts: RepoFacts):
     """Apply candidates one at a time on the accepted text, keeping each only if it verifies."""
-    current, accepted, current_failed = base[0], list(base[1]), base[2]
+    current, accepted, current_scan = base[0], list(base[1]), base[2]
     rejected: list[Attempt] = []
     for step in candidates:
         proposal = _propose(current[step.finding.file], step.finding, catalog, facts)
@@ -287,14 +296,15 @@ def _add_one_by_one(base, candidates: list[_Step], checker: "_Checker", catalog:
             continue
         trial = {**current, step.finding.file: proposal.outcome.text}
         target = finding_key(step.finding)
-        verdict, failed_after = checker.judge(trial, {target}, baseline=current_failed)
+        verdict, rescan = checker.judge(trial, {target}, baseline=current_scan.failed if current_scan else None)
         if verdict.clean:
-            current, current_failed = trial, failed_after
+            current, current_scan = trial, rescan
             accepted.append(proposal)
         else:
             rejected.append(Attempt(step.finding, UNFIXED, _rejection(verdict), proposal.fixer, proposal.outcome.summary))
-    final_failed = current_failed if current_failed is not None else checker.failed_before(set())
-    return (current, accepted, final_failed), rejected
+    # With no re-scan at all, the findings given are all we know: each of them still fails.
+    final_scan = current_scan or _Rescan(frozenset(checker.failed_before(set())))
+    return (current, accepted, final_scan), rejected
 
 
 def _complete(finding: Finding, sources: Mapping[str, str], catalog: Mapping[str, RuleMeta]) -> Finding:
@@ -347,21 +357,25 @@ class _Checker:
         changed = {p: t for p, t in texts.items() if t != self.originals[p]}
         broken = unparseable_files(changed)
         if broken:
-            return judge(targets, set(), set(), broken), set()
+            return judge(targets, set(), set(), broken), _Rescan()
         after = self.scan_texts(texts)
         failed_after = failed_keys(after.failed)
         before = baseline if baseline is not None else self.failed_before(failed_after)
         # A file checkov could not parse before the patch has no "before" to compare with.
         unparsed = set(after.parsing_errors) | (self._unparsed_before if baseline is None else set())
-        blind = blind_files(changed, unparsed, (r.file for r in (*after.failed, *after.passed)))
-        return judge(targets, before, failed_after, blind=blind), failed_after
+        blind = blind_files(texts, unparsed, (r.file for r in (*after.failed, *after.passed)))
+        verdict = judge(targets, before, failed_after, blind={p: why for p, why in blind.items() if p in changed})
+        return verdict, _Rescan(frozenset(failed_after), blind)
 
 
-def _result(step: _Step, failed_after: set[ScanKey]) -> Attempt:
-    passing = finding_key(step.finding) not in failed_after
+def _result(step: _Step, after: _Rescan) -> Attempt:
     if isinstance(step.outcome, Patched):
         return Attempt(step.finding, FIXED, "", step.fixer, step.outcome.summary, step.outcome.location)
-    if passing:
+    blind = after.blind.get(step.finding.file)
+    if blind:  # the rule is absent from the re-scan, not shown to pass
+        return Attempt(step.finding, UNFIXED, f"fixer found nothing to change ({step.outcome.reason}), not verified: "
+                                              f"{blind.reason(step.finding.file)}", step.fixer)
+    if finding_key(step.finding) not in after.failed:
         return Attempt(step.finding, CLEARED, step.outcome.reason, step.fixer)
     return Attempt(step.finding, UNFIXED, f"fixer found nothing to change ({step.outcome.reason}) but the rule still fails", step.fixer)
 

@@ -38,10 +38,10 @@ def parse_error(path: str, text: str, strict: bool = False) -> str | None:
     None when `text` parses as the kind of file `path` names; otherwise a short reason with a line."""
     kind = file_kind(path)
     try:
+        if kind == "terraform":
+            parse_tree(text)  # the grammar and what HCL rejects beyond it, from the tree cache the HCL fixers fill
         if kind == "terraform" and strict:
-            hcl2.loads(text)  # parse and transform to data, as a consumer of the file would
-        elif kind == "terraform":
-            parse_tree(text)  # the grammar alone, from the tree cache the HCL fixers fill
+            hcl2.loads(text)  # transform to data too, as a consumer of the file would
         elif kind == "yaml" and not strict and _yaml_loads_cached(text):
             return None
         elif kind == "yaml":

@@ -64,13 +64,13 @@ class Verdict:
         return not (self.unparseable or self.still_failing or self.new_failures or self.blind)
 
 
-def blind_files(patched: Iterable[str], parsing_errors: Iterable[str], scanned: Iterable[str]) -> dict[str, Blind]:
-    """Patched files a scan cannot vouch for: checkov could not parse them (`parsing_errors`), or
-    no check result names them (`scanned`: the files of every passed and failed result). A patch
-    is made on the file of the resource it fixes, so a file checkov read has results."""
-    errors, seen = set(parsing_errors), set(scanned)
-    blind = {path: Blind.CANNOT_PARSE for path in patched if path in errors}
-    return {**{path: Blind.NO_CHECK for path in patched if path not in seen}, **blind}
+def blind_files(files: Iterable[str], parsing_errors: Iterable[str], scanned: Iterable[str]) -> dict[str, Blind]:
+    """The files a scan cannot vouch for: checkov could not parse them (`parsing_errors`), or no
+    check result names them (`scanned`: the files of every passed and failed result). A finding,
+    and so a patch, is on the file of a resource, so a file checkov read has results."""
+    errors, seen, files = set(parsing_errors), set(scanned), list(files)
+    blind = {path: Blind.CANNOT_PARSE for path in files if path in errors}
+    return {**{path: Blind.NO_CHECK for path in files if path not in seen}, **blind}
 
 
 def unparseable_files(patched: Mapping[str, str]) -> dict[str, str]:

@@ -16,6 +16,8 @@ from typing import Iterator, Sequence, Union
 import hcl2
 from lark import Token, Tree
 
+from fixers.edit.hcl_valid import violation
+
 
 class HclEditError(Exception):
     """An edit that cannot be made safely; str(error) is the reason shown to the user."""
@@ -26,12 +28,16 @@ class HclEditError(Exception):
 @lru_cache(maxsize=32)
 def parse_tree(text: str) -> Tree:
     """Cached: a fix's re-parsed output is the next fix's input, and parsing dominates the run.
-    Callers only read the tree."""
+    Callers only read the tree. Shapes the grammar takes and HCL does not are refused too (hcl_valid)."""
     try:
-        return hcl2.parses_to_tree(text)
+        tree = hcl2.parses_to_tree(text)
     except Exception as error:  # lark raises many kinds; all mean "not HCL we can read"
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise HclEditError(f"the file does not parse as HCL ({first_line})") from None
+    broken = violation(tree, text)
+    if broken:
+        raise HclEditError(f"the file does not parse as HCL ({broken})")
+    return tree
 
 
 def parses(text: str) -> bool:
@@ -311,6 +317,7 @@ def insert_statements(text: str, block: Block, statements: Sequence[Statement], 
 
     (_padded_run: internal, the run above was just padded for these statements' names.)
     """
+    _refuse_redefinition(block, statements)
     nl = newline_of(text)
     indent = _inner_indent(text, block)
     unit = _indent_unit(text)
@@ -348,6 +355,27 @@ def insert_statements(text: str, block: Block, statements: Sequence[Statement], 
         opened = _block_starting_at(parse_tree(_checked(text)), block.start)
         return insert_statements(text, opened, statements, _padded_run=True)
     return insert_statements(text, opened, statements)
+
+
+def _refuse_redefinition(block: Block, statements: Sequence[Statement]) -> None:
+    """An attribute written twice in one block is an error to Terraform ("Attribute redefined")."""
+    names = [name for name, value in statements if isinstance(value, str)]
+    taken = {_name_of(n) for n in block.items() if n.data == "attribute"}
+    for position, name in enumerate(names):
+        if name in taken or name in names[:position]:
+            raise HclEditError(f"`{name}` is already set in the block; setting it again would redefine it")
+    for name, value in statements:
+        if not isinstance(value, str):
+            _refuse_redefinition_in_new(name, value)
+
+
+def _refuse_redefinition_in_new(name: str, statements: Sequence[Statement]) -> None:
+    names = [n for n, v in statements if isinstance(v, str)]
+    if len(names) != len(set(names)):
+        raise HclEditError(f"the new `{name}` block would set an attribute twice")
+    for child, value in statements:
+        if not isinstance(value, str):
+            _refuse_redefinition_in_new(child, value)
 
 
 def _pad_name(text: str, attribute: Attribute, width: int) -> str:

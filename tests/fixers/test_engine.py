@@ -163,6 +163,44 @@ def test_checkov_failing_to_parse_the_patched_text_or_the_original_proves_nothin
     assert checker.judge({"main.tf": patched}, {target})[0].clean
     # before: checkov could not parse the original, so the failures after (CKV_AWS_189 and more,
     # which the findings do not list) cannot be judged new or not
-    verdict, failed_after = _Checker({"main.tf": original}, scanner.scan_texts, {target}).judge({"main.tf": patched},
-                                                                                              {target})
-    assert failed_after - {target} and verdict.blind == {"main.tf": Blind.CANNOT_PARSE}, verdict
+    verdict, rescan = _Checker({"main.tf": original}, scanner.scan_texts, {target}).judge({"main.tf": patched}, {target})
+    assert rescan.failed - {target} and verdict.blind == {"main.tf": Blind.CANNOT_PARSE}, verdict
+
+
+def _already_satisfied_blind_repo(tmp_path: Path) -> Path:
+    """The checkov-blind fixture with each finding's fix already in place: the fixers find nothing to change."""
+    root = tmp_path / "repo"
+    shutil.copytree(BLIND, root)
+    tf, k8s = root / "tf" / "main.tf", root / "k8s" / "web.yaml"
+    tf.write_text(tf.read_text().replace("size              = 40\n", "size              = 40\n  encrypted         = true\n"))
+    k8s.write_text(k8s.read_text().replace("privileged: true", "privileged: false"))
+    return root
+
+
+def test_nothing_to_change_on_a_file_checkov_cannot_parse_or_skips_is_not_cleared(scanner, tmp_path):
+    """An absent failure on a file checkov does not read proves nothing: not "cleared", left with the Blind reason."""
+    root = _already_satisfied_blind_repo(tmp_path)
+    findings, _ = load_findings_file(root / "findings.sarif", root)
+    report = run(scanner, root, findings)
+    reasons = {a.finding.file: (a.status, a.reason) for a in report.attempts}
+    assert reasons == {
+        "tf/main.tf": (UNFIXED, "fixer found nothing to change (encrypted already satisfies CKV_AWS_3), not verified: "
+                                "checkov cannot parse tf/main.tf: the re-scan proves nothing"),
+        "k8s/web.yaml": (UNFIXED, "fixer found nothing to change (Deployment 'web' already satisfies CKV_K8S_16), not "
+                                  "verified: checkov ran no check on k8s/web.yaml (it skips or cannot read the file): "
+                                  "the re-scan proves nothing")}
+    assert report.changes == {}
+
+
+def test_a_verified_patch_beside_a_file_checkov_cannot_parse_does_not_clear_findings_there(scanner, tmp_path):
+    """One Terraform scope: the readable sibling's patch verifies; the blind file's finding stays unproven."""
+    root = _already_satisfied_blind_repo(tmp_path)
+    (root / "tf" / "logs.tf").write_text('resource "aws_ebs_volume" "logs" {\n  availability_zone = "us-east-1a"\n'
+                                         '  size              = 10\n}\n')
+    findings = [Finding("CKV_AWS_3", "tf/main.tf", "aws_ebs_volume.data", 1, 4),
+                Finding("CKV_AWS_3", "tf/logs.tf", "aws_ebs_volume.logs", 1, 4)]
+    report = run(scanner, root, findings)
+    assert statuses(report) == {("CKV_AWS_3", "aws_ebs_volume.logs"): FIXED, ("CKV_AWS_3", "aws_ebs_volume.data"): UNFIXED}
+    [left] = report.by_status(UNFIXED)
+    assert left.reason.endswith("not verified: checkov cannot parse tf/main.tf: the re-scan proves nothing")
+    assert set(report.changes) == {"tf/logs.tf"}
