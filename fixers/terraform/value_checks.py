@@ -26,10 +26,12 @@ from fixers.edit.hcl import (
 from fixers.locate.terraform import find_finding_block, locate, non_literal_reason
 from fixers.terraform.value_rules import (
     AddsArgument,
+    KeepsFamily,
     NeedsArgument,
     NotWritable,
     RejectedFor,
     Requirement,
+    same_family_value,
     value_rule,
 )
 from fixers.models import (
@@ -162,6 +164,11 @@ def apply_value_edit(source: str, finding: Finding, meta: RuleMeta, edit: ValueE
                 return NoChange(f"{'/'.join(edit.path)} already satisfies {meta.id}")
         elif meta.missing_attribute_result == "PASSED":
             return NoChange(f"{meta.id} passes when {'/'.join(edit.path)} is absent")
+        for keeps in (r for r in requirements if isinstance(r, KeepsFamily)):
+            chosen = same_family_value(value if current is not None else None, meta.expected_values)
+            if chosen is None:
+                return Unknown(keeps.why.format(value="(not set)" if current is None else render_value(value)))
+            edit = ValueEdit(edit.path, chosen)
         checked = check_requirements(source, block, requirements)
         if isinstance(checked, Unknown):
             return checked
@@ -202,6 +209,8 @@ def check_requirements(source: str, block, requirements: tuple[Requirement, ...]
     for requirement in requirements:
         if isinstance(requirement, NotWritable):
             return Unknown(requirement.why)
+        if isinstance(requirement, KeepsFamily):
+            continue  # chooses the value itself (apply_value_edit)
         existing = read_path(block, requirement.path)
         if isinstance(requirement, NeedsArgument) and existing is None:
             return Unknown(requirement.why)

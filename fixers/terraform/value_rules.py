@@ -8,14 +8,16 @@ accepts it. This table says both, per rule, with the reason:
   Rules not reviewed one by one get Impact.UNREVIEWED, so policy can tell them apart.
 * Requirements consulted before proposing: an argument the provider needs with the value
   (NeedsArgument: Unknown with the reason when absent), one written with it (AddsArgument), a
-  value of another argument the provider rejects it for (RejectedFor), or a rule whose value
-  cannot be written validly at all (NotWritable).
+  value of another argument the provider rejects it for (RejectedFor), a value that must stay in
+  the current value's family (KeepsFamily: an upgrade, never an engine change), or a rule whose
+  value cannot be written validly at all (NotWritable).
 
 Reviewed against the AWS provider's resource documentation; labels for other clouds come from
 the inspected key (KEY_REVIEWS), the rest is unreviewed. docs/fixer-labels.md lists the changes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Union
 
@@ -76,7 +78,29 @@ class NotWritable:
     why: str
 
 
-Requirement = Union[NeedsArgument, AddsArgument, RejectedFor, NotWritable]
+@dataclass(frozen=True)
+class KeepsFamily:
+    """The accepted values name an engine (and edition) with a version: the value written is the
+    accepted one of the current value's family (POSTGRES_9_6 -> POSTGRES_18), never another engine,
+    which the provider rejects. Unknown(why) when the value is not a literal here or no accepted
+    value is of its family; why names the value."""
+
+    why: str
+
+
+Requirement = Union[NeedsArgument, AddsArgument, RejectedFor, NotWritable, KeepsFamily]
+
+
+def family(value: str) -> str:
+    """The value without its version numbers: SQLSERVER_2017_STANDARD -> SQLSERVER_STANDARD."""
+    return re.sub(r"_\d+(?=_|$)", "", value)
+
+
+def same_family_value(current: object, accepted: tuple[object, ...]) -> str | None:
+    """The first accepted value of `current`'s family; None when there is none. Pure."""
+    if not isinstance(current, str):
+        return None
+    return next((v for v in accepted if isinstance(v, str) and family(v) == family(current)), None)
 
 
 @dataclass(frozen=True)
@@ -267,8 +291,11 @@ RULES: dict[str, ValueRule] = {
     "CKV_AWS_371": _r(MEDIUM, COMPATIBILITY, why="software using IMDSv1 on the notebook stops getting credentials"),
     "CKV_AWS_390": _r(MEDIUM, COMPATIBILITY, why="clusters with public security group rules can no longer start"),
     # Not AWS, but the value itself is not a change a fixer can make for the owner:
-    "CKV_GCP_79": _refused("a database major version (and engine) upgrade is the owner's decision",
-                           AVAILABILITY, COMPATIBILITY),
+    "CKV_GCP_79": _r(HIGH, AVAILABILITY, COMPATIBILITY,
+                     why="a database major version upgrade: the instance restarts, and its applications and "
+                         "extensions must support the new version",
+                     needs=(KeepsFamily("database_version {value} has no accepted major version of the same "
+                                        "engine and edition; changing the engine is not an upgrade"),)),
     "CKV_AZURE_226": _refused("ephemeral OS disks replace the node pool and need a VM size whose cache holds the "
                               "disk", REPLACEMENT),
     "CKV_AZURE_228": _refused("checkov asks for a zone-redundant region; moving the namespace to another "

@@ -7,7 +7,7 @@ from fixers.catalog import load_catalog
 from fixers.models import Category, Finding, FixContext, NoChange, Patched, RuleMeta, Unknown
 from fixers.registry import fixer_for
 from fixers.terraform.value_checks import VALUE_CHECK_FIXER, claims, key_path, preferred_value, rule_category
-from fixers.terraform.value_rules import NeedsArgument, NotWritable, RejectedFor, value_rule
+from fixers.terraform.value_rules import KeepsFamily, NeedsArgument, NotWritable, RejectedFor, value_rule
 
 CATALOG = load_catalog()
 CLAIMED = sorted(rule for rule, meta in CATALOG.items() if claims(meta))
@@ -45,6 +45,8 @@ def _blocking_reason(meta: RuleMeta) -> str | None:
             return requirement.why
         if isinstance(requirement, RejectedFor) and requirement.when_absent:
             return requirement.when_absent
+        if isinstance(requirement, KeepsFamily):  # nothing set: no family to stay in
+            return requirement.why.format(value="(not set)")
     return None
 
 
@@ -103,3 +105,16 @@ def test_a_rule_needing_a_companion_argument_is_unknown_without_it_and_patched_w
     with_role = 'resource "aws_db_instance" "db" {\n  monitoring_role_arn = aws_iam_role.rds.arn\n}\n'
     outcome = fixer_for("CKV_AWS_118", CATALOG).fix(with_role, finding, ctx)
     assert isinstance(outcome, Patched) and "monitoring_interval = 1" in outcome.text
+
+
+def test_a_major_version_upgrade_stays_in_the_current_engine_and_edition():
+    """CKV_GCP_79 accepts POSTGRES_18, MYSQL_8_0, ... SQLSERVER_2022_<edition>: writing the first
+    (POSTGRES_18) onto a MySQL instance would be an engine change the provider rejects."""
+    from fixers.terraform.value_rules import same_family_value
+
+    accepted = ("POSTGRES_18", "MYSQL_8_0", "MYSQL_8_4", "SQLSERVER_2022_STANDARD", "SQLSERVER_2022_WEB")
+    assert same_family_value("POSTGRES_9_6", accepted) == "POSTGRES_18"
+    assert same_family_value("MYSQL_5_7", accepted) == "MYSQL_8_0"
+    assert same_family_value("SQLSERVER_2017_WEB", accepted) == "SQLSERVER_2022_WEB"
+    assert same_family_value("SQLSERVER_2017_ENTERPRISE", accepted) is None
+    assert same_family_value(None, accepted) is None
