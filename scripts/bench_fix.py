@@ -5,7 +5,9 @@
 Per corpus: baseline checkov failures, failures cleared (by an independent `checkov -d` re-scan
 of the fixed copy), new failures, files that no longer parse, changed lines per cleared failure,
 changed files without a cleared failure, and the fix run's time beside a bare `checkov -d` of the
-same copy, measured in this run. Also the clearance of the safe-default Kubernetes and EC2 checks.
+same copy, measured in this run. Also the clearance of issue 2's class-L Kubernetes and EC2 checks (the ones it called safe
+defaults; since issue 7 some carry an impact label, e.g. CKV_AWS_135 and 126 cost, see
+docs/fixer-labels.md, and t2 instances cannot take CKV_AWS_135 at all).
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ from bot.render import changed_line_count  # noqa: E402
 from fixers.syntax import file_kind, parse_error  # noqa: E402
 
 CORPORA = ["terragoat", "kubernetes-goat", "badpods", "tam-s3-bucket"]
-# The safe-default Kubernetes and EC2 checks of issue 2 (fixability class "L").
-SAFE_DEFAULT_RULES = {
+# The Kubernetes and EC2 checks issue 2 called safe defaults (fixability class "L"): kept as
+# they were so that figures compare across versions.
+CLASS_L_RULES = {
     "CKV_K8S_20", "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19", "CKV_K8S_37", "CKV_K8S_28",
     "CKV_K8S_31", "CKV_K8S_29", "CKV_K8S_30", "CKV_K8S_38", "CKV_K8S_15",
     "CKV_AWS_79", "CKV_AWS_126", "CKV_AWS_135", "CKV_AWS_8", "CKV_AWS_3", "CKV_AWS_23",
@@ -83,8 +86,8 @@ def bench(name: str, corpus_root: Path, scratch: Path) -> dict:
         lines = changed_line_count(before_files[path].decode("utf-8"), after_files[path].decode("utf-8"))
         total_lines += lines
         per_failure += [lines / cleared_by_file[path]] * cleared_by_file[path]
-    safe_base = sum(n for k, n in baseline.items() if k[0] in SAFE_DEFAULT_RULES)
-    safe_cleared = sum(n for k, n in cleared.items() if k[0] in SAFE_DEFAULT_RULES)
+    safe_base = sum(n for k, n in baseline.items() if k[0] in CLASS_L_RULES)
+    safe_cleared = sum(n for k, n in cleared.items() if k[0] in CLASS_L_RULES)
     return {
         "corpus": name,
         "baseline": sum(baseline.values()),
@@ -115,7 +118,7 @@ def main() -> None:
             rows.append(bench(name, args.corpus_root, Path(scratch)))
             print(f"done: {name}", file=sys.stderr)
     header = ("| corpus | baseline failures | cleared | new failures | unparseable files | changed files "
-              "(without a cleared failure) | median changed lines / cleared | safe-default K8s+EC2 cleared "
+              "(without a cleared failure) | median changed lines / cleared | class-L K8s+EC2 cleared "
               "| iacbot fix s | checkov -d s | ratio |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -129,7 +132,7 @@ def main() -> None:
     cleared = sum(r["cleared"] for r in rows)
     safe_total = sum(r["safe_baseline"] for r in rows)
     safe_cleared = sum(r["safe_cleared"] for r in rows)
-    print(f"\nall: {cleared}/{total} cleared ({cleared / max(total, 1):.1%}); safe-default K8s+EC2: "
+    print(f"\nall: {cleared}/{total} cleared ({cleared / max(total, 1):.1%}); class-L K8s+EC2: "
           f"{safe_cleared}/{safe_total} ({safe_cleared / max(safe_total, 1):.1%}); new failures: "
           f"{sum(r['new'] for r in rows)}; unparseable: {sum(r['unparseable'] for r in rows)}; changed files "
           f"without a cleared failure: {sum(r['changed_without_cleared'] for r in rows)}")
