@@ -30,9 +30,6 @@ TOKEN = "restart-tenant-token-0123456789"
 QUEUED_BEFORE = 10   # posted while Redis is up
 SPOOLED_DURING = 2   # posted while it is down
 STOP_AFTER_PRS = 3   # Redis goes down once this many PRs exist: in the middle of the next publish
-#: A short visibility timeout (and so repository-lock TTL, workers.publish.lock_ttl): the publish
-#: that Redis died under cannot release its lock, which then lapses within this many seconds.
-VISIBILITY_SECONDS = 5
 VARIANTS = ("shutdown-nosave", "sigkill")
 
 
@@ -63,8 +60,7 @@ def worker(redis, gh, private_key, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
     env.update({"IACBOT_REDIS_URL": redis.url, "IACBOT_GITHUB_API_URL": gh.base_url,
                 "IACBOT_GITHUB_APP_ID": str(APP_ID), "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
-                "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0",
-                "IACBOT_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_SECONDS)})
+                "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0"})  # the default visibility timeout
     with celery_worker("remediate,publish", env, log, "restart") as proc:
         yield proc, log
 
