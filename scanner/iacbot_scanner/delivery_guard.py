@@ -29,7 +29,6 @@ This module needs only the standard library, redis and celery: both environments
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import logging
 import threading
@@ -39,6 +38,8 @@ from typing import Any
 import redis
 from celery import Task
 from celery.exceptions import Reject
+
+from .redis_clients import task_redis
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,6 @@ def poisoned(deliveries: int, max_deliveries: int = MAX_DELIVERIES) -> bool:
     return deliveries > max_deliveries
 
 
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-
-
 class GuardedTask(Task):
     """Set as ``task_cls`` of both Celery apps: every task is counted, renewed and, when it keeps
     killing its workers, dead-lettered."""
@@ -79,7 +75,7 @@ class GuardedTask(Task):
         request = self.request
         if request.called_directly or request.is_eager or not request.id:
             return super().__call__(*args, **kwargs)
-        r = _redis(self.app.conf.broker_url)
+        r = task_redis(self.app.conf.broker_url)
         key = DELIVERIES_PREFIX + request.id
         pipe = r.pipeline(transaction=True)
         pipe.incr(key)
