@@ -1,5 +1,6 @@
 """What a worker process builds once and every task shares: its settings, the rule catalog, one
-Redis client per URL (scanner/iacbot_scanner/redis_clients.py, shared with the scan worker) and, for verification, one long-lived checkov process (started on first use)."""
+Redis client per URL (scanner/iacbot_scanner/redis_clients.py, shared with the scan worker) and,
+for verification, one long-lived checkov process (started on first use)."""
 from __future__ import annotations
 
 import functools
