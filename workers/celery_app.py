@@ -90,6 +90,9 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
+        # Retry a lost broker forever: Celery's default (100 attempts, about 46 minutes) makes a
+        # worker exit after a long Redis outage, and scripts/serve then stops the service.
+        broker_connection_max_retries=None,
         # A task not acked within this time is handed to another worker (Redis transport); a
         # running task renews it (delivery_guard), and expired ones are looked for every 10 s.
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds, **RESTORE_OPTIONS},

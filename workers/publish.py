@@ -136,7 +136,8 @@ def ownership(cfg, r: redis.Redis) -> Ownership:
     return Ownership(app_identity(cfg.github_app_id, cfg.app_private_key(), cfg.github_api_url), RedisLedger(r))
 
 
-def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None) -> dict[str, Any]:
+def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None,
+             task_id: str | None) -> dict[str, Any]:
     cfg = settings()
     r = redis_client(cfg.redis_url)
     fix = fix_from_json(data, catalog())
@@ -146,7 +147,9 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
     ttl = lock_ttl(cfg.visibility_timeout_seconds)
     cap = cfg.max_open_prs_per_repo
     owner = ownership(cfg, r)
-    with repo_lock(r, repository, ttl=ttl, wait=min(LOCK_WAIT_SECONDS, ttl)), \
+    # The task's id owns the lock: a retry or redelivery of this task takes back a lock an earlier
+    # run could not release (Redis died under it), without waiting for its TTL.
+    with repo_lock(r, repository, ttl=ttl, wait=min(LOCK_WAIT_SECONDS, ttl), owner=task_id), \
             installation_session(cfg.github_app_id, cfg.app_private_key(), data["installation_id"], repository,
                                  PUBLISH_PERMISSIONS, cfg.github_api_url) as token:
         gh = client(cfg.github_api_url, token, seconds_between_requests=min(interval, 0.25),
@@ -204,7 +207,7 @@ def publish_job(self, job_id: str, fingerprint: str, deferred_since: float | Non
         if raw is None:
             log.warning("job %s: no stored fix %s (expired?); nothing to publish", job_id, fingerprint)
             return _outcome(job_id, fingerprint, "missing")
-        outcome = _publish(job_id, fingerprint, json.loads(raw), deferred_since)
+        outcome = _publish(job_id, fingerprint, json.loads(raw), deferred_since, self.request.id)
         _record(r, cfg, job_id, fingerprint, outcome)
         return outcome
     except Exception as exc:

@@ -1,10 +1,13 @@
 """A per-repository Redis lock around branch operations (publishing a fix, later rebasing, merging).
 
 Two workers publishing to one repository at once would race on refs and PRs. The lock is keyed
-by ``owner/name`` case-insensitively (GitHub's names are), holds a random token so only its owner
+by ``owner/name`` case-insensitively (GitHub's names are), holds a token so only its owner
 can release it (compare-and-delete in Redis, redis-py's Lock), and has a short TTL that a thread
 renews while the owner lives: a worker killed mid-task stops renewing, so its lock lapses within
-one TTL instead of blocking the repository. Waiting is bounded: :class:`RepoBusy` tells the task
+one TTL instead of blocking the repository. The token is the owner's name when it has one (a
+publish task's Celery id, the same on every retry and redelivery): a task that could not release
+its lock (Redis died under it) takes it back at once when it runs again, instead of waiting out
+the TTL; any other owner still cannot take a lock that is held. Waiting is bounded: :class:`RepoBusy` tells the task
 to retry later (Celery ``self.retry``) rather than tie up a worker.
 """
 from __future__ import annotations
@@ -62,12 +65,28 @@ def _renew(lock: Lock, repository: str, ttl: float, stop: threading.Event, max_h
             log.warning("renewing the lock on %s failed: %s", repository, type(exc).__name__)
 
 
+def _take_back(lock: Lock, owner: str) -> bool:
+    """Whether the lock is already ``owner``'s (left by an earlier run of the same task): then its
+    TTL is reset and it is held again (compare-and-expire in Redis, atomic)."""
+    lock.local.token = lock.redis.get_encoder().encode(owner)
+    try:
+        return lock.reacquire()
+    except LockNotOwnedError:
+        lock.local.token = None
+        return False
+
+
 @contextmanager
 def repo_lock(client: redis.Redis, repository: str, *, ttl: float, wait: float,
-              max_hold: float = MAX_HOLD_SECONDS) -> Iterator[Lock]:
-    """Hold ``repository``'s lock for the ``with`` body; RepoBusy if not had within ``wait`` seconds."""
+              max_hold: float = MAX_HOLD_SECONDS, owner: str | None = None) -> Iterator[Lock]:
+    """Hold ``repository``'s lock for the ``with`` body; RepoBusy if not had within ``wait`` seconds.
+
+    ``owner``: a name unique to the holder and stable across its retries (a Celery task id); None
+    for a random token."""
     lock = new_lock(client, repository, ttl)
-    if not lock.acquire(blocking=True, blocking_timeout=wait):
+    if owner is not None and _take_back(lock, owner):
+        log.info("lock on %s taken back by its owner (an earlier run could not release it)", repository)
+    elif not lock.acquire(blocking=True, blocking_timeout=wait, token=owner):
         raise RepoBusy(repository, wait)
     stop = threading.Event()
     renewer = threading.Thread(target=_renew, args=(lock, repository, ttl, stop, max_hold),

@@ -1,5 +1,6 @@
 """What a worker process builds once and every task shares: its settings, the rule catalog, one
-Redis client per URL and, for verification, one long-lived checkov process (started on first use)."""
+Redis client per URL (scanner/iacbot_scanner/redis_clients.py, shared with the scan worker) and,
+for verification, one long-lived checkov process (started on first use)."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,7 @@ import redis
 from bot.service.settings import CommonSettings
 from fixers.catalog import load_catalog
 from fixers.scanner import Scanner
+from scanner.iacbot_scanner.redis_clients import task_redis
 
 _scanner: Scanner | None = None
 _scanner_lock = threading.Lock()
@@ -25,9 +27,9 @@ def catalog():
     return load_catalog()
 
 
-@functools.lru_cache(maxsize=4)
 def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    """The tasks' client for ``url`` (one per process; it rides out a Redis restart)."""
+    return task_redis(url)
 
 
 def scanner() -> Scanner:

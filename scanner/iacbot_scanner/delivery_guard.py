@@ -10,6 +10,14 @@ worker died under them. At ``MAX_DELIVERIES`` of those, the next delivery does n
 it is written to the ``iacbot:dead-letters`` stream (task, id, arguments, deliveries, reason),
 logged, and rejected without requeue, and the workers go on with the rest of the queue.
 
+Unsent retries. Celery's ``Task.retry`` sends the retry as a new message and, when the broker
+does not take it (Redis down, full or refusing the write), raises ``Reject(requeue=False)``: the
+worker then acknowledges the message, and the task is gone as soon as the broker can take that
+acknowledgement. Here such a retry becomes ``Reject(requeue=True)`` instead, once the broker
+answers again (waited for up to half the visibility timeout): the message goes back to its queue
+and runs again, and if the broker still cannot take even that, it stays unacknowledged and the
+transport hands it out again after the visibility timeout. The task is never acknowledged.
+
 Lease renewal. The Redis transport hands a message to another worker when it has been unacked
 for the visibility timeout. While a task runs, a thread moves its entry in the transport's
 ``unacked_index`` forward every third of that timeout, so a long task is never handed out twice
@@ -21,7 +29,6 @@ This module needs only the standard library, redis and celery: both environments
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import logging
 import threading
@@ -31,6 +38,8 @@ from typing import Any
 import redis
 from celery import Task
 from celery.exceptions import Reject
+
+from .redis_clients import task_redis
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +67,6 @@ def poisoned(deliveries: int, max_deliveries: int = MAX_DELIVERIES) -> bool:
     return deliveries > max_deliveries
 
 
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-
-
 class GuardedTask(Task):
     """Set as ``task_cls`` of both Celery apps: every task is counted, renewed and, when it keeps
     killing its workers, dead-lettered."""
@@ -71,7 +75,7 @@ class GuardedTask(Task):
         request = self.request
         if request.called_directly or request.is_eager or not request.id:
             return super().__call__(*args, **kwargs)
-        r = _redis(self.app.conf.broker_url)
+        r = task_redis(self.app.conf.broker_url)
         key = DELIVERIES_PREFIX + request.id
         pipe = r.pipeline(transaction=True)
         pipe.incr(key)
@@ -86,12 +90,39 @@ class GuardedTask(Task):
         except MemoryError:
             raise  # Celery stops the worker for it: it counts as a death
         except Exception:
-            r.delete(key)
+            _forget(r, key)
             raise
         finally:
             lease.stop()
-        r.delete(key)
+        _forget(r, key)
         return result
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's retry, except that a retry the broker did not take puts the message back in its
+        queue instead of acknowledging it (see the module's docstring)."""
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as unsent:
+            if unsent.requeue:
+                raise
+            # Only Task.retry's failed send raises a Reject here.
+            reason = unsent.reason
+            log.warning("%s[%s]: its retry could not be sent (%s); the message goes back to its queue "
+                        "instead of being acknowledged", self.name, self.request.id, type(reason).__name__)
+            self._await_broker()
+            raise Reject(reason, requeue=True) from None
+
+    def _await_broker(self) -> None:
+        """Until the broker takes a connection again, for at most half the visibility timeout: a
+        requeue sent sooner would fail as well (the message would then wait out the visibility
+        timeout), and a worker has nothing else to do while its broker is down."""
+        visibility = float(self.app.conf.broker_transport_options.get("visibility_timeout", 3600))
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=None, interval_start=0.2, interval_step=0.5,
+                                             interval_max=2, timeout=visibility / 2)
+        except Exception as exc:  # the requeue will fail too; the visibility timeout brings the message back
+            log.warning("the broker is still unreachable (%s)", type(exc).__name__)
 
     def _dead_letter(self, r: redis.Redis, deaths: int, args: tuple, kwargs: dict) -> None:
         request = self.request
@@ -107,6 +138,15 @@ class GuardedTask(Task):
                    f"under it {deaths} times); recorded in {DEAD_LETTERS_KEY}")
         log.error(message)
         raise Reject(message, requeue=False)
+
+
+def _forget(r: redis.Redis, key: str) -> None:
+    """Clear a delivery's count; a Redis outage must not replace the task's own outcome (a Reject
+    that keeps the message would become a failure, which is acknowledged)."""
+    try:
+        r.delete(key)
+    except redis.RedisError as exc:  # the count stays: one outage counts as one unended delivery
+        log.warning("could not clear the delivery count %s: %s", key, type(exc).__name__)
 
 
 class _Lease:

@@ -15,7 +15,6 @@ tests/workers/test_pipeline_config.py checks that both agree.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX, RESTORE_OPTIONS, GuardedTask
+from iacbot_scanner.redis_clients import task_redis
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ def celery_settings(url: str, visibility_timeout: int = DEFAULT_VISIBILITY_SECON
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
+        # Retry a lost broker forever: Celery's default (100 attempts, about 46 minutes) makes a
+        # worker exit after a long Redis outage, and scripts/serve then stops the service.
+        broker_connection_max_retries=None,
         # A task not acked within this time is handed to another worker (Redis transport); a
         # running task renews it (iacbot_scanner.delivery_guard), and expired ones are looked for
         # every 10 s.
@@ -111,11 +114,6 @@ refuse_credentials(os.environ)
 app = Celery("iacbot", task_cls=GuardedTask)
 app.conf.update(celery_settings(redis_url(os.environ),
                                 _seconds(os.environ, VISIBILITY_ENV, DEFAULT_VISIBILITY_SECONDS)))
-
-
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
 _checkov: Any = None
@@ -228,7 +226,7 @@ def scan_job(self, job_id: str) -> dict[str, Any]:
     so a crash between storing and sending loses nothing."""
     if not isinstance(job_id, str) or not job_id:
         raise ValueError("scan_job needs a job id")
-    r = _redis(app.conf.broker_url)
+    r = task_redis(app.conf.broker_url)
     result_key = SCAN_PREFIX + job_id
     if r.exists(result_key):
         log.info("job %s: already scanned; re-sending remediate", job_id)

@@ -5,8 +5,9 @@ the receiver checks that it is durable (IACBOT_BROKER_DURABILITY=check, the defa
 it cannot enqueue; a REAL main worker (remediate, publish) turns findings-API submissions into PRs
 on the GitHub double. Findings are posted (202 queued), Redis is stopped after some PRs (SHUTDOWN
 NOSAVE, or SIGKILL), more findings arrive while it is down (202 spooled), and Redis starts again
-on the same directory. Every accepted finding becomes exactly one PR, and every one posted again
-(the dedup state survived) answers duplicate."""
+on the same directory. Every accepted finding becomes exactly one PR and its publish is recorded
+(with the default visibility timeout: nothing waits for a lock's TTL or a lease to lapse), and
+every one posted again (the dedup state survived) answers duplicate."""
 from __future__ import annotations
 
 import hashlib
@@ -23,6 +24,7 @@ from tests.github_double import GitHubDouble
 from tests.redis_server import redis_server
 from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
 from tests.workers.test_pipeline_findings import sarif_for
+from workers.store import PUBLISHED_PREFIX
 
 APP_ID = 474747
 SECRET = "restart-webhook-secret-0123456"
@@ -30,9 +32,6 @@ TOKEN = "restart-tenant-token-0123456789"
 QUEUED_BEFORE = 10   # posted while Redis is up
 SPOOLED_DURING = 2   # posted while it is down
 STOP_AFTER_PRS = 3   # Redis goes down once this many PRs exist: in the middle of the next publish
-#: A short visibility timeout (and so repository-lock TTL, workers.publish.lock_ttl): the publish
-#: that Redis died under cannot release its lock, which then lapses within this many seconds.
-VISIBILITY_SECONDS = 5
 VARIANTS = ("shutdown-nosave", "sigkill")
 
 
@@ -63,8 +62,7 @@ def worker(redis, gh, private_key, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
     env.update({"IACBOT_REDIS_URL": redis.url, "IACBOT_GITHUB_API_URL": gh.base_url,
                 "IACBOT_GITHUB_APP_ID": str(APP_ID), "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
-                "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0",
-                "IACBOT_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_SECONDS)})
+                "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0"})  # the default visibility timeout
     with celery_worker("remediate,publish", env, log, "restart") as proc:
         yield proc, log
 
@@ -83,10 +81,16 @@ def receiver(redis, gh, tmp_path_factory):
 
 
 def submit(client, repository: str) -> tuple[int, str]:
+    return post(client, repository)[:2]
+
+
+def post(client, repository: str) -> tuple[int, str, str | None]:
+    """(HTTP status, the answer's status, the submission id: the job id)."""
     answer = client.post("/v1/findings", content=sarif_for("CKV_K8S_16", "k8s/web.yaml", 1, 21),
                          params={"repository": repository},
                          headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    return answer.status_code, answer.json().get("status", answer.text)
+    body = answer.json()
+    return answer.status_code, body.get("status", answer.text), body.get("submission_id")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -97,19 +101,27 @@ def test_a_redis_restart_loses_no_accepted_finding(variant, redis, gh, worker, r
     before, during = names[:QUEUED_BEFORE], names[QUEUED_BEFORE:]
     pulls = lambda: {name: len(gh.repo(name).pulls) for name in names}  # noqa: E731
 
-    assert [submit(client, name) for name in before] == [(202, "queued")] * len(before)
+    queued = [post(client, name) for name in before]
+    assert [answer[:2] for answer in queued] == [(202, "queued")] * len(before)
     wait_for(lambda: sum(pulls().values()) >= STOP_AFTER_PRS, 60, f"{STOP_AFTER_PRS} PRs", log)
     if variant == "sigkill":
         redis.kill()
     else:
         redis.shutdown_nosave()
     assert sum(pulls().values()) < len(before), "every PR was made before the restart: nothing was tested"
-    assert [submit(client, name) for name in during] == [(202, "spooled")] * len(during)
+    spooled = [post(client, name) for name in during]
+    assert [answer[:2] for answer in spooled] == [(202, "spooled")] * len(during)
     assert len(list(spool.glob("*.json"))) == len(during)
     redis.start()  # the same data directory
 
     wait_for(lambda: all(pulls().values()), 90, "a PR for every accepted finding", log)
     assert pulls() == {name: 1 for name in names}, "exactly one PR per accepted finding"
+    # Every accepted job's publish ended and was recorded, the one Redis died under included: its
+    # unsent retry went back to the queue and took back its own repository lock at once, long
+    # before the default visibility timeout would have handed it out again.
+    jobs = [answer[2] for answer in queued + spooled]
+    wait_for(lambda: all(redis.client().hlen(PUBLISHED_PREFIX + job) for job in jobs), 60,
+             "every accepted job's publish to be recorded", log)
     assert not list(spool.glob("*.json"))
     # The dedup state survived: every accepted submission, sent again, is a duplicate.
     assert [submit(client, name) for name in names] == [(202, "duplicate")] * len(names)

@@ -12,20 +12,27 @@ from bot.service.settings import CommonSettings
 from tests.celery_worker import SCANNER_VENV
 from tests.paths import REPO
 from scanner.iacbot_scanner import delivery_guard
-from workers import celery_app, store
+from scanner.iacbot_scanner import redis_clients
+from workers import celery_app, runtime, store
 
 URL = "redis://127.0.0.1:6379/13"
 SHARED = ("broker_url", "result_backend", "task_default_queue", "task_serializer", "result_serializer",
           "accept_content", "result_accept_content", "task_acks_late", "task_reject_on_worker_lost",
           "worker_prefetch_multiplier", "worker_cancel_long_running_tasks_on_connection_loss",
-          "broker_connection_retry_on_startup", "broker_transport_options", "result_expires",
+          "broker_connection_retry_on_startup", "broker_connection_max_retries", "broker_transport_options", "result_expires",
           "task_publish_retry_policy")
 
 # Runs in .venv-scanner with only scanner/ importable: prints the app's settings and constants,
 # and which of the engine's packages got imported (none may).
+RETRY = """
+def _retry(client):
+    retry = client.get_retry()
+    return [retry._retries, sorted(e.__name__ for e in retry._supported_errors), type(retry._backoff).__name__]
+"""
 PROBE = f"""
 import importlib.metadata, json, sys
 import iacbot_scanner.worker as w
+{RETRY}
 conf = w.app.conf
 print(json.dumps({{
     "conf": {{key: conf[key] for key in {SHARED!r}}},
@@ -36,6 +43,7 @@ print(json.dumps({{
     "guard": [w.DEAD_LETTERS_KEY, __import__("iacbot_scanner.delivery_guard").delivery_guard.MAX_DELIVERIES],
     "engine_modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bot", "fixers", "workers", "hcl2")),
     "checkov": importlib.metadata.version("checkov"),
+    "redis_retry": _retry(w.task_redis({URL!r})),
 }}))
 """
 
@@ -67,6 +75,14 @@ def test_scan_worker_app_agrees_with_the_main_app(environ, monkeypatch):
     assert main_task_cls.__module__ == "scanner.iacbot_scanner.delivery_guard" and main_task_cls.__name__ == "GuardedTask"
     assert scan["guard"] == [store.DEAD_LETTERS_KEY, delivery_guard.MAX_DELIVERIES]
     assert scan["engine_modules"] == [] and scan["checkov"] == "3.3.30"
+    # A long Redis outage: both apps retry the broker forever (Celery's default gives up after 100
+    # attempts, about 46 minutes, and the worker exits); both environments' task clients ride out
+    # a restart the same way.
+    assert main.broker_connection_max_retries is None
+    namespace: dict = {}
+    exec(RETRY, namespace)
+    assert scan["redis_retry"] == namespace["_retry"](runtime.redis_client(URL))
+    assert scan["redis_retry"][:2] == [redis_clients.CONNECT_RETRIES, ["ConnectionError"]]
 
 
 def test_scan_worker_refuses_to_start_with_a_github_credential():

@@ -175,3 +175,21 @@ def test_a_close_is_read_from_the_bots_commit_if_provenance_was_edited_away(gh, 
     assert "no provenance block" in log.read_text()
     yes = declined.load(redis_db, REPO_NAME, merged_fix.fingerprint)
     assert (yes.outcome, yes.pr_number) == (declined.MERGED, merged_pr)
+
+
+def test_a_retried_task_takes_back_the_lock_an_earlier_run_could_not_release(gh, redis_db, private_key,  # noqa: F811
+                                                                             celery, tmp_path):
+    fix = make_fix()
+    job_id = str(uuid.uuid4())
+    fp = store_fix(redis_db, job_id, gh.installation.id, fix)
+    # What a publish that Redis died under leaves: its lock, held in this task's name, unrenewed
+    # and unreleased, for longer than the test waits.
+    redis_db.set(lock_key(REPO_NAME), f"{job_id}:publish:{fp}", px=600_000)
+    log = tmp_path / "worker.log"
+    with celery_worker("publish", worker_env(gh, private_key), log, "retaken"):
+        send_publish(celery, job_id, fp)
+        done = wait_for(lambda: outcome(redis_db, job_id, fp), 60, "the task to publish", log)
+    assert done["status"] == "created", done
+    text = log.read_text()
+    assert "taken back by its owner" in text and "is locked by another worker" not in text
+    assert not redis_db.exists(lock_key(REPO_NAME))

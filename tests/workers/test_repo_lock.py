@@ -106,3 +106,19 @@ def test_an_owner_whose_lock_lapsed_does_not_release_the_next_holders(redis_db, 
     assert "had lapsed before release" in caplog.text
     successor.release()
     assert not redis_db.exists(key)
+
+
+def test_an_owner_takes_back_its_own_lock_at_once_and_no_other_owner_can(redis_db):  # noqa: F811
+    key = lock_key("octo/apps")
+    # Left by an earlier run of task-1 that Redis died under: nobody renews it, nobody released it.
+    redis_db.set(key, "task-1", px=600_000)
+    with repo_lock(redis_db, "octo/apps", ttl=5, wait=0, owner="task-1"):
+        assert redis_db.get(key) == b"task-1" and redis_db.pttl(key) <= 5000  # ours, with our TTL
+        with pytest.raises(RepoBusy):  # another task cannot take a lock a live owner holds
+            with repo_lock(redis_db, "octo/apps", ttl=5, wait=0.2, owner="task-2"):
+                pytest.fail("entered a lock another task holds")
+    assert not redis_db.exists(key)  # released on leaving
+    with repo_lock(redis_db, "octo/apps", ttl=5, wait=0):  # an unnamed holder's random token
+        with pytest.raises(RepoBusy):
+            with repo_lock(redis_db, "octo/apps", ttl=5, wait=0.2, owner="task-1"):
+                pytest.fail("entered a lock another holder has")
