@@ -16,7 +16,7 @@ from bot.service.findings_doc import (
     repo_path,
     within_caps,
 )
-from bot.service.json_body import MAX_JSON_DEPTH, exceeds_depth
+from bot.service.json_body import MAX_JSON_DEPTH, TooDeep, exceeds_depth, loads_bounded
 from tests.strategies import JSON
 
 
@@ -106,10 +106,12 @@ def _nest(depth, inner=b"1"):
 
 
 def test_depth_limit_is_exact_and_ignores_brackets_in_strings():
-    assert not exceeds_depth(_nest(MAX_JSON_DEPTH), MAX_JSON_DEPTH)
-    assert exceeds_depth(_nest(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH)
-    assert not exceeds_depth(_nest(3, b'"[[[[[[\\\"{{{{"'), 3)
-    assert exceeds_depth(b'[{"a": [' + b'"]]]", ' + b'{}]}]', 2)
+    assert loads_bounded(_nest(MAX_JSON_DEPTH)) is not None
+    with pytest.raises(TooDeep):
+        loads_bounded(_nest(MAX_JSON_DEPTH + 1))
+    assert loads_bounded(_nest(3, b'"[[[[[[\\\"{{{{"'), 3) == [[["[[[[[[\"{{{{"]]]
+    with pytest.raises(TooDeep):
+        loads_bounded(b'[{"a": [' + b'"]]]", ' + b'{}]}]', 2)
 
 
 def _depth(value):
@@ -121,6 +123,5 @@ def _depth(value):
 
 
 @given(doc=JSON, limit=st.integers(0, 6))
-def test_depth_prescan_agrees_with_the_parsed_document(doc, limit):
-    body = json.dumps(doc).encode()
-    assert exceeds_depth(body, limit) == (_depth(doc) > limit)
+def test_depth_measure_agrees_with_the_recursive_definition(doc, limit):
+    assert exceeds_depth(json.loads(json.dumps(doc)), limit) == (_depth(doc) > limit)
