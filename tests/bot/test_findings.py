@@ -156,7 +156,7 @@ def test_paths_that_climb_out_are_never_placed_by_suffix(tmp_path, checkout, uri
 def test_checkov_json_from_another_machine_is_placed_by_suffix(tmp_path, checkout):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"results": {"failed_checks": [
-        {"check_id": "CKV_AWS_3", "file_path": "/work/x/terraform/main.tf", "file_abs_path": "/work/x/terraform/main.tf",
+        {"check_id": "CKV_AWS_3", "file_path": "/builds/ci-runner-7/x/terraform/main.tf", "file_abs_path": "/builds/ci-runner-7/x/terraform/main.tf",
          "resource": "aws_ebs_volume.d", "file_line_range": [1, 2]}]}}))
     findings, problems = load_findings_file(path, checkout)
     assert problems == [] and [f.file for f in findings] == ["terraform/main.tf"]
