@@ -118,11 +118,6 @@ def place(reported: str, repo_root: Path, files: RepoFiles | None = None,
     return None, f"file '{reported}' is outside the repository {repo_root}"
 
 
-def repo_relative(reported: str, repo_root: Path) -> str | None:
-    """The repository-relative path of a reported file as given (no suffix search), or None."""
-    return _inside_root(_local_path(reported), repo_root)
-
-
 def _local_path(reported: str) -> str:
     if not reported.startswith("file:"):
         return reported
