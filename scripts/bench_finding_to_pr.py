@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis  # noqa: E402
 
 from bot.local_scan import scan_directory  # noqa: E402
-from bot.service.settings import CommonSettings  # noqa: E402
+from bot.settings import CommonSettings  # noqa: E402
 from fixers.scanner import Scanner  # noqa: E402
 from tests.celery_worker import celery_worker  # noqa: E402
 from tests.github_double import GitHubDouble, new_app_key_pem  # noqa: E402

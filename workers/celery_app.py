@@ -2,7 +2,7 @@
 at-least-once delivery.
 
 ``celery -A workers.celery_app worker -Q remediate,publish`` finds :data:`app`, configured from
-the ``IACBOT_*`` environment (:class:`bot.service.settings.CommonSettings`; a worker needs no
+the ``IACBOT_*`` environment (:class:`bot.settings.CommonSettings`; a worker needs no
 webhook secret). The web app builds its own instance with :func:`make_celery` from its
 Settings and publishes by task name, so it never imports the task code.
 
@@ -24,7 +24,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
-from bot.service.settings import CommonSettings
+from bot.settings import CommonSettings
 from scanner.iacbot_scanner.delivery_guard import RESTORE_OPTIONS, GuardedTask
 
 # The scanner environment's Celery app (scanner/iacbot_scanner/worker.py) cannot import this

@@ -8,7 +8,7 @@ import threading
 
 import redis
 
-from bot.service.settings import CommonSettings
+from bot.settings import CommonSettings
 from fixers.catalog import load_catalog
 from fixers.scanner import Scanner
 from scanner.iacbot_scanner.redis_clients import task_redis

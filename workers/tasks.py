@@ -87,7 +87,7 @@ def _continue_chain(job: dict[str, Any], delivery_id: str) -> None:
         return
     if job["kind"] not in CHAINED_KINDS:
         return
-    from bot.service.settings import CommonSettings  # the chain's imports stay off the ingest path
+    from bot.settings import CommonSettings  # the chain's imports stay off the ingest path
     if CommonSettings().github_app_id is None:
         log.warning("delivery %s: recorded only: IACBOT_GITHUB_APP_ID is not set, so no fix follows", delivery_id)
         return
