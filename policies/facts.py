@@ -110,3 +110,35 @@ class MergeFacts:
 def changed_lines(old: str, new: str) -> int:
     """Lines removed plus lines added between two texts (as GitHub's additions + deletions)."""
     return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:2] in ("- ", "+ "))
+
+
+def fix_facts(attempt, repository: str, path: str, old_text: str, new_text: str) -> FixFacts:
+    """The facts of a verified fix (a fixers.engine.Attempt) that changes ``path`` from ``old_text``
+    to ``new_text``. Labels come from the fixer's declaration, never from the finding's text."""
+    finding = attempt.finding
+    info = attempt.fixer.info if attempt.fixer is not None else None
+    severities = [f.severity.upper() for f in attempt.findings if f.severity]
+    return FixFacts(
+        fingerprint=finding.fingerprint(),
+        repository=repository,
+        rule_ids=tuple(attempt.rule_ids),
+        fix_class=info.id if info else (finding.fix_class or finding.rule_id),
+        category=info.category if info else None,
+        risk=info.risk if info else None,
+        confidence=info.confidence if info else None,
+        impact=frozenset(info.impact) if info else frozenset(),
+        severity=_highest(severities),
+        paths=(path,),
+        changed_lines=changed_lines(old_text, new_text),
+        resources=len({f.resource for f in attempt.findings}) or 1,
+    )
+
+
+_SEVERITY_ORDER = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _highest(severities: list[str]) -> str | None:
+    known = [s for s in severities if s in _SEVERITY_ORDER]
+    if known:
+        return max(known, key=_SEVERITY_ORDER.index)
+    return severities[0] if severities else None

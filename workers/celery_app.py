@@ -39,6 +39,9 @@ SCAN_TASK = "iacbot_scanner.worker.scan_job"        # checkov env: files in Redi
 REMEDIATE_TASK = "workers.chain.remediate_job"      # locate, fix, verify; store the fixes
 PUBLISH_TASK = "workers.publish.publish_job"        # one stored fix -> one PR (write token)
 PR_CLOSED_TASK = "workers.pr_closed.record_pr_closed"
+MERGE_TASK = "workers.automerge.consider_merge"      # checks completed (or the sweep): decide again, merge pinned to the head
+SWEEP_TASK = "workers.sweep.sweep_open_prs"         # periodic: catch check and status events that were missed
+DASHBOARD_TASK = "workers.dashboard.refresh_dashboard"  # the repository's dashboard issue
 
 #: Ingest is bookkeeping in the main environment; the scan queue's workers cannot run it.
 INGEST_QUEUE = REMEDIATE_QUEUE
