@@ -77,7 +77,7 @@ rules:
 """
 
 #: How long a worker may take for one step before a test fails (generous on 2 busy cores).
-STEP_TIMEOUT = 60.0
+STEP_TIMEOUT = float(os.environ.get("REDTEAM_STEP_TIMEOUT", "60"))
 
 # -- fixes, from the real fixers ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.provenance import branch_name, commit_message
 from policies.reasons import Action, Reason
 from tests.workers.redteam_harness import (
     ASSUMED,
@@ -26,10 +27,10 @@ from tests.workers.redteam_harness import (
     CHECK,
     CI_APP,
     COST_IMPACT,
+    Case,
     IDENTITY,
     LOW_RISK,
     NETWORK,
-    SECRET,
     SECRET_FIX,
     K8S_POD,
     TF_DB,
@@ -38,6 +39,7 @@ from tests.workers.redteam_harness import (
     TF_LB,
     Harness,
     harness,
+    make_fix,
 )
 from workers import decision_store, switches
 
@@ -141,8 +143,7 @@ def test_a_pr_opened_by_a_person_from_an_iacbot_branch_with_a_green_check(world)
     """Mallory copies iacbot's branch name and commit message, opens the PR herself, and CI is
     green on it: not iacbot's PR, not iacbot's commit."""
     repo = world.new_repo(FILES)
-    fix = make_fix_for(LOW_RISK)
-    from bot.provenance import branch_name, commit_message
+    fix = make_fix(LOW_RISK)
     branch = branch_name(fix.attempt)
     _, sha = world.gh.push_commit(repo, {fix.path: fix.new_text}, commit_message(fix.attempt, fix.verification),
                                   branch=branch, login="mallory")
@@ -166,13 +167,14 @@ def test_a_pr_opened_by_a_person_from_an_iacbot_branch_with_a_green_check(world)
 
 # -- what the pull request holds -----------------------------------------------------------------
 
-def test_a_policy_change_inside_the_pr_itself(world):
-    """The PR adds .github/iacbot.yml (in a commit that even claims iacbot's bot identity as
-    author and committer): the PR touches a protected path."""
+@pytest.mark.parametrize("path", [".github/iacbot.yml", "iacbot-policy.yml"], ids=["repo-policy", "central-policy-file"])
+def test_a_policy_change_inside_the_pr_itself(world, path):
+    """The PR adds a policy file (the repository's, or the central policy repository's file name),
+    in a commit that even claims iacbot's bot identity as author and committer: the PR touches a
+    protected path."""
     repo = world.new_repo(FILES)
     pr = world.publish(repo, LOW_RISK)
-    sha = world.recommit(repo, pr.branch, committer="iacbot[bot]",
-                         changes={".github/iacbot.yml": REPO_LOOSENS})
+    sha = world.recommit(repo, pr.branch, committer="iacbot[bot]", changes={path: REPO_LOOSENS})
     green(world, pr, sha)
     blocked(world, pr, Reason.PROTECTED_PATH, sha=sha)
 
@@ -362,11 +364,7 @@ def test_a_success_status_posted_by_a_user_for_a_check_that_names_an_app(world):
     repo = world.new_repo(FILES)
     pr = world.publish(repo, LOW_RISK)
     world.status(repo, pr.head_sha, CHECK, "success", login="mallory")
-    record = world.consider(pr, event="status")
-    reasons = world.reasons(record)
-    assert record.decision.action is not Action.AUTOMERGE
-    assert reasons & {Reason.CHECK_WRONG_APP, Reason.CHECK_MISSING}, record.decision
-    world.assert_not_merged(pr)
+    blocked(world, pr, Reason.CHECK_WRONG_APP, event="status")
 
 
 # -- when ----------------------------------------------------------------------------------------
@@ -451,7 +449,6 @@ def test_the_hourly_limit(world):
     world.write_policy(AUTOMERGE_ALL.replace("max_per_hour: 5", "max_per_hour: 1"))
     repo = world.new_repo({**FILES, "k8s/api.yaml": K8S_POD.replace("name: web", "name: api")})
     first = world.publish(repo, LOW_RISK)
-    from tests.workers.redteam_harness import Case
     second = world.publish(repo, Case("CKV_K8S_20", "k8s/api.yaml", K8S_POD.replace("name: web", "name: api"),
                                       "Pod.shop.api"))
     green(world, first)
@@ -491,11 +488,6 @@ def test_a_malformed_or_missing_policy_fails_closed(world, policy, reason):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-def make_fix_for(case):
-    from tests.workers.redteam_harness import make_fix
-    return make_fix(case)
-
 
 def make_text(pr) -> str:
     return pr.fix.new_text
