@@ -56,6 +56,8 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     REMEDIATE_TASK: {"queue": REMEDIATE_QUEUE},
     PUBLISH_TASK: {"queue": PUBLISH_QUEUE},
     PR_CLOSED_TASK: {"queue": PUBLISH_QUEUE},
+    MERGE_TASK: {"queue": PUBLISH_QUEUE},
+    SWEEP_TASK: {"queue": PUBLISH_QUEUE},
 }
 
 #: Which task and queue each job kind (bot.service.events, the findings API) goes to: every job
@@ -75,7 +77,8 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
     settings = settings or CommonSettings()
     # GuardedTask: every task's deliveries are counted (a message that keeps killing workers is
     # dead-lettered) and its broker lease renewed while it runs; the scan app uses the same class.
-    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed"],
+    celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed",
+                                       "workers.automerge", "workers.sweep"],
                     task_cls=GuardedTask)
     celery.conf.update(
         broker_url=settings.redis_url,
@@ -104,8 +107,19 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
         # Read by the tasks (workers.tasks) for their own Redis records.
         iacbot_redis_url=settings.redis_url,
         iacbot_job_record_ttl=settings.job_record_ttl_seconds,
+        # `celery -A workers.celery_app beat` (one process, scripts/serve): the sweep of iacbot's
+        # open pull requests for check and status events that were missed (workers.sweep). A run
+        # that finds the previous one's jobs still within the interval sends nothing twice.
+        beat_schedule=beat_schedule(settings),
     )
     return celery
+
+
+def beat_schedule(settings: CommonSettings) -> dict[str, dict[str, Any]]:
+    interval = float(settings.sweep_interval_seconds)
+    # expires: a sweep that waited a whole interval in the queue is stale; the next one replaces it.
+    return {"sweep-open-prs": {"task": SWEEP_TASK, "schedule": interval,
+                               "options": {"queue": PUBLISH_QUEUE, "expires": interval}}}
 
 
 def job_target(job: dict[str, Any]) -> tuple[str, str]:

@@ -12,6 +12,10 @@ makes it again.
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
 | ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
+| ``iacbot:lock:repo:<owner/name>:merge:<base>`` | consider_merge | lock: one automatic merge at a time per base branch (workers.merge_lock) |
+| ``iacbot:lock:repo:<owner/name>:merges`` | consider_merge | lock: the last re-check and the merge call, one at a time per repository |
+| ``iacbot:merge-note:<owner/name>:<n>`` | consider_merge | JSON: the lasting reasons the last "not merging" comment on PR n gave (90 days) |
+| ``iacbot:sweep:sent:<task id>`` | sweep_open_prs | marker: this interval's consider_merge for a repository was sent (two intervals) |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """

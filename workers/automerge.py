@@ -1,0 +1,383 @@
+"""``consider_merge(job)`` (queue publish): checks completed on a commit, so iacbot's pull requests
+there that may merge on their own are decided again, right before the merge, and merged pinned.
+
+The job is a ``checks_completed`` job (the receiver's, jobs-direction's ``workers.tasks`` sends it
+for every check suite, check run and status event; workers.sweep sends synthetic ones):
+``repository``, ``installation_id``, ``head_sha`` and ``pull_request_numbers``. With no numbers,
+the open PRs whose head is ``head_sha`` are found through ``GET /commits/{sha}/pulls``.
+
+For each PR, in this order:
+
+1. its stored decision (workers.decision_store.for_pr) must make it an automerge candidate: the
+   publish-stage action was AUTOMERGE, or a later merge-stage decision exists. Nothing else is
+   asked for (no token) when no PR of the job is one;
+2. the switches and the hourly count are read (Redis), then the facts through the API
+   (bot.github.merge_facts: head SHA, commits, files, checks on that head only), and the policy
+   as it is NOW, at the default branch (workers.policy_source). The head SHA iacbot made comes
+   from the stored record, never from the PR body;
+3. ``policies.decide.decide_merge`` decides; the decision is stored (stage "merge") with the facts;
+4. AUTOMERGE only: the base branch's merge lock (held: MERGE_IN_PROGRESS, decided again later),
+   then the repository's merge-call lock, the switches and the hourly count read AGAIN and the
+   decision made again with them (a switch turned on while a merge is in flight stops it there),
+   then ``PUT .../merge`` pinned to the head SHA the facts were read at. 409/405/422: recorded,
+   and a fresh decision is made later (the next check event or the sweep), never a retry of the
+   PUT with the old one. Merged: recorded (decision_store.record_merge) and the dashboard refreshed.
+
+A PR that is not merging gets a short comment only when its lasting blocking reasons changed
+since the last comment (``iacbot:merge-note:<owner/name>:<n>``): pending or missing checks and a
+busy base are the normal wait, not news. Token: one repository, contents:write (the merge
+commit), pull_requests:write, checks:read, statuses:read, issues:write (the comment); revoked
+at the end. Transient failures retry the whole consideration as publish_job retries.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import redis
+from github import GithubException
+from github.Repository import Repository
+
+from bot.github import merge_facts
+from bot.github.auth import installation_session
+from bot.github.client import client
+from bot.github.merge import DEFAULT_METHOD, MergeResult, merge_pinned, single_attempt_client
+from bot.github.merge_note import blocked_note, lasting_reasons, post_note
+from bot.github.names import is_repository
+from bot.github.ownership import AppIdentity, CommitLedger
+from policies.decide import decide_merge
+from policies.decision import Decision
+from policies.facts import MergeFacts
+from policies.reasons import Action, Reason
+from workers import decision_store, merge_lock, policy_source, switches
+from workers.celery_app import DASHBOARD_TASK, MERGE_TASK, PUBLISH_QUEUE, app
+from workers.publish import (LOCK_BUSY_RETRIES, github_error, lock_ttl, ownership, retry_budget, retry_countdown,
+                             retry_limit)
+from workers.runtime import redis_client, settings
+from workers.store import repo_key
+
+log = logging.getLogger(__name__)
+
+MERGE_PERMISSIONS: dict[str, str] = {"contents": "write", "pull_requests": "write", "checks": "read",
+                                     "statuses": "read", "issues": "write"}
+HOUR = 3600.0
+#: A job names at most this many PRs (the receiver keeps 50 of a check's PR list).
+MAX_PULLS_PER_JOB = 50
+#: How long a merge waits for another merge into the same base before deciding MERGE_IN_PROGRESS.
+MERGE_LOCK_WAIT_SECONDS = 2.0
+#: ... and for the repository's merge-call lock (held for one re-check and one PUT).
+COUNT_LOCK_WAIT_SECONDS = 10.0
+#: How long a merge note's last reasons are remembered (a PR open longer gets at most one more note).
+NOTE_TTL_SECONDS = 90 * 24 * 3600
+NOTE_PREFIX = "iacbot:merge-note:"
+
+# Outcomes of one PR's consideration.
+NOT_CANDIDATE = "not-candidate"     # its stored decision does not allow an automatic merge
+DECIDED = "decided"                 # decided again: not now (the reasons are stored)
+BUSY = "busy"                       # another merge into its base is under way: decided again later
+STOPPED = "stopped"                 # the re-check right before the PUT said no (kill switch, hourly limit)
+MERGED = "merged"
+DECIDE_AGAIN = "decide-again"       # GitHub refused the pinned merge (409/405/422): a fresh decision later
+ALREADY_MERGED = "already-merged"   # iacbot's earlier merge whose answer was lost, recorded now
+
+
+@dataclass(frozen=True)
+class Considered:
+    pr_number: int
+    outcome: str
+    action: str | None = None
+    reasons: tuple[dict, ...] = ()
+    merge: dict | None = None
+    noted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pr_number": self.pr_number, "outcome": self.outcome, "action": self.action,
+                "reasons": list(self.reasons), "merge": self.merge, "noted": self.noted}
+
+
+@dataclass
+class Context:
+    """What one consideration works with; tests and the red-team suite build it directly."""
+
+    cfg: Any
+    r: redis.Redis
+    gh: Any                           # PyGithub client (the shared retry policy)
+    repo: Repository                  # the repository through ``gh``
+    merge_repo: Repository            # the same repository through a single-attempt client (the PUT)
+    repository: str
+    installation_id: int
+    app: AppIdentity
+    ledger: CommitLedger
+    owner: str | None = None          # the Celery task id: owns the locks across its retries
+    job_id: str = ""
+    clock: Callable[[], float] = time.time
+    method: str = DEFAULT_METHOD
+    policies: Any = field(default=None)  # loaded once per job, on first need
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+def is_candidate(record: decision_store.DecisionRecord | None) -> bool:
+    """May this PR merge on its own at all? Only a publish-stage AUTOMERGE makes it so; merge-stage
+    records exist only for such PRs (whatever they decided since, the PR stays a candidate: a
+    policy that turns back to automerge, or a check that turns green, lets it merge)."""
+    if record is None or record.pr_number is None:
+        return False
+    if record.stage == "publish":
+        return record.decision.action is Action.AUTOMERGE
+    return record.stage == "merge"
+
+
+def is_settled(record: decision_store.DecisionRecord) -> bool:
+    """A merge-stage record that says the PR is closed or merged: nothing left to decide."""
+    return record.stage == "merge" and (record.decision.has(Reason.PR_NOT_OPEN)
+                                        or (record.facts or {}).get("merge", {}).get("outcome") == "merged")
+
+
+def _reasons_json(decision: Decision) -> tuple[dict, ...]:
+    return tuple(b.to_json() for b in decision.reasons)
+
+
+def validate_job(job: Any) -> dict[str, Any]:
+    if not isinstance(job, dict):
+        raise ValueError("consider_merge needs a checks_completed job description")
+    repository, installation = job.get("repository"), job.get("installation_id")
+    if not isinstance(repository, str) or not is_repository(repository):
+        raise ValueError("consider_merge: the job names no valid repository")
+    if not isinstance(installation, int) or isinstance(installation, bool):
+        raise ValueError("consider_merge: the job has no installation id")
+    head = job.get("head_sha")
+    if head is not None and not (isinstance(head, str) and len(head) == 40
+                                 and all(c in "0123456789abcdefABCDEF" for c in head)):
+        raise ValueError("consider_merge: head_sha is not a commit SHA")
+    numbers = job.get("pull_request_numbers") or []
+    if not isinstance(numbers, list):
+        raise ValueError("consider_merge: pull_request_numbers is not a list")
+    clean = []
+    for n in numbers[:MAX_PULLS_PER_JOB]:
+        if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2 ** 31 and n not in clean:
+            clean.append(n)
+    if not clean and head is None:
+        raise ValueError("consider_merge: the job names neither pull requests nor a head SHA")
+    return {**job, "pull_request_numbers": clean}
+
+
+# -- one pull request --------------------------------------------------------------------------
+
+def _now(ctx: Context) -> datetime:
+    return datetime.fromtimestamp(ctx.clock(), timezone.utc)
+
+
+def _redis_facts(ctx: Context) -> dict[str, Any]:
+    """The switches and the hourly count, as they are this instant."""
+    return {"global_kill_switch": switches.global_on(ctx.cfg, ctx.r),
+            "repo_kill_switch": switches.repo_on(ctx.r, ctx.repository),
+            "merges_last_hour": decision_store.merges_since(ctx.r, ctx.repository, ctx.clock() - HOUR)}
+
+
+def _policies(ctx: Context):
+    if ctx.policies is None:
+        ctx.policies = policy_source.load_policies(ctx.cfg, ctx.gh, ctx.repository, ctx.repo.default_branch)
+    return ctx.policies
+
+
+def _store(ctx: Context, record: decision_store.DecisionRecord, decision: Decision, facts: MergeFacts,
+           **extra: Any) -> None:
+    data = merge_facts.facts_to_json(facts)
+    data.update(extra)
+    # head_sha stays the commit iacbot made (the record's): the PR's head now is in the facts. A
+    # later decision must compare against what iacbot made, never against what it last saw.
+    decision_store.save(ctx.r, decision_store.DecisionRecord(
+        repository=ctx.repository, installation_id=ctx.installation_id, fingerprint=record.fingerprint,
+        job_id=ctx.job_id, stage="merge", fix=record.fix, decision=decision, decided_at=ctx.clock(),
+        pr_number=record.pr_number, head_sha=record.head_sha, base_ref=facts.base_ref, facts=data))
+
+
+def consider_pull(ctx: Context, number: int) -> Considered:
+    """Decide PR ``number`` again and merge it if the decision says so (module docstring)."""
+    record = decision_store.for_pr(ctx.r, ctx.repository, number)
+    if not is_candidate(record):
+        return Considered(number, NOT_CANDIDATE)
+    redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
+    facts, state = merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
+                                      fingerprint=record.fingerprint, decided_head_sha=record.head_sha,
+                                      now=_now(ctx), **redis_facts)
+    if state.merged and state.merged_by_iacbot and not is_settled(record) \
+            and (record.facts or {}).get("merge", {}).get("pinned_sha") == state.head_sha:
+        # iacbot's PUT merged it but its answer was lost: count the merge now, once.
+        decision_store.record_merge(ctx.r, ctx.repository, number, state.head_sha, ctx.clock())
+        log.info("%s#%s: merged by iacbot at %s (answer lost); recorded", ctx.repository, number, state.head_sha[:12])
+    facts = dataclasses.replace(
+        facts, merge_in_progress=merge_lock.held(ctx.r, ctx.repository, facts.base_ref, ctx.owner))
+    policies = _policies(ctx)
+    decision = decide_merge(policies, record.fix, facts)
+    _store(ctx, record, decision, facts)
+    if decision.has(Reason.MERGE_IN_PROGRESS):
+        log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
+                 facts.base_ref)
+        return Considered(number, BUSY, decision.action.value, _reasons_json(decision))
+    if decision.action is not Action.AUTOMERGE:
+        noted = _note(ctx, number, facts, decision)
+        log.info("%s#%s: not merging: %s", ctx.repository, number,
+                 ", ".join(b.reason.value for b in decision.blocked_by()) or decision.action.value)
+        return Considered(number, DECIDED, decision.action.value, _reasons_json(decision), noted=noted)
+    ttl = lock_ttl(ctx.cfg.visibility_timeout_seconds)
+    try:
+        with merge_lock.merge_lock(ctx.r, ctx.repository, facts.base_ref, ttl=ttl,
+                                   wait=MERGE_LOCK_WAIT_SECONDS, owner=ctx.owner):
+            return _merge(ctx, number, record, policies, facts, ttl)
+    except merge_lock.RepoBusy:
+        busy = dataclasses.replace(facts, merge_in_progress=True)
+        decision = decide_merge(policies, record.fix, busy)
+        _store(ctx, record, decision, busy)
+        log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
+                 facts.base_ref)
+        return Considered(number, BUSY, decision.action.value, _reasons_json(decision))
+
+
+def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: float) -> Considered:
+    with merge_lock.count_lock(ctx.r, ctx.repository, ttl=ttl, wait=COUNT_LOCK_WAIT_SECONDS, owner=ctx.owner):
+        # Immediately before the PUT: the switches and the count again, and the decision again.
+        now = dataclasses.replace(facts, now=_now(ctx), **_redis_facts(ctx))
+        decision = decide_merge(policies, record.fix, now)
+        if decision.action is not Action.AUTOMERGE:
+            _store(ctx, record, decision, now)
+            log.warning("%s#%s: stopped right before merging: %s", ctx.repository, number,
+                        ", ".join(b.reason.value for b in decision.blocked_by()) or decision.action.value)
+            return Considered(number, STOPPED, decision.action.value, _reasons_json(decision))
+        result = merge_pinned(ctx.merge_repo, number, now.head_sha, ctx.method)
+        if result.merged:
+            decision_store.record_merge(ctx.r, ctx.repository, number, now.head_sha, ctx.clock())
+    _store(ctx, record, decision, now, merge=result.to_json())
+    if not result.merged:
+        log.info("%s#%s: GitHub refused the merge pinned to %s (HTTP %s %s): deciding again later",
+                 ctx.repository, number, now.head_sha[:12], result.http_status, result.message)
+        return Considered(number, DECIDE_AGAIN, decision.action.value, _reasons_json(decision), result.to_json())
+    log.info("%s#%s: merged at %s (%s)", ctx.repository, number, now.head_sha[:12], result.merge_sha)
+    _refresh_dashboard(ctx, number)
+    return Considered(number, MERGED, decision.action.value, _reasons_json(decision), result.to_json())
+
+
+def _refresh_dashboard(ctx: Context, number: int) -> None:
+    try:
+        app.send_task(DASHBOARD_TASK, args=[{"repository": ctx.repository, "installation_id": ctx.installation_id}],
+                      queue=PUBLISH_QUEUE, task_id=f"{ctx.job_id}:dashboard:{number}", ignore_result=True)
+    except Exception as exc:  # the merge is done and recorded; the next refresh catches up
+        log.warning("%s: the dashboard refresh was not sent: %s", ctx.repository, type(exc).__name__)
+
+
+# -- the quiet PR note -------------------------------------------------------------------------
+
+def note_key(repository: str, number: int) -> str:
+    return repo_key(NOTE_PREFIX, repository) + f":{int(number)}"
+
+
+def _note(ctx: Context, number: int, facts: MergeFacts, decision: Decision) -> bool:
+    """Comment on the PR only when its lasting blocking reasons differ from the last comment's."""
+    if not (facts.pr_open and facts.pr_by_iacbot):
+        return False  # never write on a closed PR or on anyone else's
+    reasons = lasting_reasons(decision)
+    key = note_key(ctx.repository, number)
+    last = ctx.r.get(key)
+    current = json.dumps(reasons)
+    if (last.decode() if isinstance(last, bytes) else last) == current or (last is None and not reasons):
+        return False
+    if not post_note(ctx.repo, number, blocked_note(decision, reasons)):
+        return False  # nothing remembered: the next decision tries again
+    ctx.r.set(key, current, ex=NOTE_TTL_SECONDS)
+    return True
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+def candidate_numbers(r: redis.Redis, repository: str, numbers: list[int]) -> list[int]:
+    return [n for n in numbers if is_candidate(decision_store.for_pr(r, repository, n))]
+
+
+def pulls_at(repo: Repository, sha: str) -> list[int]:
+    """iacbot's question when a check event names no PR: the open PRs whose head is ``sha``."""
+    try:
+        found = []
+        for i, pull in enumerate(repo.get_commit(sha).get_pulls()):
+            if i >= MAX_PULLS_PER_JOB:
+                break
+            if pull.state == "open" and pull.head.sha == sha:
+                found.append(int(pull.number))
+        return found
+    except GithubException as exc:
+        raise github_error(exc, f"listing the pull requests of {sha[:12]}") from None
+
+
+def consider_job(cfg, r: redis.Redis, job: Mapping[str, Any], *, owner: str | None = None,
+                 clock: Callable[[], float] = time.time, only: list[int] | None = None) -> list[Considered]:
+    """Every PR of ``job`` (validated), considered one after another under one token."""
+    job = validate_job(dict(job))
+    repository, installation = job["repository"], job["installation_id"]
+    numbers = only if only is not None else job["pull_request_numbers"]
+    if numbers:
+        candidates = candidate_numbers(r, repository, numbers)
+        results = [Considered(n, NOT_CANDIDATE) for n in numbers if n not in candidates]
+        if not candidates:
+            return results
+    else:
+        candidates, results = None, []
+    owners = ownership(cfg, r)
+    with installation_session(cfg.github_app_id, cfg.app_private_key(), installation, repository,
+                              MERGE_PERMISSIONS, cfg.github_api_url) as token:
+        gh = client(cfg.github_api_url, token, seconds_between_requests=0,
+                    seconds_between_writes=cfg.github_write_interval_seconds, per_page=100)
+        merge_gh = single_attempt_client(cfg.github_api_url, token, seconds_between_requests=0,
+                                         seconds_between_writes=cfg.github_write_interval_seconds)
+        try:
+            repo = gh.get_repo(repository)
+            repo.default_branch  # noqa: B018  (one GET now, so a missing repository fails here)
+        except GithubException as exc:
+            raise github_error(exc, f"reading {repository}") from None
+        if candidates is None:
+            found = pulls_at(repo, job["head_sha"])
+            candidates = candidate_numbers(r, repository, found)
+            results = [Considered(n, NOT_CANDIDATE) for n in found if n not in candidates]
+        ctx = Context(cfg, r, gh, repo, merge_gh.get_repo(repository, lazy=True), repository, installation,
+                      owners.app, owners.commits, owner=owner, job_id=str(job.get("delivery_id") or owner or ""),
+                      clock=clock)
+        for number in candidates:
+            results.append(consider_pull(ctx, number))
+    return results
+
+
+@app.task(name=MERGE_TASK, bind=True, queue="publish")
+def consider_merge(self, job: dict[str, Any], only: list[int] | None = None) -> dict[str, Any]:
+    """``only``: the PRs a retry is still about (those whose base was busy)."""
+    cfg = settings()
+    r = redis_client(cfg.redis_url)
+    try:
+        results = consider_job(cfg, r, job, owner=self.request.id, only=only)
+    except ValueError as exc:  # a malformed job or a missing setting: no retry can help
+        log.error("consider_merge: %s", exc)
+        raise
+    except Exception as exc:
+        if isinstance(exc, merge_lock.RepoBusy):  # the merge-call lock: another PUT in this repository
+            countdown, budget = random.uniform(1, lock_ttl(cfg.visibility_timeout_seconds)), LOCK_BUSY_RETRIES
+        else:
+            limit = retry_limit(cfg.visibility_timeout_seconds)
+            countdown, budget = retry_countdown(exc, self.request.retries, limit=limit), retry_budget(exc, limit)
+        if countdown is None or self.request.retries >= budget:
+            log.error("consider_merge %s: failed for good: %s", job.get("repository"), exc)
+            raise
+        log.warning("consider_merge %s: %s; retry %d in %.1f s", job.get("repository"), exc,
+                    self.request.retries + 1, countdown)
+        raise self.retry(exc=exc, countdown=countdown, max_retries=budget) from None
+    busy = [c.pr_number for c in results if c.outcome == BUSY]
+    outcome = {"repository": job["repository"], "pulls": [c.to_json() for c in results]}
+    if busy and self.request.retries < LOCK_BUSY_RETRIES:
+        countdown = random.uniform(2, lock_ttl(cfg.visibility_timeout_seconds))
+        log.info("consider_merge %s: %s waiting for another merge; deciding again in %.1f s", job["repository"],
+                 busy, countdown)
+        raise self.retry(args=[job], kwargs={"only": busy}, countdown=countdown, max_retries=LOCK_BUSY_RETRIES)
+    return outcome
