@@ -21,6 +21,7 @@ text out), so their labels (category, risk, confidence, impact) are the registry
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import itertools
@@ -178,6 +179,31 @@ class Published:
     base_sha: str           # the default branch's head when it was published
     outcome: dict
     fix: Fix
+
+
+@dataclass
+class Considered:
+    """One merge consideration of one PR: what the task said of it (``outcome``: not-candidate,
+    decided, busy, stopped, merged, decide-again ...; None when the task did not name the PR), the
+    merge-stage decision it recorded (None if none), and the PR's publish-stage decision."""
+
+    task: dict | None
+    merge: Any
+    publish: Any
+
+    @property
+    def outcome(self) -> str | None:
+        return self.task.get("outcome") if self.task else None
+
+    @property
+    def record(self):
+        """The decision that stands for the PR now: this consideration's, else the publish one."""
+        return self.merge or self.publish
+
+    @property
+    def reasons(self) -> set[Reason]:
+        assert self.record is not None, "no decision was recorded for the pull request"
+        return {b.reason for b in self.record.decision.reasons}
 
 
 @dataclass
@@ -396,17 +422,30 @@ class Harness:
     def merge_record(self, repository: str, pr_number: int):
         return decision_store.for_pr(self.r, repository, pr_number, decision_store.MERGE)
 
-    def consider(self, published: Published, sha: str | None = None, event: str = "check_suite",
-                 **kw) -> Any:
-        """Checks completed on the PR's head (or ``sha``): deliver the webhook, wait until the merge
-        task for it finished, and return the merge decision it recorded for the PR (or None)."""
-        delivery = self.checks_completed(published.repository, sha or published.head_sha, event, **kw)
-        self.wait_task(f"{delivery}:merge")
-        return self.merge_record(published.repository, published.pr_number)
+    def publish_record(self, repository: str, pr_number: int):
+        return decision_store.for_pr(self.r, repository, pr_number, decision_store.PUBLISH)
 
-    def reasons(self, record) -> set[Reason]:
-        assert record is not None, "no merge decision was recorded for the pull request"
-        return {b.reason for b in record.decision.reasons}
+    def task_result(self, task_id: str, timeout: float = STEP_TIMEOUT) -> Any:
+        """What the main worker's task ``task_id`` returned (Celery logs it), once it finished;
+        fails if it raised."""
+        line = self.wait_task(task_id, timeout)
+        assert " succeeded " in line, line
+        return ast.literal_eval(line.split(": ", 1)[1]) if ": " in line else None
+
+    def consider(self, published: Published, sha: str | None = None, event: str = "check_suite",
+                 **kw) -> "Considered":
+        """Checks completed on the PR's head (or ``sha``): deliver the signed webhook through the
+        receiver, wait until the merge task it causes finished, and return what it did."""
+        started = time.time()
+        delivery = self.checks_completed(published.repository, sha or published.head_sha, event, **kw)
+        result = self.task_result(f"{delivery}:merge")
+        return self.considered(published.repository, published.pr_number, result, started)
+
+    def considered(self, repository: str, pr_number: int, result: Any, started: float) -> "Considered":
+        merge = self.merge_record(repository, pr_number)
+        fresh = merge if merge is not None and merge.decided_at >= started - 0.001 else None
+        pulls = [p for p in (result or {}).get("pulls", []) if p.get("pr_number") == pr_number]
+        return Considered(pulls[0] if pulls else None, fresh, self.publish_record(repository, pr_number))
 
     # -- people ----------------------------------------------------------------------------------
     def human_commit(self, repository: str, branch: str, changes: dict[str, str], login: str = "mallory") -> str:

@@ -126,17 +126,17 @@ def test_a_low_risk_fix_auto_merges_once_its_required_checks_pass(world):
     # CI starts; another check finishes first: the required one is still running.
     run = world.check(repo, pr.head_sha, CHECK, None, status="in_progress")
     world.check(repo, pr.head_sha, "lint", "success")
-    delivery = world.checks_completed(repo, pr.head_sha, "check_run", name="lint")
-    world.wait_task(f"{delivery}:merge")
-    record = world.merge_record(repo, number)
-    assert record is not None and Reason.CHECK_PENDING in world.reasons(record), record and record.decision
+    mine = world_published(world, repo, number, fp)
+    seen = world.consider(mine, event="check_run", name="lint")
+    assert seen.merge is not None and Reason.CHECK_PENDING in seen.reasons, seen
+    assert seen.merge.decision.action is not Action.AUTOMERGE
     assert world.merged_pulls(repo) == [] and world.merge_calls(repo) == []
 
     # The required check passes: merged, once, at the head iacbot made.
     set_check(world, repo, run, "success")
-    record = world.consider(world_published(world, repo, number, fp))
-    assert record.decision.action is Action.AUTOMERGE, record.decision
-    world.wait(lambda: world.merged_pulls(repo) == [number], "the PR to be merged")
+    seen = world.consider(mine, event="check_run", name=CHECK)
+    assert seen.outcome == "merged" and seen.merge.decision.action is Action.AUTOMERGE, seen
+    assert world.merged_pulls(repo) == [number]
     merged = world.pull(repo, number)
     assert merged.merged_by == "iacbot[bot]" and len(world.merge_calls(repo)) == 1
     main = world.default_head(repo)
@@ -171,9 +171,9 @@ def test_a_network_fix_waits_for_review_with_its_reason_on_the_pr(world):
     assert "category-network" in (pr.body or "") + "\n".join(comments)
     # Checks green: it still waits for a person.
     world.check(repo, pr.head_sha)
-    record = world.consider(world_published(world, repo, number, fp))
-    record = record or published
-    assert record.decision.action is not Action.AUTOMERGE and record.decision.has(Reason.CATEGORY_NETWORK)
+    seen = world.consider(world_published(world, repo, number, fp))
+    assert seen.outcome == "not-candidate", seen  # decided at publish: it waits for a person
+    assert seen.record.decision.action is not Action.AUTOMERGE and Reason.CATEGORY_NETWORK in seen.reasons
     assert world.merged_pulls(repo) == [] and world.merge_calls(repo) == []
 
 

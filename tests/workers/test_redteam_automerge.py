@@ -37,7 +37,9 @@ from tests.workers.redteam_harness import (
     TF_GITLAB,
     TF_KMS,
     TF_LB,
+    Considered,
     Harness,
+    Published,
     harness,
     make_fix,
 )
@@ -88,16 +90,20 @@ def green(world: Harness, pr, sha=None) -> None:
     world.check(pr.repository, sha or pr.head_sha, CHECK, "success", CI_APP)
 
 
-def blocked(world: Harness, pr, *expected: Reason, sha=None, **kw):
-    """Checks completed on the PR's head: the merge decision, which must carry every reason in
-    ``expected`` and not be AUTOMERGE; the PR stays unmerged."""
-    record = world.consider(pr, sha, **kw)
-    reasons = world.reasons(record)
-    assert record.decision.action is not Action.AUTOMERGE, record.decision
-    missing = set(expected) - reasons
-    assert not missing, f"expected {sorted(r.value for r in missing)} among {sorted(r.value for r in reasons)}"
+def blocked(world: Harness, pr, *expected: Reason, sha=None, **kw) -> Considered:
+    """Checks completed on the PR's head (a signed webhook through the receiver): the decision that
+    stands for the PR afterwards (this consideration's, or the publish one when the PR was never a
+    candidate) is not AUTOMERGE and carries every reason in ``expected``; nothing was merged and
+    no merge was even asked for."""
+    seen = world.consider(pr, sha, **kw)
+    assert seen.record is not None, "no decision recorded for the PR"
+    assert seen.record.decision.action is not Action.AUTOMERGE, (seen.outcome, seen.record.decision)
+    missing = set(expected) - seen.reasons
+    assert not missing, (f"expected {sorted(r.value for r in missing)} among "
+                         f"{sorted(r.value for r in seen.reasons)} (outcome {seen.outcome})")
     world.assert_not_merged(pr)
-    return record
+    assert world.merge_calls(pr.repository) == []
+    return seen
 
 
 # -- the positive control ----------------------------------------------------------------------
@@ -106,9 +112,10 @@ def test_control_everything_right_merges_exactly_once(world):
     repo = world.new_repo(FILES)
     pr = world.publish(repo, LOW_RISK)
     green(world, pr)
-    record = world.consider(pr)
-    assert record is not None and record.decision.action is Action.AUTOMERGE, record and record.decision
-    world.wait(lambda: world.merged_pulls(repo) == [pr.pr_number], "the PR to be merged")
+    seen = world.consider(pr)
+    assert seen.outcome == "merged", (seen.task, seen.record and seen.record.decision)
+    assert seen.merge.decision.action is Action.AUTOMERGE
+    assert world.merged_pulls(repo) == [pr.pr_number]
     merged = world.pull(repo, pr.pr_number)
     assert merged.merged_by == "iacbot[bot]"
     with world.gh.world.lock:
@@ -116,8 +123,8 @@ def test_control_everything_right_merges_exactly_once(world):
     assert pr.head_sha in commit.parents or world.default_head(repo) == pr.head_sha  # the head it decided on
     assert decision_store.merges_since(world.r, repo, time.time() - 3600) == 1
     assert len(world.merge_calls(repo)) == 1
-    # The same webhook again (a redelivery under a new id): nothing more is merged.
-    world.consider(pr)
+    # The same event again (a new delivery): nothing more is merged.
+    assert world.consider(pr).outcome != "merged"
     assert world.merged_pulls(repo) == [pr.pr_number] and len(world.merge_calls(repo)) == 1
 
 
@@ -151,16 +158,10 @@ def test_a_pr_opened_by_a_person_from_an_iacbot_branch_with_a_green_check(world)
                                 login="mallory")
     world.check(repo, sha)
     base = world.default_head(repo)
-    delivery = world.checks_completed(repo, sha)
-    world.wait_task(f"{delivery}:merge")
-    record = world.merge_record(repo, number)
-    if record is not None:  # recorded: then it says why
-        assert record.decision.action is not Action.AUTOMERGE
-        assert world.reasons(record) & {Reason.PR_NOT_IACBOT, Reason.HEAD_NOT_IACBOT_COMMIT,
-                                        Reason.COMMIT_NOT_RECORDED}, record.decision
-    else:  # not one of iacbot's PRs: nothing to decide, and the log says so
-        assert re.search(rf"#{number}\b.*(not iacbot|pr-not-iacbot|foreign)", world.log_text(), re.I), \
-            "the merge task neither recorded a decision nor said why it left the PR alone"
+    fake = Published(repo, fix.fingerprint, number, branch, sha, base, {}, fix)
+    seen = world.consider(fake)
+    # iacbot never decided anything about this PR, so it is not a candidate and nothing is recorded.
+    assert seen.outcome == "not-candidate" and seen.merge is None and seen.publish is None, seen
     pr = world.pull(repo, number)
     assert pr.merged_at is None and world.default_head(repo) == base and world.merge_calls(repo) == []
 
@@ -187,10 +188,9 @@ def test_a_repository_policy_in_the_pr_head_is_never_read(world):
     pr = world.publish(repo, LOW_RISK)
     sha = world.human_commit(repo, pr.branch, {".github/iacbot.yml": REPO_LOOSENS})
     green(world, pr, sha)
-    record = world.consider(pr, sha)
-    record = record or decision_store.for_pr(world.r, repo, pr.pr_number, decision_store.PUBLISH)
-    assert record.decision.action is Action.PULL_REQUEST, record.decision
-    world.assert_not_merged(pr)
+    seen = blocked(world, pr, Reason.RULE_MATCHED, sha=sha)
+    assert seen.record.decision.rule == "review-everything" and seen.record.decision.repo_rule is None
+    assert seen.record.decision.action is Action.PULL_REQUEST
 
 
 def test_a_workflow_and_codeowners_change_inside_the_pr(world):
@@ -216,13 +216,10 @@ def test_a_repository_policy_on_the_default_branch_cannot_loosen_the_central_one
     world.write_policy(REVIEW_ALL)
     repo = world.new_repo({**FILES, ".github/iacbot.yml": REPO_LOOSENS})
     pr = world.publish(repo, LOW_RISK)
-    published = decision_store.for_pr(world.r, repo, pr.pr_number, decision_store.PUBLISH)
-    assert published.decision.action is Action.PULL_REQUEST, published.decision
-    assert published.decision.has(Reason.REPO_MAY_NOT_LOOSEN), published.decision
     green(world, pr)
-    record = world.consider(pr) or published
-    assert record.decision.action is Action.PULL_REQUEST, record.decision
-    world.assert_not_merged(pr)
+    seen = blocked(world, pr, Reason.REPO_MAY_NOT_LOOSEN)
+    assert seen.record.decision.action is Action.PULL_REQUEST
+    assert (seen.record.decision.rule, seen.record.decision.repo_rule) == ("review-everything", "merge-it-all")
 
 
 # -- what the fix is ---------------------------------------------------------------------------
@@ -279,10 +276,8 @@ def test_an_unsigned_or_forged_webhook_claiming_checks_passed_is_refused(world):
         code, answer, delivery = world.deliver("check_suite", payload, secret=secret)
         assert code == 401, (code, answer)
         assert f"{delivery}:merge" not in world.log_text()
-    # Nothing was enqueued: a signed delivery that follows is the first the worker sees.
-    record = world.consider(pr)
-    assert Reason.CHECK_MISSING in world.reasons(record)
-    world.assert_not_merged(pr)
+    # Nothing was enqueued, and the API agrees: no check has run.
+    blocked(world, pr, Reason.CHECK_MISSING)
 
 
 def test_a_signed_check_suite_for_a_sha_whose_checks_are_not_green_on_the_api(world):
@@ -317,17 +312,18 @@ def test_checks_green_on_an_older_sha(world):
         "url": f"https://api.github.com/repos/{repo}/pulls/{pr.pr_number}", "id": 1, "number": pr.pr_number,
         "head": {"ref": pr.branch, "sha": pr.head_sha, "repo": {"id": 1, "url": "https://api.github.com", "name": "x"}},
         "base": {"ref": "main", "sha": pr.base_sha, "repo": {"id": 1, "url": "https://api.github.com", "name": "x"}}}]
+    started = time.time()
     code, answer, delivery = world.deliver("check_suite", payload)
     assert code == 202, answer
-    world.wait_task(f"{delivery}:merge")
-    record = world.merge_record(repo, pr.pr_number)
-    if record is not None:
-        assert record.decision.action is not Action.AUTOMERGE
-        assert world.reasons(record) & {Reason.CHECK_MISSING, Reason.HEAD_MOVED}, record.decision
+    seen = world.considered(repo, pr.pr_number, world.task_result(f"{delivery}:merge"), started)
+    assert seen.merge is not None, seen  # the PR the event named was decided again, on its head NOW
+    assert seen.merge.decision.action is not Action.AUTOMERGE
+    assert Reason.CHECK_MISSING in seen.reasons, seen.merge.decision
     world.assert_not_merged(pr, base_before=base)
-    # And a fresh, honest check_suite for the NEW head (CI has not run on it): still missing.
-    record = world.consider(pr, new_head)
-    assert Reason.CHECK_MISSING in world.reasons(record)
+    assert world.merge_calls(repo) == []
+    # And an honest check_suite for the NEW head (CI has not run on it): still missing.
+    seen = world.consider(pr, new_head)
+    assert Reason.CHECK_MISSING in seen.reasons and seen.record.decision.action is not Action.AUTOMERGE
     world.assert_not_merged(pr, base_before=base)
 
 
@@ -376,17 +372,22 @@ def test_head_moved_between_the_decision_and_the_merge(world):
     pr = world.publish(repo, LOW_RISK)
     green(world, pr)
     world.gh.inject_fault("PUT", rf"/repos/{re.escape(repo)}/pulls/{pr.pr_number}/merge$", 0, delay=3)
+    started = time.time()
     delivery = world.checks_completed(repo, pr.head_sha)
     world.wait(lambda: world.gh.faults_served, "the merge call to reach the double")
     moved = world.human_commit(repo, pr.branch, {"k8s/web.yaml": make_text(pr) + "# late push\n"})
-    world.wait_task(f"{delivery}:merge")
+    seen = world.considered(repo, pr.pr_number, world.task_result(f"{delivery}:merge"), started)
     world.assert_not_merged(pr)
     assert len(world.merge_calls(repo)) == 1  # never retried with the old decision
-    record = world.merge_record(repo, pr.pr_number)
-    assert record is not None and Reason.HEAD_MOVED in world.reasons(record), record and record.decision
-    # The fresh decision on the new head: a person's commit.
+    assert seen.outcome == "decide-again", seen
+    refused = (seen.merge.facts or {}).get("merge") or {}
+    assert refused.get("http_status") == 409 or Reason.HEAD_MOVED in seen.reasons, (refused, seen.merge.decision)
+    # The fresh decision, on the new head: a person's commit.
     green(world, pr, moved)
-    blocked(world, pr, Reason.FOREIGN_AUTHOR, sha=moved)
+    seen = world.consider(pr, moved)
+    assert seen.record.decision.action is not Action.AUTOMERGE
+    assert Reason.FOREIGN_AUTHOR in seen.reasons, seen.record.decision
+    world.assert_not_merged(pr)
     assert len(world.merge_calls(repo)) == 1
 
 
@@ -408,12 +409,14 @@ def test_an_expired_change_window(world):
     world.write_policy(window_policy(start, end))
     repo = world.new_repo(FILES)
     pr = world.publish(repo, LOW_RISK)
-    published = decision_store.for_pr(world.r, repo, pr.pr_number, decision_store.PUBLISH)
-    assert not published.decision.has(Reason.OUTSIDE_WINDOW), (
-        "the publish decision was not made in the window: the test did not set up what it meant to")
+    published = world.publish_record(repo, pr.pr_number)
+    assert published.decision.action is Action.AUTOMERGE, (
+        "the publish decision was not AUTOMERGE in the window: the test did not set up what it meant to",
+        published.decision)
     green(world, pr)
     world.wait(lambda: datetime.now(timezone.utc) >= end + timedelta(seconds=1), "the window to close", 75)
-    blocked(world, pr, Reason.OUTSIDE_WINDOW)
+    seen = blocked(world, pr, Reason.OUTSIDE_WINDOW)
+    assert seen.merge is not None  # decided again at merge time, not only at publish
 
 
 def test_a_kill_switch_turned_on_while_a_merge_is_in_flight(world):
@@ -423,12 +426,13 @@ def test_a_kill_switch_turned_on_while_a_merge_is_in_flight(world):
     pr = world.publish(repo, LOW_RISK)
     green(world, pr)
     world.gh.inject_fault("GET", rf"/repos/{re.escape(repo)}/pulls/{pr.pr_number}/commits$", 0, delay=3)
+    started = time.time()
     delivery = world.checks_completed(repo, pr.head_sha)
     world.wait(lambda: world.gh.faults_served, "the merge task to ask for the PR's commits")
     switches.set_global(world.r, True)
-    world.wait_task(f"{delivery}:merge")
-    record = world.merge_record(repo, pr.pr_number)
-    assert record is not None and Reason.KILL_SWITCH_GLOBAL in world.reasons(record), record and record.decision
+    seen = world.considered(repo, pr.pr_number, world.task_result(f"{delivery}:merge"), started)
+    assert seen.merge is not None and Reason.KILL_SWITCH_GLOBAL in seen.reasons, seen
+    assert seen.merge.decision.action is not Action.AUTOMERGE
     world.assert_not_merged(pr)
     assert world.merge_calls(repo) == []
 
@@ -452,12 +456,13 @@ def test_the_hourly_limit(world):
     second = world.publish(repo, Case("CKV_K8S_20", "k8s/api.yaml", K8S_POD.replace("name: web", "name: api"),
                                       "Pod.shop.api"))
     green(world, first)
-    assert world.consider(first).decision.action is Action.AUTOMERGE
-    world.wait(lambda: world.merged_pulls(repo) == [first.pr_number], "the first PR to be merged")
+    assert world.consider(first).outcome == "merged"
+    assert world.merged_pulls(repo) == [first.pr_number]
     base = world.default_head(repo)
     green(world, second)
-    record = world.consider(second)
-    assert Reason.HOURLY_LIMIT in world.reasons(record), record.decision
+    seen = world.consider(second)
+    assert seen.merge is not None and Reason.HOURLY_LIMIT in seen.reasons, seen
+    assert seen.merge.decision.action is not Action.AUTOMERGE
     pr = world.pull(repo, second.pr_number)
     assert pr.merged_at is None and world.default_head(repo) == base
     assert world.merged_pulls(repo) == [first.pr_number] and len(world.merge_calls(repo)) == 1
@@ -469,22 +474,39 @@ def action_required(world: Harness, repo: str):
     return [i for i in world.issues(repo) if i.state == "open" and "Action required" in i.title]
 
 
-@pytest.mark.parametrize("policy, reason", [
-    ("version: 1\nrules:\n  - name: all\n    match: {}\n    action: automerge\n  - [oops\n", Reason.POLICY_INVALID),
-    (None, Reason.POLICY_MISSING),
-], ids=["malformed", "missing"])
-def test_a_malformed_or_missing_policy_fails_closed(world, policy, reason):
-    world.write_policy(policy)
+#: An action no policy knows, on line 8 (column 13): the whole file is refused, not the rule alone.
+MALFORMED = AUTOMERGE_ALL.replace("action: automerge", "action: merge-everything")
+
+
+def fails_closed(world: Harness) -> tuple[Considered, object]:
+    """With the policy as it is now: the fix still gets its PR, nothing merges though its check is
+    green, and the repository has one open "Action required" issue; (consideration, issue)."""
     repo = world.new_repo(FILES)
     pr = world.publish(repo, LOW_RISK)  # the PR still opens
-    published = decision_store.for_pr(world.r, repo, pr.pr_number, decision_store.PUBLISH)
-    assert published.decision.action is Action.PULL_REQUEST and published.decision.has(reason), published.decision
+    assert world.pull(repo, pr.pr_number).state == "open"
     green(world, pr)
-    blocked(world, pr, reason)
+    seen = world.consider(pr)
+    assert seen.record.decision.action is Action.PULL_REQUEST, seen.record.decision
+    world.assert_not_merged(pr)
+    assert world.merge_calls(repo) == []
     issues = world.wait(lambda: action_required(world, repo), "the Action required issue")
     assert len(issues) == 1, [i.title for i in issues]
-    if reason is Reason.POLICY_INVALID:
-        assert re.search(r"central-policy\.yml:\d+:\d+", issues[0].body or ""), issues[0].body
+    return seen, issues[0]
+
+
+def test_a_malformed_policy_fails_closed(world):
+    world.write_policy(MALFORMED)
+    seen, issue = fails_closed(world)
+    assert Reason.POLICY_INVALID in seen.reasons, seen.record.decision
+    assert re.search(r"central-policy\.yml:8:13", issue.body or ""), issue.body  # the line of the error
+
+
+def test_a_missing_policy_fails_closed(world):
+    """IACBOT_POLICY_FILE names a file that is not there."""
+    world.write_policy(None)
+    seen, issue = fails_closed(world)
+    assert seen.reasons & {Reason.POLICY_MISSING, Reason.POLICY_INVALID}, seen.record.decision
+    assert "central-policy.yml" in (issue.body or "") and "not exist" in (issue.body or ""), issue.body
 
 
 # -- helpers -----------------------------------------------------------------------------------
