@@ -297,7 +297,7 @@ def _kind(value: Any) -> str:
         return "text"
     if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):    # a complex YAML key is a tuple
         return "a list"
     return type(value).__name__
 
