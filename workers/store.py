@@ -33,10 +33,11 @@ from typing import Any, Mapping
 
 import redis
 
+# The findings API (bot.service) writes the submission, so its key is defined with the job kind.
+from jobs.kinds import SUBMISSION_PREFIX  # noqa: F401
 # Defined with the mechanism that writes them, which the scan worker's environment shares.
 from scanner.iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX  # noqa: F401
 
-SUBMISSION_PREFIX = "iacbot:submission:"
 FILES_PREFIX = "iacbot:files:"
 FETCHED_PREFIX = "iacbot:fetched:"
 SCAN_PREFIX = "iacbot:scan:"
