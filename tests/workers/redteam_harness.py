@@ -49,7 +49,6 @@ from policies.reasons import Reason
 from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double import render
-from tests.github_double.gitobjects import Commit, Signature
 from tests.github_double.webhooks import example, push_delivery, signed
 from tests.service.conftest import TEST_REDIS_URL
 from workers import decision_store, store
@@ -326,10 +325,9 @@ class Harness:
     def merge_calls(self, repository: str) -> list[str]:
         return self.gh.requests_matching("PUT", rf"^/repos/{re.escape(repository)}/pulls/\d+/merge$")
 
-    def issues(self, repository: str) -> list:
-        """Issues (not PRs) of the repository, as the double holds them."""
-        with self.gh.world.lock:
-            return [copy.deepcopy(i) for i in getattr(self.gh.repo(repository), "issues", {}).values()]
+    def issues(self, repository: str, state: str = "all") -> list[dict]:
+        """Issues (not PRs) of the repository, as GET .../issues/{n} shows them."""
+        return self.gh.issues(repository, state)
 
     # -- checks and statuses -------------------------------------------------------------------
     def check(self, repository: str, sha: str, name: str = CHECK, conclusion: str | None = "success",
@@ -340,7 +338,7 @@ class Harness:
     def status(self, repository: str, sha: str, context: str = CHECK, state: str = "success",
                login: str = "mallory") -> Any:
         """A person (or an App) with push access posts a commit status on ``sha``."""
-        return self.gh.add_status(repository, sha, context, state, login=login)
+        return self.gh.add_status(repository, sha, state, context, login=login)
 
     # -- webhooks ------------------------------------------------------------------------------
     def deliver(self, event: str, payload: dict, secret: str | None = SECRET,
@@ -455,24 +453,23 @@ class Harness:
 
     def recommit(self, repository: str, branch: str, committer: str = "mallory",
                  changes: dict[str, str] | None = None) -> str:
-        """Someone re-commits the branch's head: the same author (iacbot's bot account, as the API
-        shows it), parents and message, but ``committer`` as the committer (``git commit --amend``
-        or a rebase by a person). The branch is force-moved to it; its sha."""
+        """Someone with push access replaces the branch's head by a commit with the same parent and
+        message whose AUTHOR is iacbot's bot account (its noreply address, which GitHub links to
+        the bot) and whose committer is ``committer`` (``iacbot[bot]``: the bot's identity forged
+        for both); with ``changes`` applied on top of the head's tree. The branch is force-moved
+        to it (git commit --amend; git push -f); its sha."""
         repo = self.gh.repo(repository)
         with self.gh.world.lock:
-            ref = f"refs/heads/{branch}"
-            head = repo.objects.commit(repo.refs[ref])
-            tree = head.tree
-            if changes:
-                blobs = {p: ("100644", repo.objects.put_blob(t.encode())) for p, t in changes.items()}
-                tree = repo.objects.apply_changes(tree, blobs)
-            email = f"{committer}@example.com"
-            if hasattr(self.gh.world, "emails"):
-                self.gh.world.emails[email.lower()] = committer
-            who = Signature(committer, email, int(time.time()))
-            sha = repo.objects.put_commit(Commit(tree, head.parents, head.author, who, head.message))
-            repo.refs[ref] = sha
-            return sha
+            head = repo.objects.commit(repo.refs[f"refs/heads/{branch}"])
+            parent, message = head.parents[0], head.message
+            files = {path: repo.objects.get(sha, "blob") for path, (_, sha) in
+                     repo.objects.flatten(head.tree).items()}
+        bot = (self.gh.bot_login(SLUG), self.gh.bot_email(SLUG))
+        who = bot if committer == self.gh.bot_login(SLUG) else (committer, f"{committer}@example.com")
+        # The head's whole tree (its own change included), plus the changes, on the head's parent.
+        _, sha = self.gh.push_commit(repository, {**files, **(changes or {})}, message, branch=branch,
+                                     login="mallory", parent=parent, author=bot, committer=who)
+        return sha
 
     def assert_not_merged(self, published: Published, base_before: str | None = None) -> None:
         """The attack's end: the PR is not merged and the base branch did not move."""

@@ -471,7 +471,7 @@ def test_the_hourly_limit(world):
 # -- the policy itself -----------------------------------------------------------------------------
 
 def action_required(world: Harness, repo: str):
-    return [i for i in world.issues(repo) if i.state == "open" and "Action required" in i.title]
+    return [i for i in world.issues(repo, "open") if "Action required" in i["title"]]
 
 
 #: An action no policy knows, on line 8 (column 13): the whole file is refused, not the rule alone.
@@ -490,7 +490,7 @@ def fails_closed(world: Harness) -> tuple[Considered, object]:
     world.assert_not_merged(pr)
     assert world.merge_calls(repo) == []
     issues = world.wait(lambda: action_required(world, repo), "the Action required issue")
-    assert len(issues) == 1, [i.title for i in issues]
+    assert len(issues) == 1, [i["title"] for i in issues]
     return seen, issues[0]
 
 
@@ -498,7 +498,7 @@ def test_a_malformed_policy_fails_closed(world):
     world.write_policy(MALFORMED)
     seen, issue = fails_closed(world)
     assert Reason.POLICY_INVALID in seen.reasons, seen.record.decision
-    assert re.search(r"central-policy\.yml:8:13", issue.body or ""), issue.body  # the line of the error
+    assert re.search(r"central-policy\.yml:8:13", issue["body"] or ""), issue["body"]  # the line of the error
 
 
 def test_a_missing_policy_fails_closed(world):
@@ -506,7 +506,7 @@ def test_a_missing_policy_fails_closed(world):
     world.write_policy(None)
     seen, issue = fails_closed(world)
     assert seen.reasons & {Reason.POLICY_MISSING, Reason.POLICY_INVALID}, seen.record.decision
-    assert "central-policy.yml" in (issue.body or "") and "not exist" in (issue.body or ""), issue.body
+    assert "central-policy.yml" in (issue["body"] or "") and "not exist" in (issue["body"] or ""), issue["body"]
 
 
 # -- helpers -----------------------------------------------------------------------------------
