@@ -227,6 +227,87 @@ def test_a_repository_policy_on_the_default_branch_cannot_loosen_the_central_one
     assert (seen.record.decision.rule, seen.record.decision.repo_rule) == ("review-everything", "merge-it-all")
 
 
+def test_a_diff_that_grew_inside_the_fixs_own_file(world):
+    """Same file, more lines: a forged-identity commit adds a container to the manifest."""
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    grown = pr.fix.new_text + "    - name: miner\n      image: evil/miner:latest\n"
+    sha = world.recommit(repo, pr.branch, committer="iacbot[bot]", changes={pr.fix.path: grown})
+    green(world, pr, sha)
+    blocked(world, pr, Reason.DIFF_OUTSIDE_FIX, sha=sha)
+
+
+def test_a_pr_retargeted_to_another_base_branch(world):
+    """A person with write access points iacbot's PR at another branch (release) after the
+    decision; its head is still iacbot's commit. iacbot decided to merge into the default branch,
+    not into release: the fix must not land there on its own."""
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    main = world.default_head(repo)
+    world.gh.move_branch(repo, "release", main)
+    with world.gh.world.lock:
+        live = world.gh.repo(repo).pulls[pr.pr_number]
+        live.base_ref = "release"
+    green(world, pr)
+    seen = world.consider(pr)
+    with world.gh.world.lock:
+        release = world.gh.repo(repo).refs["refs/heads/release"]
+    print(f"[{seen.outcome}] " + ", ".join(sorted(r.value for r in seen.reasons)))
+    assert release == main, "iacbot merged its fix into a branch it never decided about"
+    assert seen.record.decision.action is not Action.AUTOMERGE
+    world.assert_not_merged(pr)
+
+
+def test_the_central_policy_tightened_after_publishing(world):
+    """Published under automerge-everything; the security team then switches to review-everything
+    before CI finishes: the merge is decided under the policy as it is NOW."""
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    assert world.publish_record(repo, pr.pr_number).decision.action is Action.AUTOMERGE
+    world.write_policy(REVIEW_ALL)
+    green(world, pr)
+    seen = blocked(world, pr, Reason.RULE_MATCHED)
+    assert seen.merge is not None and seen.merge.decision.rule == "review-everything", seen.record.decision
+    assert seen.merge.decision.policy_digest != world.publish_record(repo, pr.pr_number).decision.policy_digest
+
+
+def test_a_repository_policy_added_on_the_default_branch_after_publishing(world):
+    """The repository's owners tighten (.github/iacbot.yml on main: pull_request) after iacbot
+    published: the merge reads the default branch as it is now."""
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    world.gh.push_commit(repo, {".github/iacbot.yml": REPO_LOOSENS.replace("automerge", "pull_request")},
+                         "Review iacbot's fixes here\n", login="octocat")
+    pr.base_sha = world.default_head(repo)  # main moved by the owners' own push
+    green(world, pr)
+    seen = blocked(world, pr, Reason.REPO_RULE_TIGHTENED)
+    assert seen.merge is not None and seen.merge.decision.action is Action.PULL_REQUEST
+
+
+def test_an_invalid_repository_policy_on_the_default_branch(world):
+    repo = world.new_repo({**FILES, ".github/iacbot.yml": "version: 1\nrules: [{name: x, match: {}, action: yolo}]\n"})
+    pr = world.publish(repo, LOW_RISK)
+    green(world, pr)
+    blocked(world, pr, Reason.REPO_POLICY_INVALID)
+
+
+def test_a_pr_github_says_is_not_mergeable(world):
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    world.gh.set_mergeable(repo, pr.pr_number, False)
+    green(world, pr)
+    blocked(world, pr, Reason.NOT_MERGEABLE)
+
+
+def test_a_pr_a_person_closed_before_its_checks_completed(world):
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    green(world, pr)
+    payload = world.check_suite_payload(repo, pr.head_sha)  # names the PR, as GitHub's did
+    world.gh.close_pull(repo, pr.pr_number, login="alice")
+    blocked(world, pr, Reason.PR_NOT_OPEN, payload=payload)
+
+
 # -- what the fix is ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case, reason", [
