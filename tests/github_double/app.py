@@ -77,6 +77,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)", hc.get_suite, ("checks", "read")),
         ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)/check-runs", hc.list_runs_for_suite, ("checks", "read")),
         ("POST", R + r"/statuses/(?P<sha>[^/]+)", hc.create_status, ("statuses", "write")),
+        ("GET", R + r"/statuses/(?P<ref>[^/]+)", hc.list_statuses, ("statuses", "read")),  # the older spelling
         ("GET", R + r"/commits/(?P<ref>.+)/status", hc.combined_status, ("statuses", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)/statuses", hc.list_statuses, ("statuses", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)", hm.get_commit, ("contents", "read")),  # after the longer ones
