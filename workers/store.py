@@ -12,6 +12,9 @@ makes it again.
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
 | ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
+| ``iacbot:pr_decisions:<owner/name>`` | record_pr_closed | hash: fingerprint -> the last closed PR's decision: merged, or declined as a risk acceptance (closed_by, closed_at, expires_at, expired_at once found lapsed); no TTL (workers.declined) |
+| ``iacbot:risk-events:<owner/name>`` | record_pr_closed, publish_job, the dashboard's listing | stream: ``accepted`` / ``expired`` risk acceptances (fingerprint, PR, closed_by, closed_at, expires_at, expired_at), newest 10,000 (workers.declined.risk_events) |
+| ``iacbot:deferred:<owner/name>``, ``iacbot:deferred-jobs:<owner/name>`` | publish_job, record_pr_closed | sorted set and hash: fixes waiting under the open-PR cap (workers.pr_cap) |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """
