@@ -23,6 +23,9 @@ makes it again.
 | ``iacbot:kill-switch`` | scripts/kill-switch (workers.switches) | string: present = no automatic merge anywhere (beside IACBOT_AUTOMERGE_KILL_SWITCH) |
 | ``iacbot:kill-switch:<owner/name>`` | scripts/kill-switch --repo (workers.switches) | string: present = no automatic merge in that repository |
 | ``iacbot:policy-issue:<owner/name>`` | publish_job (workers.policy_issue) | string: digest of the "Action required" issue text last written (saves re-reading it) |
+| ``iacbot:pr_decisions:<owner/name>`` | record_pr_closed | hash: fingerprint -> the last closed PR's decision: merged, or declined as a risk acceptance (closed_by, closed_at, expires_at, expired_at once found lapsed); no TTL (workers.declined) |
+| ``iacbot:risk-events:<owner/name>`` | record_pr_closed, publish_job, the dashboard's listing | stream: ``accepted`` / ``expired`` risk acceptances (fingerprint, PR, closed_by, closed_at, expires_at, expired_at), newest 10,000 (workers.declined.risk_events) |
+| ``iacbot:deferred:<owner/name>``, ``iacbot:deferred-jobs:<owner/name>`` | publish_job, record_pr_closed | sorted set and hash: fixes waiting under the open-PR cap (workers.pr_cap) |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """
