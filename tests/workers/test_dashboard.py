@@ -4,6 +4,8 @@ person's text outside the markers survives every refresh; a person's issue that 
 is never touched; nothing is written when nothing changed."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot import dashboard as render
@@ -73,7 +75,8 @@ def test_the_dashboard_shows_each_section_and_keeps_a_persons_text(gh, key, redi
     save(redis_db, "f" * 16, Action.PULL_REQUEST, 99)                      # that PR is closed: not shown
     decision_store.record_merge(redis_db, REPO, 42, "c" * 40, at=1000.0)
     declined.record(redis_db, declined.PrDecision(declined.DECLINED, REPO, "9" * 16, 41, "k8s/db.yaml", "1" * 40,
-                                                  "2" * 40, recorded_at=500.0))
+                                                  "2" * 40, recorded_at=time.time(), closed_by="@alice",
+                                                  closed_at=time.time()))
     theirs = gh.open_issue(REPO, "iacbot dashboard", body=render.marker(render.KIND) + "\nmine", login="alice")
 
     assert board.refresh(cfg(gh, key), redis_db, gh.installation.id, REPO)["dashboard"] == "created"
@@ -85,6 +88,7 @@ def test_the_dashboard_shows_each_section_and_keeps_a_persons_text(gh, key, redi
     assert "Recommendations (no branch opened) (1)" in text and "CKV\\_AWS\\_18" not in text and "CKV_AWS_18" in text
     assert "#99" not in text and f"#{c} " not in text
     assert "Accepted risks (pull requests closed without merging) (1)" in text and "#41" in text
+    assert "closed by `@\u2060alice`" in text and "expires " in text
     assert "Last automatic merges (1)" in text and "#42" in text
 
     # a person writes above and below iacbot's part; the next refresh keeps it
