@@ -15,7 +15,6 @@ of requests for one repository into one refresh.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -36,7 +35,7 @@ from bot.github.repo_files import FileUnavailable
 from policies.model import PolicySet
 from workers import decision_store, declined
 from workers.celery_app import DASHBOARD_TASK, PUBLISH_QUEUE, app
-from workers.policy_source import load_policies
+from workers.policy_source import decline_expiry_days, load_policies
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import redis_client, settings
 from workers.store import repo_key
@@ -99,21 +98,10 @@ def open_pulls(repo: Repository, app_identity_: AppIdentity) -> tuple[set[int], 
 
 
 def accepted(r: redis.Redis, repository: str, policies: PolicySet, now: float) -> tuple[render.AcceptedRisk, ...]:
-    days = policies.central.decline_expiry_days if policies.central is not None else None
-    lister = getattr(declined, "accepted_risks", None)
-    if lister is not None:  # jobs-direction's: acceptances that hold, with their expiry
-        risks = lister(r, repository, now=now, **({"expiry_days": days} if days else {}))
-        return tuple(render.AcceptedRisk(x.fingerprint, x.pr_number, x.file, x.closed_by, x.closed_at, x.expires_at)
-                     for x in risks)
-    out = []
-    for _, raw in r.hscan_iter(declined.decisions_key(repository), count=500):
-        try:
-            d = declined.PrDecision(**json.loads(raw))
-        except (ValueError, TypeError):
-            continue
-        if d.outcome == declined.DECLINED:
-            out.append(render.AcceptedRisk(d.fingerprint, d.pr_number, d.file, None, d.recorded_at or None, None))
-    return tuple(sorted(out, key=lambda a: a.pr_number, reverse=True))
+    """The risk acceptances that hold (workers.declined; lapsed ones are recorded as expired there)."""
+    risks = declined.accepted_risks(r, repository, now=now, expiry_days=decline_expiry_days(policies))
+    return tuple(render.AcceptedRisk(x.fingerprint, x.pr_number, x.file, x.closed_by, x.closed_at, x.expires_at)
+                 for x in risks)
 
 
 def sections(r: redis.Redis, repository: str, policies: PolicySet, open_prs: set[int], cut: bool,

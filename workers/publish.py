@@ -62,7 +62,7 @@ from workers.dashboard import request_refresh
 from workers.decision_store import DecisionRecord
 from workers.own_commits import RedisLedger
 from workers.github_fetch import MAX_FILE_BYTES
-from workers.policy_source import load_policies
+from workers.policy_source import decline_expiry_days, load_policies
 from workers.remediation import Fix, fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, settings
@@ -226,16 +226,17 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
             default = repo.default_branch
         except GithubException as exc:
             raise github_error(exc, f"reading {repository}") from None
+        # The policies as they are now, at the default branch (fail closed, and say so, if they are bad).
+        policies = load_policies(cfg, gh, repository, default, installation_id=installation_id, repo=repo)
+        policy_issue.report(r, repo, owner.app, repository, policies, default, cfg.policy_repository or None)
         if decision is not None and decision.outcome == declined.DECLINED:
             current = source_blob_sha(repo, fix.path, default)
-            verdict = declined.check(r, decision, current)  # records a lapsed acceptance; POLICY: decline_expiry_days
+            verdict = declined.check(r, decision, current, expiry_days=decline_expiry_days(policies))  # records a lapse
             log.info("job %s: %s: %s", job_id, fingerprint, verdict.reason)
             if not verdict.publish:
                 return _outcome(job_id, fingerprint, declined.DECLINED, declined_pr=decision.pr_number,
                                 reason=verdict.reason)
         # -- decide: facts in, decision out --------------------------------------------------------
-        policies = load_policies(cfg, gh, repository, default, installation_id=installation_id, repo=repo)
-        policy_issue.report(r, repo, owner.app, repository, policies, default, cfg.policy_repository or None)
         facts = fix_facts(fix.attempt, repository, fix.path, old_text(r, job_id, fix, repo, default), fix.new_text)
         publish_facts = PublishFacts(datetime.now(timezone.utc), switches.global_on(cfg, r),
                                      switches.repo_on(r, repository))
