@@ -32,8 +32,10 @@ SPEC_HOST = "https://api.github.com"  # the description's `servers`; requests ar
 _SLASHY_TAILS = [
     re.compile(r"^(/repos/[^/]+/[^/]+/contents/)(.+)\Z", re.DOTALL),  # git allows a newline in a name
     re.compile(r"^(/repos/[^/]+/[^/]+/git/(?:ref|refs|matching-refs)/)(.+)$"),
-    re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection)?$"),
-    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection(?:/required_status_checks(?:/contexts)?)?)?$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs|/check-suites|/status|/statuses)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/compare/)(.+)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)$"),  # a bare commits/{ref}, tried after the above  # base...head, each may be a branch with '/'
 ]
 
 
