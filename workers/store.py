@@ -12,6 +12,13 @@ makes it again.
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
 | ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
+| ``iacbot:decisions:<owner/name>`` | publish_job, the merge task (workers.decision_store) | hash: fingerprint -> the latest DecisionRecord JSON (no TTL) |
+| ``iacbot:decision-prs:<owner/name>`` | the same | hash: ``<pr>:<stage>`` -> the latest DecisionRecord of that stage for that PR (no TTL) |
+| ``iacbot:decision-log:<owner/name>`` | the same | stream: every DecisionRecord saved, append-only, capped (workers.decision_store.HISTORY_LIMIT) |
+| ``iacbot:automerges:<owner/name>`` | the merge task (workers.decision_store.record_merge) | sorted set: ``<pr>:<sha>`` -> when iacbot merged it (the hourly limit, the dashboard; capped) |
+| ``iacbot:kill-switch`` | scripts/kill-switch (workers.switches) | string: present = no automatic merge anywhere (beside IACBOT_AUTOMERGE_KILL_SWITCH) |
+| ``iacbot:kill-switch:<owner/name>`` | scripts/kill-switch --repo (workers.switches) | string: present = no automatic merge in that repository |
+| ``iacbot:policy-issue:<owner/name>`` | publish_job (workers.policy_issue) | string: digest of the "Action required" issue text last written (saves re-reading it) |
 | ``iacbot:lock:repo:<owner/name>:merge:<base>`` | consider_merge | lock: one automatic merge at a time per base branch (workers.merge_lock) |
 | ``iacbot:lock:repo:<owner/name>:merges`` | consider_merge | lock: the last re-check and the merge call, one at a time per repository |
 | ``iacbot:merge-note:<owner/name>:<n>`` | consider_merge | JSON: the lasting reasons the last "not merging" comment on PR n gave (90 days) |

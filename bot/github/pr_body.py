@@ -153,8 +153,27 @@ def _fit(lines: list[str], budget: int) -> list[str]:
     return [*kept, *([fence] if fence else []), "", TRUNCATED, ""]
 
 
-def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None) -> str:
-    tail = ["---",
+#: The policy decision section (given by the caller) is kept whole up to this size.
+DECISION_LIMIT = 12_000
+
+
+def _decision(lines: list[str] | None) -> list[str]:
+    """The caller's decision section (markdown it quoted itself: bot.decision_text), bounded."""
+    kept, used = [], 0
+    for line in lines or ():
+        used += _units(line) + 1
+        if used > DECISION_LIMIT:
+            kept.append("- (the rest of the decision was cut to stay within GitHub's size limit)")
+            break
+        kept.append(line)
+    return kept
+
+
+def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None,
+         decision_lines: list[str] | None = None) -> str:
+    """``decision_lines``: the policy decision section (markdown, outside values already quoted),
+    shown above the footer and never cut with the explanation."""
+    tail = [*_decision(decision_lines), "---",
             "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
             "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
             provenance_block(provenance(attempt, base_sha, verification, trigger))]

@@ -38,6 +38,11 @@ FOREIGN_BRANCH = "foreign-branch"  # someone else's commits or PR are on the bra
 # How far back the default branch's first-parent history is searched for a former head.
 HISTORY_LIMIT = 200
 
+#: The label that says what policy decided (workers.publish chooses one); a PR carries at most one.
+REVIEW_REQUIRED_LABEL = "iacbot:review-required"
+AUTOMERGE_LABEL = "iacbot:automerge"
+DECISION_LABELS = (REVIEW_REQUIRED_LABEL, AUTOMERGE_LABEL)
+
 
 class PublishError(Exception):
     """Publishing failed; the message names the repository, the step and what to do. Never carries
@@ -81,11 +86,14 @@ class _Progress:
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
-                trigger: Mapping[str, Any] | None = None, repo: Repository | None = None) -> PublishResult:
+                trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
+                decision_lines: list[str] | None = None, decision_label: str | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
     ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
     recorded there before a branch points at it). ``repo``: the repository already read through
-    ``github`` by the caller (saves a request).
+    ``github`` by the caller (saves a request). ``decision_lines``: the policy decision section of
+    the PR body (bot.decision_text); ``decision_label``: one of DECISION_LABELS, put on the PR (and
+    the other taken off, when the decision changed on an open PR).
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
@@ -95,7 +103,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     progress = _Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
-                        progress, request_reviews, ownership, trigger)
+                        progress, request_reviews, ownership, trigger, decision=_Decided(decision_lines, decision_label))
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -115,7 +123,8 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
     message = github_message(exc)
     hint = {
         401: "the token is invalid, expired or revoked; request a new installation token",
-        403: "the installation token lacks a permission (contents:write and pull_requests:write are needed)",
+        403: "the installation token lacks a permission (contents:write, pull_requests:write and issues:write "
+             "are needed)",
         404: f"{repo} is not visible to this token; is the App installed there and the token scoped to it?",
         422: "GitHub rejected the request",
     }.get(exc.status, "GitHub failed; publishing again later is safe" if (exc.status or 0) >= 500
@@ -123,9 +132,18 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
     return f"publishing to {repo} failed while {step}: HTTP {exc.status} {message}: {hint}".replace("  ", " ")
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """What policy decided, as the PR shows it (nothing: the PR shows no decision)."""
+
+    lines: list[str] | None = None
+    label: str | None = None
+
+
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
              progress: _Progress, request_reviews: bool, ownership: Ownership,
-             trigger: Mapping[str, Any] | None = None, converging: bool = False) -> PublishResult:
+             trigger: Mapping[str, Any] | None = None, converging: bool = False,
+             decision: _Decided = _Decided()) -> PublishResult:
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -148,7 +166,12 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         ours = ownership.commits.made(repo_full_name, fingerprint, [tip.sha]) and len(parents) == 1
         if pr is not None and ours and parents == [head_sha]:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
-            _ensure_labels(pr, attempt, progress)  # an earlier run may have stopped right before labelling
+            _ensure_labels(repo, pr, attempt, progress, decision.label)  # an earlier run may have stopped before
+            if decision.lines is not None:  # the decision may have changed since the PR was written
+                text = pr_body.body(attempt, head_sha, verification, trigger, decision.lines)
+                if (pr.body or "") != text:
+                    progress.at(f"updating the decision on pull request #{pr.number}")
+                    pr.edit(body=text)
             return PublishResult(EXISTS, branch, pr.number, pr.html_url, tip.sha, head_sha,
                                  "an open pull request already has this fix on the current default branch")
         progress.at(f"checking who made the commits on {branch}")
@@ -160,7 +183,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
-    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification, trigger)
+    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification, trigger, decision.lines)
     if ref is not None:
         progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
@@ -175,7 +198,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
             return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
-                            ownership, trigger, converging=True)
+                            ownership, trigger, converging=True, decision=decision)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
@@ -185,7 +208,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
             return _foreign(repo_full_name, branch, _open_pull(repo, branch, default), commit.sha, head_sha,
                             Foreign.PR_AUTHOR)
         progress.at(f"labelling pull request #{pr.number}")
-        pr.add_to_labels(*_labels(attempt))
+        pr.add_to_labels(*_labels(attempt), *([decision.label] if decision.label else []))
         status = CREATED
         if request_reviews:
             progress.at(f"requesting reviews on pull request #{pr.number}")
@@ -193,6 +216,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     else:
         progress.at(f"updating pull request #{pr.number}")
         pr.edit(title=title, body=text)
+        _ensure_labels(repo, pr, attempt, progress, decision.label)
     log.info("%s: %s PR #%s on %s", repo_full_name, status, pr.number, branch)
     return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha,
                          reviewers=reviewers, team_reviewers=teams, review_note=note)
@@ -280,9 +304,20 @@ def _codeowners_text(repo: Repository, ref: str) -> str | None:
     return None
 
 
-def _ensure_labels(pr, attempt: Attempt, progress: _Progress) -> None:
-    have = {label.name.lower() for label in pr.labels}
-    missing = [name for name in _labels(attempt) if name.lower() not in have]
+def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: _Progress,
+                   decision_label: str | None = None) -> None:
+    """The fix's labels and the decision's are on the PR, and no other decision's label."""
+    names = [label.name for label in pr.labels]
+    have = {name.lower() for name in names}
+    wanted = [*_labels(attempt), *([decision_label] if decision_label else [])]
+    stale = {d.lower() for d in DECISION_LABELS if decision_label and d != decision_label} & have
+    if stale:
+        # PATCH the issue's whole label list: the double and GitHub both take it (no per-label DELETE needed).
+        progress.at(f"relabelling pull request #{pr.number}")
+        keep = [n for n in names if n.lower() not in stale]
+        repo.get_issue(pr.number).edit(labels=keep + [w for w in wanted if w.lower() not in have])
+        return
+    missing = [name for name in wanted if name.lower() not in have]
     if missing:
         progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*missing)
