@@ -42,7 +42,7 @@ INSTALL_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests":
 
 POLICY = """version: 1
 automerge:
-  required_checks: [{name: test, app: ci}]
+  required_checks: [{{name: test, app: ci}}]
   max_per_hour: {max_per_hour}
 rules:
   - name: low-risk-hardening
@@ -178,8 +178,9 @@ class Stage:
         return celery.send_task(MERGE_TASK, args=[job], queue="publish", task_id=f"{job['delivery_id']}:merge")
 
     # -- reading the outcome --------------------------------------------------------------------
-    def record(self, published: Published):
-        return decision_store.for_pr(self.r, REPO_NAME, published.number)
+    def record(self, published: Published, stage: str = decision_store.MERGE):
+        """The PR's latest decision of ``stage`` (the merge step's by default)."""
+        return decision_store.for_pr(self.r, REPO_NAME, published.number, stage)
 
     def reasons(self, published: Published) -> set[str]:
         record = self.record(published)
