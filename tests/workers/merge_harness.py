@@ -33,7 +33,12 @@ from tests.service.conftest import TEST_REDIS_URL
 from workers import decision_store, policy_source
 from workers.automerge import MERGE_PERMISSIONS, consider_job
 from workers.celery_app import MERGE_TASK
+from workers.celery_app import app as _worker_app
 from workers.own_commits import RedisLedger
+
+# consider_merge run in this process (Stage.consider, the sweep) sends tasks (a dashboard refresh,
+# consider_merge) through the workers' app: to the tests' Redis, never the machine's default db.
+_worker_app.conf.update(broker_url=TEST_REDIS_URL, result_backend=TEST_REDIS_URL)
 
 APP_ID = 737373
 REPO_NAME = "octo/shop"
