@@ -228,7 +228,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
             raise github_error(exc, f"reading {repository}") from None
         if decision is not None and decision.outcome == declined.DECLINED:
             current = source_blob_sha(repo, fix.path, default)
-            verdict = declined.verdict(decision, current)
+            verdict = declined.check(r, decision, current)  # records a lapsed acceptance; POLICY: decline_expiry_days
             log.info("job %s: %s: %s", job_id, fingerprint, verdict.reason)
             if not verdict.publish:
                 return _outcome(job_id, fingerprint, declined.DECLINED, declined_pr=decision.pr_number,

@@ -23,6 +23,9 @@ makes it again.
 | ``iacbot:lock:repo:<owner/name>:merges`` | consider_merge | lock: the last re-check and the merge call, one at a time per repository |
 | ``iacbot:merge-note:<owner/name>:<n>`` | consider_merge | JSON: the lasting reasons the last "not merging" comment on PR n gave (90 days) |
 | ``iacbot:sweep:sent:<task id>`` | sweep_open_prs | marker: this interval's consider_merge for a repository was sent (two intervals) |
+| ``iacbot:pr_decisions:<owner/name>`` | record_pr_closed | hash: fingerprint -> the last closed PR's decision: merged, or declined as a risk acceptance (closed_by, closed_at, expires_at, expired_at once found lapsed); no TTL (workers.declined) |
+| ``iacbot:risk-events:<owner/name>`` | record_pr_closed, publish_job, the dashboard's listing | stream: ``accepted`` / ``expired`` risk acceptances (fingerprint, PR, closed_by, closed_at, expires_at, expired_at), newest 10,000 (workers.declined.risk_events) |
+| ``iacbot:deferred:<owner/name>``, ``iacbot:deferred-jobs:<owner/name>`` | publish_job, record_pr_closed | sorted set and hash: fixes waiting under the open-PR cap (workers.pr_cap) |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """
@@ -33,10 +36,11 @@ from typing import Any, Mapping
 
 import redis
 
+# The findings API (bot.service) writes the submission, so its key is defined with the job kind.
+from jobs.kinds import SUBMISSION_PREFIX  # noqa: F401
 # Defined with the mechanism that writes them, which the scan worker's environment shares.
 from scanner.iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX  # noqa: F401
 
-SUBMISSION_PREFIX = "iacbot:submission:"
 FILES_PREFIX = "iacbot:files:"
 FETCHED_PREFIX = "iacbot:fetched:"
 SCAN_PREFIX = "iacbot:scan:"
