@@ -4,7 +4,8 @@ there that may merge on their own are decided again, right before the merge, and
 The job is a ``checks_completed`` job (the receiver's, jobs-direction's ``workers.tasks`` sends it
 for every check suite, check run and status event; workers.sweep sends synthetic ones):
 ``repository``, ``installation_id``, ``head_sha`` and ``pull_request_numbers``. With no numbers,
-the open PRs whose head is ``head_sha`` are found through ``GET /commits/{sha}/pulls``.
+iacbot's candidate PRs whose published commit is ``head_sha`` are found in the decision store
+(no GitHub call: a PR whose head is any other commit cannot merge on its own anyway).
 
 For each PR, in this order:
 
@@ -55,8 +56,8 @@ from policies.decide import decide_merge
 from policies.decision import Decision
 from policies.facts import MergeFacts
 from policies.reasons import Action, Reason
-from workers import decision_store, merge_lock, policy_source, switches
-from workers.celery_app import DASHBOARD_TASK, MERGE_TASK, PUBLISH_QUEUE, app
+from workers import dashboard, decision_store, merge_lock, policy_source, switches
+from workers.celery_app import MERGE_TASK, app
 from workers.publish import (LOCK_BUSY_RETRIES, github_error, lock_ttl, ownership, retry_budget, retry_countdown,
                              retry_limit)
 from workers.runtime import redis_client, settings
@@ -69,6 +70,8 @@ MERGE_PERMISSIONS: dict[str, str] = {"contents": "write", "pull_requests": "writ
 HOUR = 3600.0
 #: A job names at most this many PRs (the receiver keeps 50 of a check's PR list).
 MAX_PULLS_PER_JOB = 50
+#: PRs with decisions looked at in one repository (a job without PR numbers, the sweep).
+MAX_INDEXED_PULLS = 1_000
 #: How long a merge waits for another merge into the same base before deciding MERGE_IN_PROGRESS.
 MERGE_LOCK_WAIT_SECONDS = 2.0
 #: ... and for the repository's merge-call lock (held for one re-check and one PUT).
@@ -85,6 +88,7 @@ STOPPED = "stopped"                 # the re-check right before the PUT said no 
 MERGED = "merged"
 DECIDE_AGAIN = "decide-again"       # GitHub refused the pinned merge (409/405/422): a fresh decision later
 ALREADY_MERGED = "already-merged"   # iacbot's earlier merge whose answer was lost, recorded now
+REQUESTED = "requested"             # stored right before the PUT (its answer may be lost)
 
 
 @dataclass(frozen=True)
@@ -123,21 +127,37 @@ class Context:
 
 # -- pure helpers ------------------------------------------------------------------------------
 
-def is_candidate(record: decision_store.DecisionRecord | None) -> bool:
-    """May this PR merge on its own at all? Only a publish-stage AUTOMERGE makes it so; merge-stage
-    records exist only for such PRs (whatever they decided since, the PR stays a candidate: a
-    policy that turns back to automerge, or a check that turns green, lets it merge)."""
-    if record is None or record.pr_number is None:
+#: Publish-time reasons that can pass without the fix changing: a PR blocked only by these when
+#: it was published (the policy's rule said automerge) is a candidate all the same.
+WAITING_AT_PUBLISH = frozenset({Reason.OUTSIDE_WINDOW, Reason.KILL_SWITCH_GLOBAL, Reason.KILL_SWITCH_REPOSITORY,
+                                Reason.HOURLY_LIMIT, Reason.MERGE_IN_PROGRESS})
+
+
+def is_candidate(publish: decision_store.DecisionRecord | None) -> bool:
+    """May this PR merge on its own at all? Its publish-stage record (the commit iacbot made and the
+    decision made then) must say AUTOMERGE, or its rule said automerge and only a reason that
+    passes by itself (a closed window, a kill switch) held it. decide_merge applies every guardrail
+    again; this only spares PRs that can never merge a token and the API calls."""
+    if publish is None or publish.stage != decision_store.PUBLISH or publish.pr_number is None \
+            or not publish.head_sha:
         return False
-    if record.stage == "publish":
-        return record.decision.action is Action.AUTOMERGE
-    return record.stage == "merge"
+    decision = publish.decision
+    if decision.action is Action.AUTOMERGE:
+        return True
+    blocked = {b.reason for b in decision.blocked_by()}
+    return decision.action is Action.PULL_REQUEST and bool(blocked) and blocked <= WAITING_AT_PUBLISH
 
 
-def is_settled(record: decision_store.DecisionRecord) -> bool:
+def is_settled(merge: decision_store.DecisionRecord | None) -> bool:
     """A merge-stage record that says the PR is closed or merged: nothing left to decide."""
-    return record.stage == "merge" and (record.decision.has(Reason.PR_NOT_OPEN)
-                                        or (record.facts or {}).get("merge", {}).get("outcome") == "merged")
+    return merge is not None and (merge.decision.has(Reason.PR_NOT_OPEN)
+                                  or (merge.facts or {}).get("merge", {}).get("outcome") == "merged")
+
+
+def _merge_requested(merge: decision_store.DecisionRecord | None) -> str | None:
+    """The head SHA iacbot last sent a merge request for and heard nothing back about, if any."""
+    sent = (merge.facts or {}).get("merge") if merge is not None else None
+    return sent.get("pinned_sha") if isinstance(sent, dict) and sent.get("outcome") == REQUESTED else None
 
 
 def _reasons_json(decision: Decision) -> tuple[dict, ...]:
@@ -183,41 +203,46 @@ def _redis_facts(ctx: Context) -> dict[str, Any]:
 
 def _policies(ctx: Context):
     if ctx.policies is None:
-        ctx.policies = policy_source.load_policies(ctx.cfg, ctx.gh, ctx.repository, ctx.repo.default_branch)
+        ctx.policies = policy_source.load_policies(ctx.cfg, ctx.gh, ctx.repository, ctx.repo.default_branch,
+                                                   installation_id=ctx.installation_id, repo=ctx.repo)
     return ctx.policies
 
 
 def _store(ctx: Context, record: decision_store.DecisionRecord, decision: Decision, facts: MergeFacts,
            **extra: Any) -> None:
-    data = merge_facts.facts_to_json(facts)
-    data.update(extra)
-    # head_sha stays the commit iacbot made (the record's): the PR's head now is in the facts. A
-    # later decision must compare against what iacbot made, never against what it last saw.
+    data = {"merge_facts": merge_facts.facts_to_json(facts), "publish_job_id": record.job_id, **extra}
+    # head_sha: the head decided on. A later decision compares the head with the PUBLISH record's
+    # head_sha (the commit iacbot made), never with what a merge-stage record last saw.
     decision_store.save(ctx.r, decision_store.DecisionRecord(
         repository=ctx.repository, installation_id=ctx.installation_id, fingerprint=record.fingerprint,
-        job_id=ctx.job_id, stage="merge", fix=record.fix, decision=decision, decided_at=ctx.clock(),
-        pr_number=record.pr_number, head_sha=record.head_sha, base_ref=facts.base_ref, facts=data))
+        job_id=ctx.job_id, stage=decision_store.MERGE, fix=record.fix, decision=decision, decided_at=ctx.clock(),
+        pr_number=record.pr_number, head_sha=facts.head_sha, base_ref=facts.base_ref, facts=data))
 
 
 def consider_pull(ctx: Context, number: int) -> Considered:
     """Decide PR ``number`` again and merge it if the decision says so (module docstring)."""
-    record = decision_store.for_pr(ctx.r, ctx.repository, number)
+    record = decision_store.for_pr(ctx.r, ctx.repository, number, decision_store.PUBLISH)
     if not is_candidate(record):
         return Considered(number, NOT_CANDIDATE)
+    last = decision_store.for_pr(ctx.r, ctx.repository, number, decision_store.MERGE)
     redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
     facts, state = merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
                                       fingerprint=record.fingerprint, decided_head_sha=record.head_sha,
                                       now=_now(ctx), **redis_facts)
-    if state.merged and state.merged_by_iacbot and not is_settled(record) \
-            and (record.facts or {}).get("merge", {}).get("pinned_sha") == state.head_sha:
-        # iacbot's PUT merged it but its answer was lost: count the merge now, once.
+    lost_answer = state.merged and state.merged_by_iacbot and _merge_requested(last) == state.head_sha
+    if lost_answer:
+        # iacbot's PUT merged it but its answer never came back: count the merge now, once (the
+        # record stored below no longer says a merge was requested).
         decision_store.record_merge(ctx.r, ctx.repository, number, state.head_sha, ctx.clock())
-        log.info("%s#%s: merged by iacbot at %s (answer lost); recorded", ctx.repository, number, state.head_sha[:12])
+        log.info("%s#%s: merged by iacbot at %s (its answer was lost); recorded", ctx.repository, number,
+                 state.head_sha[:12])
     facts = dataclasses.replace(
         facts, merge_in_progress=merge_lock.held(ctx.r, ctx.repository, facts.base_ref, ctx.owner))
     policies = _policies(ctx)
     decision = decide_merge(policies, record.fix, facts)
     _store(ctx, record, decision, facts)
+    if lost_answer:
+        return Considered(number, ALREADY_MERGED, decision.action.value, _reasons_json(decision))
     if decision.has(Reason.MERGE_IN_PROGRESS):
         log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
                  facts.base_ref)
@@ -251,6 +276,9 @@ def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: 
             log.warning("%s#%s: stopped right before merging: %s", ctx.repository, number,
                         ", ".join(b.reason.value for b in decision.blocked_by()) or decision.action.value)
             return Considered(number, STOPPED, decision.action.value, _reasons_json(decision))
+        # Written before the call: if GitHub merges and its answer is lost, the next run knows the
+        # merge was iacbot's request (and counts it) rather than a person's.
+        _store(ctx, record, decision, now, merge={"outcome": REQUESTED, "pinned_sha": now.head_sha})
         result = merge_pinned(ctx.merge_repo, number, now.head_sha, ctx.method)
         if result.merged:
             decision_store.record_merge(ctx.r, ctx.repository, number, now.head_sha, ctx.clock())
@@ -265,11 +293,7 @@ def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: 
 
 
 def _refresh_dashboard(ctx: Context, number: int) -> None:
-    try:
-        app.send_task(DASHBOARD_TASK, args=[{"repository": ctx.repository, "installation_id": ctx.installation_id}],
-                      queue=PUBLISH_QUEUE, task_id=f"{ctx.job_id}:dashboard:{number}", ignore_result=True)
-    except Exception as exc:  # the merge is done and recorded; the next refresh catches up
-        log.warning("%s: the dashboard refresh was not sent: %s", ctx.repository, type(exc).__name__)
+    dashboard.request_refresh(ctx.r, ctx.installation_id, ctx.repository)  # never raises
 
 
 # -- the quiet PR note -------------------------------------------------------------------------
@@ -297,21 +321,28 @@ def _note(ctx: Context, number: int, facts: MergeFacts, decision: Decision) -> b
 # -- the job -----------------------------------------------------------------------------------
 
 def candidate_numbers(r: redis.Redis, repository: str, numbers: list[int]) -> list[int]:
-    return [n for n in numbers if is_candidate(decision_store.for_pr(r, repository, n))]
+    return [n for n in numbers if is_candidate(decision_store.for_pr(r, repository, n, decision_store.PUBLISH))]
 
 
-def pulls_at(repo: Repository, sha: str) -> list[int]:
-    """iacbot's question when a check event names no PR: the open PRs whose head is ``sha``."""
-    try:
-        found = []
-        for i, pull in enumerate(repo.get_commit(sha).get_pulls()):
-            if i >= MAX_PULLS_PER_JOB:
-                break
-            if pull.state == "open" and pull.head.sha == sha:
-                found.append(int(pull.number))
-        return found
-    except GithubException as exc:
-        raise github_error(exc, f"listing the pull requests of {sha[:12]}") from None
+def publish_records(r: redis.Redis, repository: str, limit: int = MAX_INDEXED_PULLS):
+    """The publish-stage records of (at most ``limit`` of) ``repository``'s PRs; unreadable ones skipped."""
+    for i, (_, raw) in enumerate(r.hscan_iter(decision_store.pr_index_key(repository),
+                                               match=f"*:{decision_store.PUBLISH}", count=500)):
+        if i >= limit:
+            log.warning("%s: more than %d PRs with decisions; the rest are not looked at", repository, limit)
+            return
+        try:
+            yield decision_store.DecisionRecord.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+
+
+def candidates_at(r: redis.Redis, repository: str, sha: str) -> list[int]:
+    """A check event that names no PR (a commit status, a check on a fork's PR): iacbot's candidate
+    PRs whose published commit is ``sha``. A PR whose head is anything else cannot merge anyway."""
+    sha = sha.lower()
+    return sorted({int(rec.pr_number) for rec in publish_records(r, repository)
+                   if is_candidate(rec) and (rec.head_sha or "").lower() == sha})[:MAX_PULLS_PER_JOB]
 
 
 def consider_job(cfg, r: redis.Redis, job: Mapping[str, Any], *, owner: str | None = None,
@@ -320,30 +351,25 @@ def consider_job(cfg, r: redis.Redis, job: Mapping[str, Any], *, owner: str | No
     job = validate_job(dict(job))
     repository, installation = job["repository"], job["installation_id"]
     numbers = only if only is not None else job["pull_request_numbers"]
-    if numbers:
-        candidates = candidate_numbers(r, repository, numbers)
-        results = [Considered(n, NOT_CANDIDATE) for n in numbers if n not in candidates]
-        if not candidates:
-            return results
-    else:
-        candidates, results = None, []
+    if not numbers:
+        numbers = candidates_at(r, repository, job["head_sha"])
+    candidates = candidate_numbers(r, repository, numbers)
+    results = [Considered(n, NOT_CANDIDATE) for n in numbers if n not in candidates]
+    if not candidates:
+        return results  # no token asked for
     owners = ownership(cfg, r)
     with installation_session(cfg.github_app_id, cfg.app_private_key(), installation, repository,
                               MERGE_PERMISSIONS, cfg.github_api_url) as token:
         gh = client(cfg.github_api_url, token, seconds_between_requests=0,
                     seconds_between_writes=cfg.github_write_interval_seconds, per_page=100)
         merge_gh = single_attempt_client(cfg.github_api_url, token, seconds_between_requests=0,
-                                         seconds_between_writes=cfg.github_write_interval_seconds)
+                                         seconds_between_writes=cfg.github_write_interval_seconds, lazy=True)
         try:
             repo = gh.get_repo(repository)
             repo.default_branch  # noqa: B018  (one GET now, so a missing repository fails here)
         except GithubException as exc:
             raise github_error(exc, f"reading {repository}") from None
-        if candidates is None:
-            found = pulls_at(repo, job["head_sha"])
-            candidates = candidate_numbers(r, repository, found)
-            results = [Considered(n, NOT_CANDIDATE) for n in found if n not in candidates]
-        ctx = Context(cfg, r, gh, repo, merge_gh.get_repo(repository, lazy=True), repository, installation,
+        ctx = Context(cfg, r, gh, repo, merge_gh.get_repo(repository), repository, installation,
                       owners.app, owners.commits, owner=owner, job_id=str(job.get("delivery_id") or owner or ""),
                       clock=clock)
         for number in candidates:

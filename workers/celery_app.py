@@ -76,7 +76,7 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
     # GuardedTask: every task's deliveries are counted (a message that keeps killing workers is
     # dead-lettered) and its broker lease renewed while it runs; the scan app uses the same class.
     celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed",
-                                       "workers.automerge", "workers.sweep"],
+                                       "workers.automerge", "workers.sweep", "workers.dashboard"],
                     task_cls=GuardedTask)
     celery.conf.update(
         broker_url=settings.redis_url,

@@ -2,11 +2,11 @@
 events iacbot missed (a delivery lost, a receiver down, a status GitHub never sent a check event
 for) by sending ``consider_merge`` for every PR that may still merge on its own.
 
-The candidates come from Redis only (no token, no GitHub call): the repositories iacbot made
-commits in (``iacbot:own-commits:*``, workers.own_commits), the newest MAX_FINGERPRINTS of their
-fingerprints, and each fingerprint's latest decision (workers.decision_store.latest). A decision
-is swept while it is an automerge candidate and not settled (closed or merged: a merge-stage
-record saying so). consider_merge itself reads the PR and decides whether it is still open.
+The candidates come from Redis only (no token, no GitHub call): every repository's decisions per
+pull request (workers.decision_store's ``iacbot:decision-prs:<owner/name>``). A PR is swept while
+its publish-stage record makes it an automerge candidate (workers.automerge.is_candidate) and its
+merge-stage record, if any, does not say it is settled (closed, or merged). consider_merge itself
+reads the PR and records when it is no longer open, which ends its sweeping.
 
 Each repository gets one synthetic ``checks_completed`` job per interval (at most
 MAX_PULLS_PER_JOB PRs each), with a task id carrying the time bucket; a claim in Redis
@@ -15,6 +15,7 @@ interval (two beat processes, a redelivery) send nothing again.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -23,52 +24,47 @@ from typing import Any, Iterator
 import redis
 
 from workers import decision_store
-from workers.automerge import MAX_PULLS_PER_JOB, is_candidate, is_settled
+from workers.automerge import MAX_PULLS_PER_JOB, is_candidate, is_settled, publish_records
 from workers.celery_app import MERGE_TASK, PUBLISH_QUEUE, SWEEP_TASK, app
-from workers.own_commits import ledger_key
 from workers.runtime import redis_client, settings
-from workers.store import OWN_COMMITS_PREFIX
 
 log = logging.getLogger(__name__)
 
 SENT_PREFIX = "iacbot:sweep:sent:"
-#: Per repository, the fingerprints of iacbot's newest commits looked at (an open PR's commit is
-#: among the newest; one older than this many later commits waits for its next check event).
-MAX_FINGERPRINTS = 500
-#: Repositories looked at per sweep (a bound on one run's cost; the rest wait for the next).
+#: Repositories, and PRs per repository, looked at per sweep (bounds on one run's cost).
 MAX_REPOSITORIES = 10_000
+MAX_PULLS_PER_REPOSITORY = 1_000
 
 
-def _repositories(r: redis.Redis) -> Iterator[str]:
-    for i, key in enumerate(r.scan_iter(match=OWN_COMMITS_PREFIX + "*", count=500)):
+def _index_keys(r: redis.Redis) -> Iterator[str]:
+    for i, key in enumerate(r.scan_iter(match=decision_store.PR_INDEX_PREFIX + "*", count=500)):
         if i >= MAX_REPOSITORIES:
             log.warning("sweep: more than %d repositories; the rest wait for the next sweep", MAX_REPOSITORIES)
             return
-        yield (key.decode() if isinstance(key, bytes) else key)[len(OWN_COMMITS_PREFIX):]
+        yield key.decode() if isinstance(key, bytes) else key
 
 
-def _fingerprints(r: redis.Redis, repository: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for member in r.zrevrange(ledger_key(repository), 0, MAX_FINGERPRINTS - 1):
-        text = member.decode() if isinstance(member, bytes) else member
-        fingerprint = text.rsplit(":", 1)[0]  # members are "<fingerprint>:<sha>"
-        seen.setdefault(fingerprint, None)
-    return list(seen)
+def _record(raw) -> decision_store.DecisionRecord | None:
+    if raw is None:
+        return None
+    try:
+        return decision_store.DecisionRecord.from_json(json.loads(raw))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def open_candidates(r: redis.Redis) -> dict[tuple[str, int], list[int]]:
     """(repository as recorded, installation id) -> the PR numbers to decide again."""
     found: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for repository in _repositories(r):
-        for fingerprint in _fingerprints(r, repository):
-            record = decision_store.latest(r, repository, fingerprint)
-            if record is None or not is_candidate(record) or is_settled(record):
+    for key in _index_keys(r):
+        repository = key[len(decision_store.PR_INDEX_PREFIX):]
+        for publish in publish_records(r, repository, MAX_PULLS_PER_REPOSITORY):
+            if not is_candidate(publish):
                 continue
-            # The PR's own latest record decides (a fingerprint's newer publish may name another PR).
-            current = decision_store.for_pr(r, record.repository, record.pr_number)
-            if current is not None and is_candidate(current) and not is_settled(current):
-                found[(current.repository, current.installation_id)].add(int(current.pr_number))
-    return {key: sorted(numbers) for key, numbers in found.items()}
+            merge = _record(r.hget(key, f"{int(publish.pr_number)}:{decision_store.MERGE}"))
+            if not is_settled(merge):
+                found[(publish.repository, publish.installation_id)].add(int(publish.pr_number))
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def sweep(r: redis.Redis, interval: int, now: float | None = None, send=None) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """scripts/serve, the README's command for running the service locally, really serves: the receiver,
-a scan worker in the checkov environment and the main worker come up on the test Redis, a signed push
-delivery becomes a PR on the GitHub double, and stopping the script stops all three."""
+a scan worker in the checkov environment, the main worker and Celery beat (the sweep's schedule) come
+up on the test Redis, a signed push delivery becomes a PR on the GitHub double, and stopping the
+script stops all four."""
 from __future__ import annotations
 
 import os
@@ -72,6 +73,8 @@ def test_serve_turns_a_signed_push_into_a_pull_request_and_stops_cleanly(served)
     gh, base, proc, log = served
     wait_for(lambda: ready(base), 60, "the receiver to answer /readyz", log)
     wait_for(lambda: log.read_text().count(" ready.") >= 2, 60, "both workers to be ready", log)
+    wait_for(lambda: "beat: Starting..." in log.read_text(), 60, "Celery beat to start", log)
+    assert (REPO / ".state" / "celerybeat-schedule").exists() or any((REPO / ".state").glob("celerybeat-schedule*"))
     headers, body = push_delivery(gh, "octo/served", ["k8s/pod.yaml"], SECRET)
     answer = requests.post(base + "/webhooks/github", data=body, headers=headers, timeout=5)
     assert answer.status_code == 202 and answer.json()["status"] == "queued", answer.text

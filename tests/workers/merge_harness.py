@@ -33,7 +33,12 @@ from tests.service.conftest import TEST_REDIS_URL
 from workers import decision_store, policy_source
 from workers.automerge import MERGE_PERMISSIONS, consider_job
 from workers.celery_app import MERGE_TASK
+from workers.celery_app import app as _worker_app
 from workers.own_commits import RedisLedger
+
+# consider_merge run in this process (Stage.consider, the sweep) sends tasks (a dashboard refresh,
+# consider_merge) through the workers' app: to the tests' Redis, never the machine's default db.
+_worker_app.conf.update(broker_url=TEST_REDIS_URL, result_backend=TEST_REDIS_URL)
 
 APP_ID = 737373
 REPO_NAME = "octo/shop"
@@ -42,7 +47,7 @@ INSTALL_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests":
 
 POLICY = """version: 1
 automerge:
-  required_checks: [{name: test, app: ci}]
+  required_checks: [{{name: test, app: ci}}]
   max_per_hour: {max_per_hour}
 rules:
   - name: low-risk-hardening
@@ -178,8 +183,9 @@ class Stage:
         return celery.send_task(MERGE_TASK, args=[job], queue="publish", task_id=f"{job['delivery_id']}:merge")
 
     # -- reading the outcome --------------------------------------------------------------------
-    def record(self, published: Published):
-        return decision_store.for_pr(self.r, REPO_NAME, published.number)
+    def record(self, published: Published, stage: str = decision_store.MERGE):
+        """The PR's latest decision of ``stage`` (the merge step's by default)."""
+        return decision_store.for_pr(self.r, REPO_NAME, published.number, stage)
 
     def reasons(self, published: Published) -> set[str]:
         record = self.record(published)
