@@ -422,18 +422,30 @@ def _checks(values) -> tuple[RequiredCheck, ...]:
     return tuple(dict.fromkeys(checks))
 
 
+def _has(tree: dict, path: list) -> bool:
+    node = tree
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return False
+        node = node[step]
+    return True
+
+
 def _build(tree: dict, source: str, digest: str, repository: bool) -> Policy:
     rules = []
     for i, data in enumerate(tree.get("rules") or ()):
         line, col = _node_position(tree, ["rules", i])
         rules.append(Rule(str(data["name"]), _match(data["match"]), Action(data["action"]), line, col))
     automerge = tree.get("automerge") or {}
+    marks = tuple((".".join(map(str, path)), *_node_position(tree, path))
+                  for path in (["automerge"], ["automerge", "window"], ["automerge", "required_checks"], ["rules"])
+                  if _has(tree, path))
     if repository:
         return Policy(version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
-                      source=source, digest=digest)
+                      source=source, digest=digest, marks=marks)
     return Policy(
         version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
         max_automerges_per_hour=int(automerge.get("max_per_hour", 5)), window=_window(automerge.get("window")),
         repo_may_disable=bool((tree.get("repository_policy") or {}).get("may_disable", False)),
         decline_expiry_days=int((tree.get("declines") or {}).get("expire_after_days", 90)),
-        source=source, digest=digest)
+        source=source, digest=digest, marks=marks)

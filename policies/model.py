@@ -128,6 +128,12 @@ class Policy:
     decline_expiry_days: int = 90
     source: str = ""
     digest: str = ""                 # sha256 hex of the file's bytes
+    #: Where settings that ``policies.lint`` may report on sit in the file: (dotted key, line, column).
+    marks: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
+
+    def mark(self, key: str) -> tuple[int, int]:
+        """The 1-based line and column of ``key`` ("automerge.window"), or 1:1 when not known."""
+        return next(((line, col) for k, line, col in self.marks if k == key), (1, 1))
 
 
 @dataclass(frozen=True)
