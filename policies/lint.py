@@ -22,9 +22,11 @@ _CATEGORY_REASON = {Category.IDENTITY: Reason.CATEGORY_IDENTITY, Category.NETWOR
                     Category.SECRET: Reason.CATEGORY_SECRET}
 
 
-def lint(policy: Policy, known_rule_ids: frozenset[str], known_fix_classes: frozenset[str]) -> tuple[PolicyProblem, ...]:
+def lint(policy: Policy, known_rule_ids: frozenset[str], known_fix_classes: frozenset[str], *,
+         repository: bool = False) -> tuple[PolicyProblem, ...]:
     """Every problem, at the line and column of the rule (or setting) it is about. An empty
-    ``known_*`` set means "not known", and its check is skipped."""
+    ``known_*`` set means "not known", and its check is skipped. ``repository``: ``policy`` is a
+    ``.github/iacbot.yml``, whose required checks add to the central ones (so having none is fine)."""
     out: list[PolicyProblem] = []
 
     def at(rule: Rule, message: str) -> None:
@@ -49,7 +51,7 @@ def lint(policy: Policy, known_rule_ids: frozenset[str], known_fix_classes: froz
                 at(rule, f"can never match: the earlier rule '{earlier.name}' (line {earlier.line}) matches every "
                          f"fix it matches")
         if rule.action is Action.AUTOMERGE:
-            for message in _never_automerges(policy, m):
+            for message in _never_automerges(policy, m, repository):
                 at(rule, f"can never auto-merge: {message}")
         elif m.window is not None:
             at(rule, f"window has no effect: a rule's window limits when it may auto-merge, and this rule's "
@@ -77,7 +79,7 @@ def _never_matches(m: Match) -> str | None:
     return None
 
 
-def _never_automerges(policy: Policy, m: Match) -> list[str]:
+def _never_automerges(policy: Policy, m: Match, repository: bool) -> list[str]:
     out = []
     if m.categories is not None and m.categories <= _UNSAFE_CATEGORIES:
         out += [f"guardrail {_CATEGORY_REASON[c].value}" for c in sorted(m.categories, key=lambda c: c.value)]
@@ -87,7 +89,7 @@ def _never_automerges(policy: Policy, m: Match) -> list[str]:
         out.append(f"guardrail {Reason.ASSUMED_VALUE.value}")
     if m.paths and all(any(path_glob_covers(g, p, ignore_case=True) for g in PROTECTED_PATHS) for p in m.paths):
         out.append(f"guardrail {Reason.PROTECTED_PATH.value} (every path it allows is protected)")
-    if not policy.required_checks:
+    if not policy.required_checks and not repository:
         out.append(f"guardrail {Reason.NO_REQUIRED_CHECKS.value} (automerge.required_checks names none)")
     if m.window is not None and m.window.never_opens():
         out.append(f"its window never opens ({_never_why(m.window)})")

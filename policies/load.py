@@ -40,7 +40,13 @@ _ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+){0,3}")
 
 
 def policy_digest(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+    return hashlib.sha256(_bytes(data)).hexdigest()
+
+
+def _bytes(data: bytes | str) -> bytes:
+    # surrogatepass: a str holding lone surrogates becomes bytes that fail UTF-8 decoding, a problem
+    # with its position, instead of an exception here.
+    return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +72,7 @@ def load_repo_policy(data: bytes | str, source: str) -> Policy:
 
 
 def _load(data: bytes | str, source: str, repository: bool) -> Policy:
-    raw = data.encode() if isinstance(data, str) else bytes(data)
+    raw = _bytes(data)
     problems = _Problems(source)
     tree = _read_yaml(raw, problems)
     if problems:
@@ -124,6 +130,9 @@ def _read_yaml(raw: bytes, problems: _Problems) -> Any:
         return None
     except (YAMLError, ValueError, RecursionError) as e:    # e.g. an integer of 5,000 digits
         problems.add((1, 1), f"the file cannot be read as YAML: {_short(str(e).splitlines()[0] if str(e) else type(e).__name__)}")
+        return None
+    except Exception as e:   # noqa: BLE001 -- hostile input must end as a problem, whatever the parser trips on
+        problems.add((1, 1), f"the file cannot be read as YAML ({type(e).__name__})")
         return None
     if tree is None:
         problems.add((1, 1), "the file is empty: a policy starts with 'version: 1'")
@@ -413,8 +422,12 @@ def _match(data: dict) -> Match:
         confidence=_enums(Confidence, data.get("confidence")), impact=_enums(Impact, data.get("impact")),
         severity=_enums(str, data.get("severity")), repositories=_strings(data.get("repositories")),
         paths=_strings(data.get("paths")), not_paths=_strings(data.get("not_paths")),
-        max_files=data.get("max_files"), max_changed_lines=data.get("max_changed_lines"),
-        max_resources=data.get("max_resources"), window=_window(data.get("window")))
+        max_files=_count(data.get("max_files")), max_changed_lines=_count(data.get("max_changed_lines")),
+        max_resources=_count(data.get("max_resources")), window=_window(data.get("window")))
+
+
+def _count(value) -> int | None:
+    return int(value) if value is not None else None     # the schema's "integer" admits 3.0
 
 
 def _checks(values) -> tuple[RequiredCheck, ...]:

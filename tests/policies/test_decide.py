@@ -260,6 +260,15 @@ def test_a_repository_may_not_disable_fixes_unless_the_central_policy_allows_it(
     assert decide_publish(policies(repo=recommend), fix(), publish()).action is Action.PULL_REQUEST
 
 
+def test_a_repository_rule_window_narrows_but_never_widens():
+    repo = ("version: 1\nrules:\n  - name: nights-only\n    match: {window: {hours: \"22:00-06:00\", timezone: UTC}}\n"
+            "    action: automerge\n")
+    d = decide_merge(policies(repo=repo), fix(), merge())          # 10:00 UTC
+    assert reasons(d) == [(Reason.RULE_MATCHED, "all"), (Reason.OUTSIDE_WINDOW, "mon,tue,wed,thu,fri,sat,sun 22:00-06:00 UTC")]
+    d = decide_merge(policies(WINDOWED, repo), fix(), merge(now=NOW + timedelta(hours=1)))
+    assert d.action is Action.PULL_REQUEST and d.has(Reason.OUTSIDE_WINDOW)
+
+
 def test_repository_checks_are_added_to_the_central_ones():
     repo = "version: 1\nautomerge:\n  required_checks: [{name: e2e, app: buildkite}]\n"
     p = policies(repo=repo)
@@ -279,6 +288,14 @@ def test_an_invalid_repository_policy_blocks_automerge_but_not_pull_requests():
     assert d.action is Action.PULL_REQUEST
     assert reasons(d) == [(Reason.RULE_MATCHED, "all"), (Reason.REPO_POLICY_INVALID, ".github/iacbot.yml:3:5")]
     assert decide_publish(policies(ORDERED), fix(rule_ids=("CKV_NOISY_1",)), publish()).action is Action.IGNORE
+
+
+def test_a_str_policy_with_lone_surrogates_is_a_problem_not_a_crash():
+    import pytest as _pytest
+
+    from policies.model import PolicyError
+    with _pytest.raises(PolicyError, match="not UTF-8"):
+        load_policy("version: 1\nrules: []\n# \udcff\n", "central.yml")
 
 
 # -- fail closed -----------------------------------------------------------------------------------

@@ -103,6 +103,13 @@ def test_an_automerge_rule_without_any_required_check():
                    "(automerge.required_checks names none)"]
 
 
+def test_a_repository_policy_needs_no_required_checks_of_its_own():
+    from policies.load import load_repo_policy
+    repo = load_repo_policy("version: 1\nrules:\n  - {name: a, match: {}, action: automerge}\n", ".github/iacbot.yml")
+    assert lint(repo, KNOWN_IDS, KNOWN_CLASSES, repository=True) == ()
+    assert len(lint(repo, KNOWN_IDS, KNOWN_CLASSES)) == 1
+
+
 def test_a_mixed_category_rule_can_still_auto_merge():
     assert problems("  - {name: a, match: {categories: [network, logging]}, action: automerge}\n") == []
 

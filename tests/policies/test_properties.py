@@ -89,7 +89,7 @@ def _consistent(decision) -> None:
         assert not any(b.reason in BLOCKING for b in decision.reasons)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(central_policy, st.none() | repo_policy, fix_facts, publish_facts)
 def test_no_automerge_at_publish_while_a_guardrail_is_violated(central, repo, fix, facts):
     policies = _load(central, repo)
@@ -115,7 +115,7 @@ def test_no_automerge_at_merge_while_a_guardrail_is_violated(central, repo, fix,
     assert not (violations and d.action is Action.AUTOMERGE), violations
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(central_policy, repo_policy, fix_facts, publish_facts)
 def test_a_repository_policy_never_loosens(central, repo, fix, facts):
     policies = _load(central, repo)
@@ -133,7 +133,7 @@ def test_the_property_can_see_an_automerge():
     """The strategies reach AUTOMERGE at all (else the properties above would hold vacuously)."""
     seen = []
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(central_policy, fix_facts, st.data())
     def run(central, fix, data):
         policies = _load(central, None)
