@@ -148,3 +148,14 @@ def test_the_shipped_policies_lint_clean_against_the_real_catalog():
     classes = frozenset(r.fixer for r in label_rows(catalog)) | ids
     for path in sorted((Path(__file__).parents[2] / "policies" / "defaults").glob("*.yml")):
         assert lint(load_policy(path.read_bytes(), path.name), ids, classes) == (), path.name
+
+
+def test_check_policy_gives_load_errors_or_lint_findings():
+    from policies.check import check_policy
+    bad = check_policy("version: 1\nrules: [{name: a, match: {max_filez: 1}, action: ignore}]\n", "p.yml",
+                       KNOWN_IDS, KNOWN_CLASSES)
+    assert [p.text() for p in bad] == ["p.yml:2:27: rules[0].match: unknown key 'max_filez'; did you mean 'max_files'?"]
+    meaning = check_policy("version: 1\nrules: [{name: a, match: {max_files: 0}, action: ignore}]\n", "p.yml",
+                           KNOWN_IDS, KNOWN_CLASSES)
+    assert [p.text() for p in meaning] == ["p.yml:2:9: rule 'a': can never match: max_files: 0 (every fix changes a file)"]
+    assert check_policy("version: 1\n", ".github/iacbot.yml", KNOWN_IDS, KNOWN_CLASSES, repository=True) == ()
