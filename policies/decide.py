@@ -66,8 +66,8 @@ def _decide(policies: PolicySet, fix: FixFacts, now: datetime, global_kill: bool
         blocking += repo_invalid     # already listed above; it blocks all the same
         if blocking:
             action = Action.PULL_REQUEST
-            reasons.extend(b for b in blocking if b not in reasons)
-    return Decision(action, tuple(reasons), rule.name if rule else None,
+            reasons += blocking
+    return Decision(action, tuple(dict.fromkeys(reasons)), rule.name if rule else None,
                     repo_rule.name if repo_rule else None, central.digest, repo_digest)
 
 
