@@ -25,8 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 
 from fixers.models import Category, Confidence, Impact, Risk
-from policies.model import (DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule,
-                            Window)
+from policies.model import DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule, Window
 from policies.reasons import Action
 
 MAX_BYTES = 256 * 1024
