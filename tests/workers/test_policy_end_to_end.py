@@ -196,43 +196,65 @@ def revert_pair_push(world: Harness, repository: str, path: str, text: str) -> d
     return world.wait(published, "the push's fixes to be published (or declined)", 120)
 
 
+REVIEW_WITH_7_DAY_DECLINES = LOW_RISK_OUTSIDE_PROD.replace("action: automerge", "action: pull_request")
+
+
+def declined_pr(world: Harness):
+    """A push whose one fix becomes a PR; a person closes it unmerged and GitHub's signed
+    pull_request "closed" goes through the receiver. (repo, fingerprint, PR number, the record)."""
+    from workers import declined
+    repo = world.new_repo()
+    outcomes = world.push_and_wait(repo, {"k8s/web.yaml": HARDENED})
+    fp, number = the_pr(world, repo, outcomes, "CKV_K8S_20")
+    world.gh.close_pull(repo, number, login="alice")
+    closed_at = time.time()
+    headers, body = pull_request_closed_delivery(world.gh, repo, number, SECRET)
+    answer = world.receiver.post("/webhooks/github", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    record = world.wait(lambda: declined.load(world.r, repo, fp), "the decline to be recorded")
+    assert record.outcome == declined.DECLINED and record.pr_number == number
+    assert record.closed_by and abs(record.recorded_at - closed_at) < 60, record
+    return repo, fp, number, record
+
+
 def test_a_human_close_is_an_accepted_risk_with_an_expiry_and_the_finding_returns_after_it(world):
     from workers import declined
-    world.write_policy(LOW_RISK_OUTSIDE_PROD.replace("action: automerge", "action: pull_request"))
+    world.write_policy(REVIEW_WITH_7_DAY_DECLINES)
     try:
-        repo = world.new_repo()
-        outcomes = world.push_and_wait(repo, {"k8s/web.yaml": HARDENED})
-        fp, number = the_pr(world, repo, outcomes, "CKV_K8S_20")
-
-        # alice closes it unmerged; GitHub's signed pull_request "closed" reaches the receiver.
-        world.gh.close_pull(repo, number)
-        closed_at = time.time()
-        headers, body = pull_request_closed_delivery(world.gh, repo, number, SECRET)
-        answer = world.receiver.post("/webhooks/github", content=body, headers=headers)
-        assert answer.status_code == 202, answer.text
-        record = world.wait(lambda: declined.load(world.r, repo, fp), "the decline to be recorded")
-        assert record.outcome == declined.DECLINED and record.pr_number == number
+        repo, fp, number, record = declined_pr(world)
         assert record.expires_at is not None and record.expires_at > time.time() + DAY, record
-        assert abs(record.recorded_at - closed_at) < 60 and record.closed_by, record
 
         # While it lasts: the same source is not proposed again.
         again = revert_pair_push(world, repo, "k8s/web.yaml", HARDENED)
         assert [o["status"] for o in again.values()] == [declined.DECLINED], again
         assert [p.number for p in world.gh.repo(repo).pulls.values()] == [number]
 
-        # A day past its expiry (the record's clock moved back, as if closed that long ago): the
-        # finding is proposed again.
+        # A day past the expiry it was recorded with (its clock moved back, as if closed that long
+        # ago): the finding is proposed again, and the lapse is recorded, not silent.
         move_decline_clock(world, repo, fp, record.expires_at - time.time() + DAY)
         back = revert_pair_push(world, repo, "k8s/web.yaml", HARDENED)
         assert [o["status"] for o in back.values()] == ["created"], back
         new_number = next(iter(back.values()))["pr_number"]
         assert new_number != number and world.pull(repo, new_number).state == "open"
         lapsed = declined.load(world.r, repo, fp)
-        assert lapsed is None or lapsed.expired_at is not None or lapsed.pr_number == new_number, lapsed
-        # The term is the policy's (declines.expire_after_days: 7), not the default 90 days.
+        assert lapsed is not None and lapsed.expired_at is not None, lapsed
+    finally:
+        world.write_policy(LOW_RISK_OUTSIDE_PROD)
+
+
+def test_the_acceptance_lasts_as_long_as_the_policy_says(world):
+    """declines.expire_after_days: 7. Closed (by the record's clock) eight days ago: expired."""
+    from workers import declined
+    world.write_policy(REVIEW_WITH_7_DAY_DECLINES)
+    try:
+        repo, fp, number, record = declined_pr(world)
         closed = record.closed_at or record.recorded_at
-        assert abs(record.expires_at - (closed + 7 * DAY)) < 60, (
-            f"the acceptance runs {(record.expires_at - closed) / DAY:.1f} days; the policy says 7")
+        move_decline_clock(world, repo, fp, 8 * DAY)
+        back = revert_pair_push(world, repo, "k8s/web.yaml", HARDENED)
+        assert [o["status"] for o in back.values()] == ["created"], (
+            f"8 days after the close, under a 7-day policy, the finding was not proposed again: {back}; "
+            f"the acceptance was recorded for {(record.expires_at - closed) / DAY:.1f} days")
+        assert declined.load(world.r, repo, fp).expired_at is not None
     finally:
         world.write_policy(LOW_RISK_OUTSIDE_PROD)
 
