@@ -173,7 +173,8 @@ def test_a_pr_opened_by_a_person_from_an_iacbot_branch_with_a_green_check(world)
 
 # -- what the pull request holds -----------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [".github/iacbot.yml", "iacbot-policy.yml"], ids=["repo-policy", "central-policy-file"])
+@pytest.mark.parametrize("path", [".github/iacbot.yml", "iacbot-policy.yml", ".GitHub/IACBOT.yml"],
+                         ids=["repo-policy", "central-policy-file", "repo-policy-other-case"])
 def test_a_policy_change_inside_the_pr_itself(world, path):
     """The PR adds a policy file (the repository's, or the central policy repository's file name),
     in a commit that even claims iacbot's bot identity as author and committer: the PR touches a
@@ -308,6 +309,25 @@ def test_a_pr_a_person_closed_before_its_checks_completed(world):
     blocked(world, pr, Reason.PR_NOT_OPEN, payload=payload)
 
 
+def test_the_branch_reset_to_iacbots_own_older_commit_with_green_checks(world):
+    """iacbot's first commit had green CI; the default branch moved and iacbot rebuilt its branch
+    (a second commit of its own). A person force-pushes the branch back to the first one: every
+    commit on it is iacbot's and recorded, authored and committed by the bot, and its checks are
+    green, but it is not the commit the standing decision was made about."""
+    repo = world.new_repo(FILES)
+    pr = world.publish(repo, LOW_RISK)
+    green(world, pr)
+    world.gh.push_commit(repo, {"README.md": "# infra, moved\n"}, "Move main\n", login="octocat")
+    again = world.publish_outcome(repo, pr.fix)
+    assert again["status"] == "updated", again
+    rebuilt = world.pull(repo, pr.pr_number).head_sha
+    assert world.publish_record(repo, pr.pr_number).head_sha == rebuilt  # the standing decision's commit
+    world.gh.move_branch(repo, pr.branch, pr.head_sha)  # git push -f origin <first>:<branch>
+    pr.base_sha = world.default_head(repo)
+    seen = blocked(world, pr, Reason.HEAD_NOT_IACBOT_COMMIT, sha=pr.head_sha)
+    assert seen.merge is not None
+
+
 # -- what the fix is ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case, reason", [
@@ -322,6 +342,14 @@ def test_an_identity_network_or_secret_change_among_low_risk_ones(world, case, r
     attack = world.publish(repo, case)
     green(world, attack)
     blocked(world, attack, reason)
+
+
+def test_a_fix_to_a_file_under_github(world):
+    """The fix itself is to an IaC file under .github/ (a protected path): never merged on its own."""
+    repo = world.new_repo({**FILES, ".github/k8s/runner.yaml": K8S_POD})
+    pr = world.publish(repo, Case(LOW_RISK.rule_id, ".github/k8s/runner.yaml", K8S_POD, LOW_RISK.resource))
+    green(world, pr)
+    blocked(world, pr, Reason.PROTECTED_PATH)
 
 
 def test_an_assumed_value_fix_under_automerge_for_everything(world):
