@@ -4,7 +4,7 @@
     iacbot policy explain --policy FILE [--repo-policy FILE] (--pr-body FILE | --finding FILE)
                           [--merge-facts FILE] [--repository OWNER/NAME] [--at ISO-8601] [--json]
     iacbot policy simulate --policy FILE [--compare FILE] [--repo-policy FILE] (PATH | --findings FILE [PATH])
-                           [--labels-only] [--repository OWNER/NAME] [--at ISO-8601] [--json FILE]
+                           [--labels-only | --measure-all] [--repository OWNER/NAME] [--at ISO-8601] [--json FILE]
 
 Exit status (as the rest of the CLI): 0 done (check: every file is valid), 1 the scanner failed
 or the JSON could not be written, 2 a usage or input error, or (check) a file with a problem.
@@ -55,7 +55,9 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
                           help="the policy to compare with (the one in force): only findings whose action or "
                                "reasons change are listed, old -> new")
     simulate.add_argument("--labels-only", action="store_true",
-                          help="do not propose patches: faster, but the blast radius (changed lines) is not measured")
+                          help="read no file and propose no patch: the blast radius (changed lines) is not measured")
+    simulate.add_argument("--measure-all", action="store_true",
+                          help="propose every fix's patch (slower), not only those whose decision depends on its size")
     simulate.add_argument("--json", type=Path, metavar="FILE", help="write every finding's decision as JSON")
 
 

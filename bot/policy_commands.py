@@ -211,9 +211,9 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
             with errors.status("scanning…"):
                 findings, problems = scan_directory(scanner, root)
     results = policy_simulate.simulate(findings, policies, now, args.repository or "", catalog,
-                                       None if args.labels_only else root, compare)
+                                       None if args.labels_only else root, compare, args.measure_all)
     policy_render.print_simulation(console, results, policy_render.SimulationHeader(
-        args.policy, args.compare, now, args.repository, args.labels_only))
+        args.policy, args.compare, now, args.repository, args.labels_only, args.measure_all))
     for problem in problems:
         render.print_problem(errors, problem)
     if args.json:

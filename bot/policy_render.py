@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from bot.policy_facts import Facts
 from bot.policy_files import REPOSITORY, Checked
-from bot.policy_simulate import OPENS_NO_PR, Simulated, counts, reason_codes
+from bot.policy_simulate import NO_FIXER, NOT_MEASURED, NOT_NEEDED, OPENS_NO_PR, PATCH, Simulated, counts
+from bot.policy_table import print_table
 from bot.terminal import shown
 from policies.decision import Decision
 from policies.model import PolicySet
@@ -156,6 +156,7 @@ class SimulationHeader:
     at: datetime
     repository: str | None
     labels_only: bool
+    measure_all: bool = False
 
 
 def _reasons(decision: Decision) -> str:
@@ -163,7 +164,9 @@ def _reasons(decision: Decision) -> str:
 
 
 def _fix_cell(result: Simulated) -> str:
-    return {"patch": str(result.facts.changed_lines), "not-measured": "?"}.get(result.patch, result.patch)
+    """The fix's changed lines; "-" when the decision does not depend on them (not measured), "?"
+    when nothing was measured (--labels-only), else why no PR would be opened at all."""
+    return {PATCH: str(result.facts.changed_lines), NOT_NEEDED: "-", NOT_MEASURED: "?"}.get(result.patch, result.patch)
 
 
 def print_simulation(console: Console, results: Sequence[Simulated], header: SimulationHeader) -> None:
@@ -171,15 +174,14 @@ def print_simulation(console: Console, results: Sequence[Simulated], header: Sim
     findings = sum(len(r.findings) for r in results)
     title = (f"{sum(len(r.findings) for r in rows)} of {findings} findings change between {header.compare} (old) and "
              f"{header.policy} (new)" if header.compare else f"{findings} findings under {header.policy}")
-    table = Table(title=title, title_justify="left")
     columns = ["fingerprint", "rule", "category", "risk", "confidence", "lines"]
     columns += ["action old -> new", "reasons old -> new"] if header.compare else ["action", "reasons"]
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    cells = []
     for result in rows:
         fix = result.facts.fix
-        labels = [fix.category.value if fix.category else "-", fix.risk.value if fix.risk else "-",
-                  fix.confidence.value if fix.confidence else "-"]
+        labels = [Text(fix.fingerprint), None, shown(fix.category.value if fix.category else "-"),
+                  shown(fix.risk.value if fix.risk else "-"), shown(fix.confidence.value if fix.confidence else "-"),
+                  shown(_fix_cell(result))]
         if header.compare:
             old, new = result.compared, result.decision
             action = shown(f"{old.action.value} -> {new.action.value}")
@@ -188,8 +190,9 @@ def print_simulation(console: Console, results: Sequence[Simulated], header: Sim
             action = shown(result.decision.action.value, ACTION_STYLE[result.decision.action])
             reasons = shown(_reasons(result.decision))
         for finding in result.findings:
-            table.add_row(fix.fingerprint, shown(finding.rule_id), *labels, _fix_cell(result), action, reasons)
-    console.print(table)
+            labels[1] = shown(finding.rule_id)
+            cells.append([*labels, action, reasons])
+    print_table(console, title, columns, cells)
     console.print(shown(summary(results, header)), soft_wrap=True)
 
 
@@ -213,6 +216,11 @@ def summary(results: Sequence[Simulated], header: SimulationHeader) -> str:
                  + ", ".join(f"{k} {v}" for k, v in sorted(no_pr.items())) + ")")
     if header.labels_only:
         text += ". Blast radius not measured (--labels-only): rules limited by max_changed_lines did not match"
+    else:
+        measured = sum(1 for r in results if r.patch not in (NOT_NEEDED, NOT_MEASURED, NO_FIXER))
+        text += (f". Patches proposed (not verified) for every fix ({measured}; --measure-all)" if header.measure_all
+                 else f". Patches proposed (not verified) for the {measured} fixes whose decision depends on their "
+                      "changed lines (--measure-all: every fix)")
     if not header.repository:
         text += ". No --repository: rules that name repositories did not match"
-    return text + f". Lines: changed lines of the proposed patch (not verified); {SIMULATE_NOTE}."
+    return text + f"; {SIMULATE_NOTE}."

@@ -12,19 +12,23 @@ guardrails (commits, checks, head, hourly limit) apply later and can only make i
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
+import re
 from collections import Counter
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from bot import policy_facts
 from fixers import registry
-from fixers.engine import repo_facts
+from fixers.terraform.provider import aws_provider_major
 from fixers.locate.by_line import resource_at_line
 from fixers.models import Finding, FixContext, NoChange, Patched, RepoFacts, RuleMeta, Unknown
 from fixers.syntax import file_kind, parse_error
-from fixers.workspace import read_source
+from fixers.workspace import read_source, terraform_texts
 from policies.decide import decide_publish
 from policies.decision import Decision
 from policies.facts import PublishFacts, changed_lines
@@ -37,6 +41,7 @@ REFUSED = "refused"          # the fixer cannot propose a safe patch: no PR
 NO_FIXER = "no-fixer"        # no fixer handles the rule: no PR
 UNREADABLE = "unreadable"    # the file cannot be read or parsed here: no PR
 NOT_MEASURED = "not-measured"  # labels only: the files were not read
+NOT_NEEDED = "not-needed"      # the decision is the same whatever the fix's size: no patch was proposed
 OPENS_NO_PR = frozenset({NO_CHANGE, REFUSED, NO_FIXER, UNREADABLE})
 
 
@@ -65,8 +70,7 @@ def group_fixes(findings: Iterable[Finding], catalog: Mapping[str, RuleMeta],
     groups: dict[str, dict[str, Finding]] = {}
     for finding in findings:
         if not finding.resource and sources and finding.file in sources:
-            finding = Finding(**{**finding.__dict__,
-                                 "resource": resource_at_line(finding.file, sources[finding.file], finding.line_start)})
+            finding = replace(finding, resource=resource_at_line(finding.file, sources[finding.file], finding.line_start))
         finding = policy_facts.complete(finding, catalog)
         groups.setdefault(finding.fingerprint(), {}).setdefault(finding.rule_id, finding)
     return [tuple(group.values()) for group in groups.values()]
@@ -109,27 +113,90 @@ def measure(group: Sequence[Finding], source: str | None, problem: str, catalog:
 
 def simulate(findings: Sequence[Finding], policies: PolicySet, now: datetime, repository: str,
              catalog: Mapping[str, RuleMeta], root: Path | None, compare: PolicySet | None = None,
-             on_fix: Callable[[], None] | None = None) -> list[Simulated]:
+             measure_all: bool = False) -> list[Simulated]:
     """Every fix of ``findings``, decided under ``policies`` (and ``compare``). ``root``: the
-    repository the findings are in, read to measure each fix's blast radius; None: labels only."""
+    repository the findings are in, read to measure a fix's blast radius; None: labels only.
+
+    Proposing patches is most of the cost (a fixer re-parses what it wrote), so only the fixes
+    whose decision depends on their changed lines are measured, unless ``measure_all``: the
+    decision for 0 lines and for more than any limit is the same, and a rule matching both
+    matches every size in between (``max_changed_lines`` is the only size fact decided at
+    publish time, and a rule matches fewer fixes as they grow), so no size can change it."""
     sources, problems = _sources(root, {f.file for f in findings})
     groups = group_fixes(findings, catalog, sources)
-    repo = repo_facts(root) if root is not None else RepoFacts()
     publish = PublishFacts(now=now)
+
+    def decide(facts: policy_facts.Facts) -> tuple[Decision, Decision | None]:
+        return (decide_publish(policies, facts.fix, publish),
+                decide_publish(compare, facts.fix, publish) if compare is not None else None)
+
+    unmeasured = [policy_facts.fix_facts(group, repository, catalog, None) for group in groups]
+    decided = [decide(facts) for facts in unmeasured]
+    status: dict[int, tuple[str, str, int | None]] = {}
+    for index, group in enumerate(groups):
+        if registry.fixer_for(group[0].rule_id, catalog) is None:
+            status[index] = (NO_FIXER, f"no fixer handles {group[0].rule_id}", None)
+        elif root is None:
+            status[index] = (NOT_MEASURED, "", None)
+        elif not measure_all and decide(policy_facts.fix_facts(group, repository, catalog, 0)) == decided[index]:
+            status[index] = (NOT_NEEDED, "", None)
+    wanted = [i for i in range(len(groups)) if i not in status]
+    terraform = any(file_kind(groups[i][0].file) == "terraform" for i in wanted)
+    repo = repository_facts(root) if root is not None and terraform else RepoFacts()
+    status.update(_measure_all(groups, wanted, sources, problems, catalog, repo))
     results = []
-    for group in groups:
-        if root is None:
-            patch, why, lines = NOT_MEASURED, "", None
-        else:
-            patch, why, lines = measure(group, sources.get(group[0].file), problems.get(group[0].file, ""),
-                                        catalog, repo)
-        facts = policy_facts.fix_facts(group, repository, catalog, lines)
-        decision = decide_publish(policies, facts.fix, publish)
-        compared = decide_publish(compare, facts.fix, publish) if compare is not None else None
-        results.append(Simulated(group, facts, patch, why, decision, compared))
-        if on_fix:
-            on_fix()
+    for index, group in enumerate(groups):
+        patch, why, lines = status[index]
+        facts, decision = unmeasured[index], decided[index]
+        if lines is not None:
+            facts = policy_facts.fix_facts(group, repository, catalog, lines)
+            decision = decide(facts)
+        results.append(Simulated(group, facts, patch, why, *decision))
     return results
+
+
+#: A file whose blocks can constrain the AWS provider's version has a top-level `terraform` or
+#: `provider` block; only those are parsed (python-hcl2 costs tens of ms a file).
+_MAY_CONSTRAIN = re.compile(r"^\s*(?:terraform|provider)\b", re.MULTILINE)
+
+
+def repository_facts(root: Path) -> RepoFacts:
+    """fixers.engine.repo_facts, parsing only the files that can say anything about it (the
+    same answer: aws_provider_major reads only `terraform` and `provider` blocks)."""
+    texts = {path: text for path, text in terraform_texts(root).items() if _MAY_CONSTRAIN.search(text)}
+    return RepoFacts(aws_provider_major=aws_provider_major(texts))
+
+
+#: Below this many fixes to measure, forking workers costs more than it saves.
+PARALLEL_FROM = 64
+_WORK: tuple | None = None     # what forked workers measure from (inherited, never pickled)
+
+
+def _measure_all(groups, wanted: list[int], sources, problems, catalog, repo) -> dict[int, tuple]:
+    """{index: measure(...)} for the ``wanted`` groups. File by file: the fixers' parse caches are
+    keyed by text and small, so a file's original text stays cached while each of its fixes is
+    proposed on it. With many fixes, the files are shared among forked processes, one per core."""
+    by_file: dict[str, list[int]] = {}
+    for index in wanted:
+        by_file.setdefault(groups[index][0].file, []).append(index)
+    batches = list(by_file.values())
+    workers = min(os.cpu_count() or 1, len(batches))
+    global _WORK
+    _WORK = (groups, sources, problems, catalog, repo)
+    try:
+        if len(wanted) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return dict(pair for batch in batches for pair in _measure_batch(batch))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return dict(pair for done in pool.map(_measure_batch, batches, chunksize=max(1, len(batches) // (workers * 4)))
+                        for pair in done)
+    finally:
+        _WORK = None
+
+
+def _measure_batch(indices: list[int]) -> list[tuple[int, tuple]]:
+    groups, sources, problems, catalog, repo = _WORK
+    return [(i, measure(groups[i], sources.get(groups[i][0].file), problems.get(groups[i][0].file, ""), catalog, repo))
+            for i in indices]
 
 
 def _sources(root: Path | None, paths: set[str]) -> tuple[dict[str, str], dict[str, str]]:
