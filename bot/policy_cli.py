@@ -54,10 +54,11 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     simulate.add_argument("--compare", type=Path, metavar="FILE",
                           help="the policy to compare with (the one in force): only findings whose action or "
                                "reasons change are listed, old -> new")
-    simulate.add_argument("--labels-only", action="store_true",
-                          help="read no file and propose no patch: the blast radius (changed lines) is not measured")
-    simulate.add_argument("--measure-all", action="store_true",
-                          help="propose every fix's patch (slower), not only those whose decision depends on its size")
+    size = simulate.add_mutually_exclusive_group()
+    size.add_argument("--labels-only", action="store_true",
+                      help="read no file and propose no patch: the blast radius (changed lines) is not measured")
+    size.add_argument("--measure-all", action="store_true",
+                      help="propose every fix's patch (slower), not only those whose decision depends on its size")
     simulate.add_argument("--json", type=Path, metavar="FILE", help="write every finding's decision as JSON")
 
 

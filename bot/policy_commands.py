@@ -39,7 +39,8 @@ def run(args, console: Console, errors: Console,
             return _explain(args, console, errors)
         return _simulate(args, console, errors, open_scanner)
     except UsageError as exc:
-        render.print_problem(errors, exc, prefix="iacbot: ")
+        for line in str(exc).splitlines():   # a policy's problems, one FILE:LINE:COL a line
+            render.print_problem(errors, line, prefix="iacbot: ")
         return EXIT_USAGE
     except ScannerError as exc:
         render.print_problem(errors, exc, prefix="iacbot: scanner: ")
@@ -147,18 +148,18 @@ def _explain(args, console: Console, errors: Console) -> int:
         else:
             facts = policy_facts.from_finding(_read_json(args.finding, "--finding"), catalog, args.repository or "")
             given = f"the finding in {args.finding}"
-        merge = (policy_facts.merge_facts(_read_json(args.merge_facts, "--merge-facts"), now)
-                 if args.merge_facts else None)
     except policy_facts.FactsError as exc:
-        flag = "--pr-body" if args.pr_body else "--finding"
-        source = args.pr_body or args.finding
-        if args.merge_facts and "merge facts" in str(exc):
-            flag, source = "--merge-facts", args.merge_facts
-        raise UsageError(f"{flag} {source}: {exc}") from None
-    if merge is not None and not facts.measured:
-        raise UsageError("--merge-facts: the fix's changed lines are not known (the input has no changed_lines), "
-                         "and the merge-time diff guardrail compares the pull request with them; add "
-                         "\"changed_lines\" to the finding, or explain without --merge-facts")
+        raise UsageError(f"{'--pr-body' if args.pr_body else '--finding'} {args.pr_body or args.finding}: {exc}") from None
+    merge = None
+    if args.merge_facts:
+        if not facts.measured:
+            raise UsageError("--merge-facts: the fix's changed lines are not known (the input has no changed_lines), "
+                             "and the merge-time diff guardrail compares the pull request with them; add "
+                             "\"changed_lines\" to the finding, or explain without --merge-facts")
+        try:
+            merge = policy_facts.merge_facts(_read_json(args.merge_facts, "--merge-facts"), now)
+        except policy_facts.FactsError as exc:
+            raise UsageError(f"--merge-facts {args.merge_facts}: {exc}") from None
     policies = _policy_set(args.policy, args.repo_policy, errors)
     published = decide_publish(policies, facts.fix, PublishFacts(now=now))
     merged = decide_merge(policies, facts.fix, merge) if merge is not None else None

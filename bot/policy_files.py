@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fixers import registry
 from fixers.catalog import load_catalog
+from policies.lint import lint
 from policies.load import load_policy, load_repo_policy
 from policies.model import Policy, PolicyError, PolicyProblem
 
@@ -77,14 +78,13 @@ def load(path: Path, kind: str) -> tuple[Policy | None, tuple[PolicyProblem, ...
 
 
 def check(path: Path, kind: str) -> Checked:
-    """Load, then lint what loaded against the rules and fix classes this iacbot knows."""
-    try:
-        from policies.lint import lint  # TEMP until policy-core's lint is merged
-    except ImportError:
-        def lint(*_): return ()
+    """Load, then lint what loaded against the rules and fix classes this iacbot knows (as
+    policies.check.check_policy does, keeping the policy for explain and simulate). Every lint
+    finding is an error: each names a rule that does not do what it says (it names nothing, can
+    never match, is shadowed, or a guardrail always blocks it) or a window that never opens."""
     policy, problems = load(path, kind)
     if policy is not None:
-        problems = tuple(lint(policy, known_rule_ids(), known_fix_classes()))
+        problems = lint(policy, known_rule_ids(), known_fix_classes(), repository=kind == REPOSITORY)
     return Checked(path, kind, policy, problems)
 
 
