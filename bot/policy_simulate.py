@@ -24,10 +24,10 @@ from typing import Iterable, Mapping, Sequence
 
 from bot import policy_facts
 from fixers import registry
-from fixers.terraform.provider import aws_provider_major
 from fixers.locate.by_line import resource_at_line
-from fixers.models import Finding, FixContext, NoChange, Patched, RepoFacts, RuleMeta, Unknown
+from fixers.models import Finding, FixContext, Patched, RepoFacts, RuleMeta, Unknown
 from fixers.syntax import file_kind, parse_error
+from fixers.terraform.provider import aws_provider_major
 from fixers.workspace import read_source, terraform_texts
 from policies.decide import decide_publish
 from policies.decision import Decision
