@@ -265,7 +265,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place, **told)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
-                             trigger=data.get("trigger"), repo=repo, decision_lines=decision_lines(chosen),
+                             trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
                              decision_label=ACTION_LABELS[chosen.action],
                              request_reviews=chosen.action is Action.PULL_REQUEST)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)

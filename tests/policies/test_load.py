@@ -254,3 +254,23 @@ def test_loading_hostile_json_never_crashes_with_anything_but_policy_error():
             assert all(p.line >= 1 and p.column >= 1 for p in e.problems)
 
     run()
+
+
+def test_loading_hostile_yaml_text_never_crashes_with_anything_but_policy_error():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(["version: 1\n", "rules:\n", "  - ", "name: a", "match: {}", "action: automerge",
+                              "&a ", "*a", "!!str ", "? ", ": ", "[", "]", "{", "}", ", ", "\n", "  ", "- ", "'",
+                              '"', "#", "---\n", "%YAML 1.1\n", "<<: ", "\t", "\ufeff", "window: ", "timezone: X"])
+    text = st.lists(pieces | st.text(max_size=3), max_size=40).map("".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(text)
+    def run(value):
+        try:
+            load_policy(value, "p.yml")
+        except PolicyError as e:
+            assert e.problems and all(p.line >= 1 and p.column >= 1 for p in e.problems)
+
+    run()
