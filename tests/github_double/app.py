@@ -51,6 +51,8 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("POST", R + r"/git/refs", h.create_ref, ("contents", "write")),
         ("PATCH", R + r"/git/refs/(?P<ref>.+)", h.update_ref, ("contents", "write")),
         ("DELETE", R + r"/git/refs/(?P<ref>.+)", h.delete_ref, ("contents", "write")),
+        ("GET", R + r"/branches", hm.list_branches, ("contents", "read")),
+        ("GET", R + r"/rules/branches/(?P<branch>.+)", hm.branch_rules, ("metadata", "read")),
         # Before get_branch: a branch name may hold '/', so the longer paths must match first.
         ("GET", R + r"/branches/(?P<branch>.+)/protection/required_status_checks/contexts",
          hc.get_required_contexts, ("administration", "read")),
@@ -80,6 +82,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/statuses/(?P<ref>[^/]+)", hc.list_statuses, ("statuses", "read")),  # the older spelling
         ("GET", R + r"/commits/(?P<ref>.+)/status", hc.combined_status, ("statuses", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)/statuses", hc.list_statuses, ("statuses", "read")),
+        ("GET", R + r"/commits/(?P<commit_sha>[^/]+)/pulls", hm.pulls_for_commit, ("pull_requests", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)", hm.get_commit, ("contents", "read")),  # after the longer ones
         # Merging writes the base branch: GitHub asks for contents:write, not pull_requests.
         ("PUT", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.merge_pull, ("contents", "write")),
@@ -103,6 +106,9 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/issues/(?P<issue_number>\d+)/comments", hi.list_comments, ("issues", "read")),
         ("POST", R + r"/issues/(?P<issue_number>\d+)/comments", hi.create_comment, ("issues", "write")),
         ("POST", R + r"/issues/(?P<issue_number>\d+)/labels", hi.add_labels, ("issues", "write")),
+        ("GET", R + r"/issues/(?P<issue_number>\d+)/labels", hi.list_labels, ("issues", "read")),
+        ("PUT", R + r"/issues/(?P<issue_number>\d+)/labels", hi.set_labels, ("issues", "write")),
+        ("DELETE", R + r"/issues/(?P<issue_number>\d+)/labels/(?P<name>[^/]+)", hi.remove_label, ("issues", "write")),
     ]
 ]
 

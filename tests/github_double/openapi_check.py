@@ -33,8 +33,9 @@ _SLASHY_TAILS = [
     re.compile(r"^(/repos/[^/]+/[^/]+/contents/)(.+)\Z", re.DOTALL),  # git allows a newline in a name
     re.compile(r"^(/repos/[^/]+/[^/]+/git/(?:ref|refs|matching-refs)/)(.+)$"),
     re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection(?:/required_status_checks(?:/contexts)?)?)?$"),
-    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs|/check-suites|/status|/statuses)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs|/check-suites|/status|/statuses|/pulls)$"),
     re.compile(r"^(/repos/[^/]+/[^/]+/compare/)(.+)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/rules/branches/)(.+)$"),
     re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)$"),  # a bare commits/{ref}, tried after the above  # base...head, each may be a branch with '/'
 ]
 
@@ -212,10 +213,10 @@ class Validator:
             return req, []  # KNOWN DIFFERENCE 2 (see check_response): nothing to match against
 
         errors = []
-        # KNOWN DIFFERENCE 3: PyGithub's add_to_labels() sends a bare JSON array of names, which
-        # GitHub accepts (its docs say so) but the description's oneOf has only the object form.
-        # Check the array ourselves, then validate it wrapped the documented way.
-        if method == "post" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels", path):
+        # KNOWN DIFFERENCE 3: PyGithub's add_to_labels() and set_labels() send a bare JSON array of
+        # names, which GitHub accepts (its docs say so) but the description's oneOf has only the
+        # object form. Check the array ourselves, then validate it wrapped the documented way.
+        if method in ("post", "put") and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels", path):
             try:
                 parsed = json.loads(body or b"null")
             except ValueError:

@@ -267,9 +267,13 @@ class GitHubDouble:
         with self.world.lock:
             self._repo(repo_full_name).protection.pop(branch, None)
 
-    def set_mergeable(self, repo_full_name: str, number: int, mergeable: bool | None) -> None:
+    def set_mergeable(self, repo_full_name: str, number: int, mergeable: bool | str | None) -> None:
         """What GitHub's mergeability job found: False makes PR `number` unmergeable (405 on merge,
-        `mergeable_state: dirty`); None lets the double compute it again (conflicts)."""
+        `mergeable_state: dirty`); "unknown" shows `mergeable: null` as right after a push, before
+        GitHub has computed it (a merge still goes by the real state); None lets the double compute
+        it again (conflicts, protection)."""
+        if mergeable not in (True, False, None, "unknown"):
+            raise ValueError("mergeable must be True, False, None or 'unknown'")
         with self.world.lock:
             hm.set_mergeable_checked(self._repo(repo_full_name), number, mergeable)
 

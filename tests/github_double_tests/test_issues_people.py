@@ -151,3 +151,20 @@ def test_issue_routes_enforce_the_token_scope(gh, private_key):
         assert status(method, path, elsewhere, **kw) == 404, (method, path)
     # Without checks permission the suites are hidden: 403.
     assert status("GET", "/commits/main/check-suites", issues_read) == 403
+
+
+def test_labels_are_listed_replaced_and_removed(gh, private_key):
+    repo = bot_repo(gh, token(gh, private_key))
+    issue = repo.get_issue(gh.open_issue("octo/infra", "labels", labels=["a", "b"]))
+    assert [lab.name for lab in issue.get_labels()] == ["a", "b"]
+    issue.set_labels("c", "d")
+    assert [lab.name for lab in repo.get_issue(issue.number).labels] == ["c", "d"]
+    issue.remove_from_labels("c")
+    assert [lab.name for lab in repo.get_issue(issue.number).labels] == ["d"]
+    with pytest.raises(GithubException) as err:
+        issue.remove_from_labels("zzz")
+    assert err.value.status == 404
+    pr = bot_pr(gh, repo, "fix-labels")
+    pr.add_to_labels("iacbot:blocked")
+    pr.remove_from_labels("iacbot:blocked")
+    assert repo.get_pull(pr.number).labels == []
