@@ -132,9 +132,7 @@ def write(repo: Repository, identity: AppIdentity, repository: str, s: render.Se
         log.warning("%s: people's text in dashboard #%s leaves no room for iacbot's section", repository,
                     found.number)
         return issues.NONE
-    if current.state != "open":
-        current.edit(body=text, state="open")
-        return issues.REOPENED
+    # A dashboard a person closed stays closed (they chose not to see it); its text is kept current.
     if _same_but_time(current.body or "", text):
         return issues.UNCHANGED
     current.edit(body=text)

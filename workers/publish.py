@@ -246,6 +246,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                  ", ".join(b.reason.value for b in chosen.reasons))
         if chosen.action in (Action.IGNORE, Action.RECOMMEND):
             _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default)
+            pr_cap.discard(r, repository, fingerprint)  # no PR will be opened: it waits for no slot
             request_refresh(r, installation_id, repository)
             status = IGNORED if chosen.action is Action.IGNORE else RECOMMENDED
             return _outcome(job_id, fingerprint, status, rule=chosen.rule, repo_rule=chosen.repo_rule, **told)
@@ -264,7 +265,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place, **told)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
-                             trigger=data.get("trigger"), repo=repo, decision_lines=decision_lines(chosen),
+                             trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
                              decision_label=ACTION_LABELS[chosen.action],
                              request_reviews=chosen.action is Action.PULL_REQUEST)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)

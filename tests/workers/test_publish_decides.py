@@ -35,7 +35,7 @@ from tests.workers.test_reliability import (  # noqa: F401  (fixtures gh, privat
     store_fix,
     worker_env,
 )
-from workers import decision_store
+from workers import decision_store, switches
 from workers.remediation import Fix
 
 MARKER = "<!-- iacbot:issue:policy -->"
@@ -107,6 +107,8 @@ def test_an_invalid_policy_fails_closed_and_one_issue_says_why_until_it_is_fixed
         [again] = iacbot_issues(gh)
         assert again["number"] == ours["number"]                       # updated, not duplicated
         assert "central.yml:6:5" in again["body"] and "central.yml:5:13" not in again["body"]
+        body = gh.repo(REPO_NAME).pulls[first["pr_number"]].body       # the PR shows the decision as it is now
+        assert second["status"] == "exists" and "central.yml:6:5" in body and "central.yml:5:13" not in body
 
         third = publish(gh, redis_db, celery, log, escalation_fix(), central, policy("pull_request"))
         assert third["decision"]["action"] == "pull_request"
@@ -150,6 +152,19 @@ def test_pull_request_and_automerge_label_the_pr_and_store_the_decision(gh, redi
         assert low["status"] == "created" and low["decision"]["action"] == "automerge", low
         medium = publish(gh, redis_db, celery, log, make_fix(), central, automerge)
         assert medium["status"] == "created" and medium["decision"]["action"] == "pull_request", medium
+        # the repository's kill switch, turned on at run time: the same fix again is for review only
+        switches.set_repo(redis_db, REPO_NAME, True)
+        stopped = publish(gh, redis_db, celery, log, escalation_fix(), central, automerge)
+        switches.set_repo(redis_db, REPO_NAME, False)
+        assert stopped["status"] == "exists" and stopped["pr_number"] == low["pr_number"], stopped
+        assert stopped["decision"]["action"] == "pull_request"
+        assert {"reason": "kill-switch-repository", "subject": ""} in stopped["decision"]["reasons"]
+        relabelled = gh.repo(REPO_NAME).pulls[low["pr_number"]]
+        assert REVIEW_REQUIRED_LABEL in relabelled.labels and AUTOMERGE_LABEL not in relabelled.labels
+        assert "iacbot" in relabelled.labels and "kill-switch-repository" in relabelled.body
+        assert decision_store.for_pr(redis_db, REPO_NAME, low["pr_number"]).decision.action.value == "pull_request"
+        back = publish(gh, redis_db, celery, log, escalation_fix(), central, automerge)
+        assert back["decision"]["action"] == "automerge"
     repo = gh.repo(REPO_NAME)
     auto, review = repo.pulls[low["pr_number"]], repo.pulls[medium["pr_number"]]
     assert AUTOMERGE_LABEL in auto.labels and REVIEW_REQUIRED_LABEL not in auto.labels
