@@ -168,6 +168,11 @@ class Stage:
 
     # -- deciding -----------------------------------------------------------------------------
     def job(self, *numbers: int, head_sha: str | None = None) -> dict:
+        """A checks_completed job as the receiver makes it, for PRs ``numbers`` (their head by
+        default: what a check event on them names), or for ``head_sha`` alone."""
+        if head_sha is None:
+            pulls = self.gh.repo(REPO_NAME).pulls
+            head_sha = pulls[numbers[0]].head_sha if numbers and numbers[0] in pulls else "0" * 40
         return {"kind": "checks_completed", "event": "check_suite", "delivery_id": str(uuid.uuid4()),
                 "repository": REPO_NAME, "installation_id": self.installation.id, "head_sha": head_sha,
                 "pull_request_numbers": list(numbers)}
