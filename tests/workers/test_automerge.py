@@ -27,6 +27,7 @@ from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO
 from bot.settings import CommonSettings
 from workers import automerge, decision_store, merge_lock, switches, sweep
 from workers.celery_app import make_celery
+from workers.publish import AUTOMERGE_LABEL
 
 HELD = 3.0  # seconds the double holds a request while a test changes the world under it
 
@@ -91,6 +92,17 @@ def test_a_low_risk_fix_merges_once_its_required_check_is_green_on_the_head_and_
         assert len(stage.merge_calls()) == 1
         assert decision_store.merges_since(stage.r, REPO_NAME, time.time() - 60) == 1
     assert gh.unrevoked_tokens(keep=(gh.reader_token,)) == []
+
+
+def test_published_by_publish_job_and_merged_by_consider_merge_on_the_same_worker(stage, gh, celery, tmp_path):
+    log = tmp_path / "worker.log"
+    with celery_worker("publish", stage.worker_env(), log, "publish-merge"):
+        pr = stage.publish_on_worker(celery)
+        assert stage.record(pr, decision_store.PUBLISH).decision.action.value == "automerge"
+        assert AUTOMERGE_LABEL in gh.repo(REPO_NAME).pulls[pr.number].labels
+        stage.green(pr)
+        merged = outcome_of(stage.send(celery, pr.number), pr.number)
+    assert merged["outcome"] == automerge.MERGED and stage.merged() == [pr.number], merged
 
 
 def test_a_check_event_without_pr_numbers_finds_the_pr_by_its_head_sha(stage, gh, celery, tmp_path):
