@@ -50,8 +50,8 @@ from bot.github.auth import installation_session
 from bot.github.client import client
 from bot.github.merge import DEFAULT_METHOD, MergeResult, merge_pinned, single_attempt_client
 from bot.github.merge_note import blocked_note, lasting_reasons, post_note
-from bot.github.names import is_repository
 from bot.github.ownership import AppIdentity, CommitLedger
+import jobs
 from policies.decide import decide_merge
 from policies.decision import Decision
 from policies.facts import MergeFacts
@@ -165,27 +165,11 @@ def _reasons_json(decision: Decision) -> tuple[dict, ...]:
 
 
 def validate_job(job: Any) -> dict[str, Any]:
-    if not isinstance(job, dict):
-        raise ValueError("consider_merge needs a checks_completed job description")
-    repository, installation = job.get("repository"), job.get("installation_id")
-    if not isinstance(repository, str) or not is_repository(repository):
-        raise ValueError("consider_merge: the job names no valid repository")
-    if not isinstance(installation, int) or isinstance(installation, bool):
-        raise ValueError("consider_merge: the job has no installation id")
-    head = job.get("head_sha")
-    if head is not None and not (isinstance(head, str) and len(head) == 40
-                                 and all(c in "0123456789abcdefABCDEF" for c in head)):
-        raise ValueError("consider_merge: head_sha is not a commit SHA")
-    numbers = job.get("pull_request_numbers") or []
-    if not isinstance(numbers, list):
-        raise ValueError("consider_merge: pull_request_numbers is not a list")
-    clean = []
-    for n in numbers[:MAX_PULLS_PER_JOB]:
-        if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2 ** 31 and n not in clean:
-            clean.append(n)
-    if not clean and head is None:
-        raise ValueError("consider_merge: the job names neither pull requests nor a head SHA")
-    return {**job, "pull_request_numbers": clean}
+    """The checks_completed job (jobs.ChecksCompleted: the one definition the receiver uses too),
+    as a message, its PR numbers without repeats. ValueError naming the field that is wrong."""
+    checked = jobs.ChecksCompleted.from_message(job)
+    numbers = list(dict.fromkeys(n for n in checked.pull_request_numbers if 0 < n < 2 ** 31))
+    return {**checked.to_message(), "pull_request_numbers": numbers[:MAX_PULLS_PER_JOB]}
 
 
 # -- one pull request --------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import Any, Iterator
 
 import redis
 
+import jobs
+from jobs.kinds import CHECK_EVENTS
 from workers import decision_store
 from workers.automerge import MAX_PULLS_PER_JOB, is_candidate, is_settled, publish_records
 from workers.celery_app import MERGE_TASK, PUBLISH_QUEUE, SWEEP_TASK, app
@@ -53,9 +55,9 @@ def _record(raw) -> decision_store.DecisionRecord | None:
         return None
 
 
-def open_candidates(r: redis.Redis) -> dict[tuple[str, int], list[int]]:
-    """(repository as recorded, installation id) -> the PR numbers to decide again."""
-    found: dict[tuple[str, int], set[int]] = defaultdict(set)
+def open_candidates(r: redis.Redis) -> dict[tuple[str, int], dict[int, str]]:
+    """(repository as recorded, installation id) -> {PR number: the commit iacbot published} to decide again."""
+    found: dict[tuple[str, int], dict[int, str]] = defaultdict(dict)
     for key in _index_keys(r):
         repository = key[len(decision_store.PR_INDEX_PREFIX):]
         for publish in publish_records(r, repository, MAX_PULLS_PER_REPOSITORY):
@@ -63,8 +65,12 @@ def open_candidates(r: redis.Redis) -> dict[tuple[str, int], list[int]]:
                 continue
             merge = _record(r.hget(key, f"{int(publish.pr_number)}:{decision_store.MERGE}"))
             if not is_settled(merge):
-                found[(publish.repository, publish.installation_id)].add(int(publish.pr_number))
-    return {k: sorted(v) for k, v in found.items()}
+                found[(publish.repository, publish.installation_id)][int(publish.pr_number)] = publish.head_sha
+    return dict(found)
+
+
+#: The job's ``event``: "sweep" once jobs.kinds knows it, else the event a check suite sends.
+SWEEP_EVENT = "sweep" if "sweep" in CHECK_EVENTS else "check_suite"
 
 
 def sweep(r: redis.Redis, interval: int, now: float | None = None, send=None) -> list[dict[str, Any]]:
@@ -74,14 +80,18 @@ def sweep(r: redis.Redis, interval: int, now: float | None = None, send=None) ->
     send = send or (lambda job, task_id: app.send_task(MERGE_TASK, args=[job], queue=PUBLISH_QUEUE,
                                                        task_id=task_id, ignore_result=True))
     sent = []
-    for (repository, installation_id), numbers in sorted(open_candidates(r).items()):
+    for (repository, installation_id), pulls in sorted(open_candidates(r).items()):
+        numbers = sorted(pulls)
         for start in range(0, len(numbers), MAX_PULLS_PER_JOB):
             chunk = numbers[start:start + MAX_PULLS_PER_JOB]
             task_id = f"sweep:{bucket}:{repository.lower()}:{start // MAX_PULLS_PER_JOB}"
             if not r.set(SENT_PREFIX + task_id, "1", nx=True, ex=2 * interval):
                 continue  # this interval's sweep already sent it
-            job = {"kind": "checks_completed", "event": "sweep", "delivery_id": task_id, "repository": repository,
-                   "installation_id": installation_id, "head_sha": None, "pull_request_numbers": chunk}
+            # A checks_completed job like the receiver's; head_sha is the first PR's published
+            # commit (consider_merge reads every PR's head itself).
+            job = jobs.ChecksCompleted(delivery_id=task_id, repository=repository, installation_id=installation_id,
+                                       event=SWEEP_EVENT, head_sha=pulls[chunk[0]],
+                                       pull_request_numbers=tuple(chunk)).to_message()
             send(job, task_id)
             sent.append(job)
     if sent:

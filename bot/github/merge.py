@@ -72,8 +72,8 @@ def merge_pinned(repo: Repository, number: int, sha: str, method: str = DEFAULT_
     GitHubRetryLater for a rate limit; returns a MergeResult for 200, 405, 409 and 422."""
     if method not in MERGE_METHODS:
         raise ValueError(f"merge method must be one of {MERGE_METHODS}")
-    if not isinstance(sha, str) or len(sha) != 40:
-        raise ValueError("merge_pinned needs the full 40-character head SHA")
+    if not isinstance(sha, str) or len(sha) not in (40, 64):
+        raise ValueError("merge_pinned needs the full head SHA")
     where = f"merging {repo.full_name}#{number} at {sha[:12]}"
     try:
         _, data = repo.requester.requestJsonAndCheck(

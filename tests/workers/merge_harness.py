@@ -11,6 +11,7 @@ PRs published the way publish_job publishes them, each with its stored publish-s
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 import uuid
@@ -30,9 +31,10 @@ from fixers.models import FixContext, Finding, Patched
 from policies.decide import decide_publish
 from policies.facts import PublishFacts, fix_facts
 from tests.service.conftest import TEST_REDIS_URL
-from workers import decision_store, policy_source
+from workers import decision_store, policy_source, store
+from workers.remediation import Fix, fix_to_json
 from workers.automerge import MERGE_PERMISSIONS, consider_job
-from workers.celery_app import MERGE_TASK
+from workers.celery_app import MERGE_TASK, PUBLISH_TASK
 from workers.celery_app import app as _worker_app
 from workers.own_commits import RedisLedger
 
@@ -156,6 +158,29 @@ class Stage:
             pr_number=result.pr_number, head_sha=result.commit_sha, base_ref="main", facts={}))
         return Published(result.pr_number, result.commit_sha, fix.fingerprint, path, result.branch)
 
+    def publish_on_worker(self, celery, path: str = PATHS[0], timeout: float = 60) -> Published:
+        """The fix stored as the remediate step stores it, published by publish_job on a running
+        worker (serving queue publish), which makes and stores the publish-stage decision itself."""
+        source = self.gh.api.get_contents(path).decoded_content.decode()
+        attempt, new_text = k8s20_fix(path, source)
+        fix = Fix(attempt, path, new_text, "checkov: CKV_K8S_20 passes")
+        job_id = str(uuid.uuid4())
+        data = {**fix_to_json(fix), "repository": REPO_NAME, "installation_id": self.installation.id}
+        store.save_fixes(self.r, job_id, {fix.fingerprint: data}, {"job": {"delivery_id": job_id}, "problems": []},
+                         3600)
+        celery.send_task(PUBLISH_TASK, args=[job_id, fix.fingerprint], queue="publish",
+                         task_id=f"{job_id}:publish:{fix.fingerprint}", ignore_result=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = self.r.hget(store.PUBLISHED_PREFIX + job_id, fix.fingerprint)
+            if raw is not None:
+                outcome = json.loads(raw)
+                assert outcome["status"] == "created", outcome
+                record = decision_store.for_pr(self.r, REPO_NAME, outcome["pr_number"], decision_store.PUBLISH)
+                return Published(outcome["pr_number"], record.head_sha, fix.fingerprint, path, outcome["branch"])
+            time.sleep(0.1)
+        raise AssertionError(f"publish_job did not publish {path} within {timeout} s")
+
     # -- checks ---------------------------------------------------------------------------------
     def check(self, published: Published | str, status: str = "completed", conclusion: str | None = "success",
               name: str = "test", app_slug: str = "ci") -> int:
@@ -168,6 +193,11 @@ class Stage:
 
     # -- deciding -----------------------------------------------------------------------------
     def job(self, *numbers: int, head_sha: str | None = None) -> dict:
+        """A checks_completed job as the receiver makes it, for PRs ``numbers`` (their head by
+        default: what a check event on them names), or for ``head_sha`` alone."""
+        if head_sha is None:
+            pulls = self.gh.repo(REPO_NAME).pulls
+            head_sha = pulls[numbers[0]].head_sha if numbers and numbers[0] in pulls else "0" * 40
         return {"kind": "checks_completed", "event": "check_suite", "delivery_id": str(uuid.uuid4()),
                 "repository": REPO_NAME, "installation_id": self.installation.id, "head_sha": head_sha,
                 "pull_request_numbers": list(numbers)}

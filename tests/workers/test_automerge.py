@@ -16,14 +16,18 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
+from bot.service.app import create_app
+from bot.service.settings import Settings
 from tests.celery_worker import celery_worker, wait_for
-from tests.github_double import GitHubDouble
+from tests.github_double import GitHubDouble, webhooks
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO_NAME, Stage, repo_files
 from bot.settings import CommonSettings
 from workers import automerge, decision_store, merge_lock, switches, sweep
 from workers.celery_app import make_celery
+from workers.publish import AUTOMERGE_LABEL
 
 HELD = 3.0  # seconds the double holds a request while a test changes the world under it
 
@@ -88,6 +92,17 @@ def test_a_low_risk_fix_merges_once_its_required_check_is_green_on_the_head_and_
         assert len(stage.merge_calls()) == 1
         assert decision_store.merges_since(stage.r, REPO_NAME, time.time() - 60) == 1
     assert gh.unrevoked_tokens(keep=(gh.reader_token,)) == []
+
+
+def test_published_by_publish_job_and_merged_by_consider_merge_on_the_same_worker(stage, gh, celery, tmp_path):
+    log = tmp_path / "worker.log"
+    with celery_worker("publish", stage.worker_env(), log, "publish-merge"):
+        pr = stage.publish_on_worker(celery)
+        assert stage.record(pr, decision_store.PUBLISH).decision.action.value == "automerge"
+        assert AUTOMERGE_LABEL in gh.repo(REPO_NAME).pulls[pr.number].labels
+        stage.green(pr)
+        merged = outcome_of(stage.send(celery, pr.number), pr.number)
+    assert merged["outcome"] == automerge.MERGED and stage.merged() == [pr.number], merged
 
 
 def test_a_check_event_without_pr_numbers_finds_the_pr_by_its_head_sha(stage, gh, celery, tmp_path):
@@ -223,12 +238,71 @@ def test_blocking_reasons_are_commented_once_and_again_only_when_they_change(sta
 
 
 def test_jobs_that_are_not_checks_completed_jobs_are_refused():
-    for job in (None, {}, {"repository": "../x", "installation_id": 1, "head_sha": "a" * 40},
-                {"repository": "octo/shop", "installation_id": "1", "head_sha": "a" * 40},
-                {"repository": "octo/shop", "installation_id": 1, "head_sha": "zz"},
-                {"repository": "octo/shop", "installation_id": 1, "pull_request_numbers": []}):
+    good = {"kind": "checks_completed", "event": "check_suite", "repository": "octo/shop", "installation_id": 1,
+            "head_sha": "a" * 40}
+    for job in (None, {}, {**good, "kind": "scan_push"}, {**good, "repository": "../x"},
+                {**good, "installation_id": "1"}, {**good, "head_sha": "zz"},
+                {**good, "pull_request_numbers": list(range(1, 52))}, {**good, "pull_request_numbers": [True]}):
         with pytest.raises(ValueError):
             automerge.validate_job(job)
-    job = automerge.validate_job({"repository": "octo/shop", "installation_id": 1,
-                                  "pull_request_numbers": [3, 3, True, -1, "4", 5] + list(range(6, 100))})
-    assert job["pull_request_numbers"][:3] == [3, 5, 6] and len(job["pull_request_numbers"]) == 46
+    job = automerge.validate_job({**good, "pull_request_numbers": [3, 3, 0, 5]})
+    assert job["pull_request_numbers"] == [3, 5]
+
+
+STATUS_POLICY = """version: 1
+automerge:
+  required_checks: [{name: ci/test}]
+rules:
+  - name: low-risk-hardening
+    match: {categories: [hardening], risk: [low], confidence: [safe-default]}
+    action: automerge
+"""
+SECRET = "merge-tests-webhook-secret-0123456789"
+
+
+def status_delivery(gh, sha: str, state: str, context: str) -> tuple[dict, bytes]:
+    """GitHub's recorded ``status`` payload, re-pointed at the double's repository and ``sha``."""
+    payload, _ = webhooks._common(gh, webhooks.example("status", "with-installation.payload.json"), REPO_NAME)
+    payload.update(sha=sha, state=state, context=context, branches=[])
+    payload["commit"] = {**payload["commit"], "sha": sha}
+    return webhooks.signed("status", payload, SECRET)
+
+
+def test_a_signed_status_event_through_the_receiver_merges_the_pr_it_names_by_sha(
+        gh, redis_db, private_key, tmp_path):  # noqa: F811
+    stage = Stage(gh, redis_db, private_key, tmp_path)
+    stage.policy(STATUS_POLICY)
+    pr = stage.publish()
+    receiver = TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=TEST_REDIS_URL)))
+    log = tmp_path / "worker.log"
+    with celery_worker("remediate,publish", stage.worker_env(), log, "status"):
+        # Another context finished while ci/test still runs: decided, and not merged.
+        gh.add_status(REPO_NAME, pr.head_sha, "pending", "ci/test")
+        gh.add_status(REPO_NAME, pr.head_sha, "success", "ci/lint")
+        headers, body = status_delivery(gh, pr.head_sha, "success", "ci/lint")
+        assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        wait_for(lambda: "check-pending" in stage.reasons(pr), 60, "the pending decision", log)
+        assert stage.merged() == []
+
+        gh.add_status(REPO_NAME, pr.head_sha, "success", "ci/test")
+        headers, body = status_delivery(gh, pr.head_sha, "success", "ci/test")
+        assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        wait_for(lambda: stage.merged() == [pr.number], 60, "the merge", log)
+    assert len(stage.merge_calls()) == 1
+
+
+def test_a_forged_status_event_merges_nothing(gh, redis_db, private_key, tmp_path):  # noqa: F811
+    stage = Stage(gh, redis_db, private_key, tmp_path)
+    stage.policy(STATUS_POLICY)
+    pr = stage.publish()
+    receiver = TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=TEST_REDIS_URL)))
+    with celery_worker("remediate,publish", stage.worker_env(), tmp_path / "worker.log", "forged"):
+        # Signed correctly but claiming a success GitHub never recorded: the checks are read again.
+        headers, body = status_delivery(gh, pr.head_sha, "success", "ci/test")
+        assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        wait_for(lambda: "check-missing" in stage.reasons(pr), 60, "the decision", tmp_path / "worker.log")
+        # Not signed with the App's secret: refused at the door.
+        headers["X-Hub-Signature-256"] = webhooks.sign("not-the-secret", body)
+        headers["X-GitHub-Delivery"] = "forged-1"
+        assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 401
+    assert stage.merged() == [] and stage.merge_calls() == []
