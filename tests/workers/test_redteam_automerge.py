@@ -495,6 +495,7 @@ def test_head_moved_between_the_decision_and_the_merge(world):
     assert len(world.merge_calls(repo)) == 1  # never retried with the old decision
     assert seen.outcome == "decide-again", seen
     refused = (seen.merge.facts or {}).get("merge") or {}
+    print(f"[{seen.outcome}] merge call answered {refused}")
     assert refused.get("http_status") == 409 or Reason.HEAD_MOVED in seen.reasons, (refused, seen.merge.decision)
     # The fresh decision, on the new head: a person's commit.
     green(world, pr, moved)
@@ -545,6 +546,7 @@ def test_a_kill_switch_turned_on_while_a_merge_is_in_flight(world):
     world.wait(lambda: world.gh.faults_served, "the merge task to ask for the PR's commits")
     switches.set_global(world.r, True)
     seen = world.considered(repo, pr.pr_number, world.task_result(f"{delivery}:merge"), started)
+    print(f"[{seen.outcome}] " + ", ".join(sorted(r.value for r in seen.reasons)))
     assert seen.merge is not None and Reason.KILL_SWITCH_GLOBAL in seen.reasons, seen
     assert seen.merge.decision.action is not Action.AUTOMERGE
     world.assert_not_merged(pr)
@@ -575,6 +577,7 @@ def test_the_hourly_limit(world):
     base = world.default_head(repo)
     green(world, second)
     seen = world.consider(second)
+    print(f"[{seen.outcome}] " + ", ".join(sorted(r.value for r in seen.reasons)))
     assert seen.merge is not None and Reason.HOURLY_LIMIT in seen.reasons, seen
     assert seen.merge.decision.action is not Action.AUTOMERGE
     pr = world.pull(repo, second.pr_number)
