@@ -77,7 +77,7 @@ def mergeability(repo: Repo, pr: PullRequest) -> Mergeability:
         return Mergeability(False, "dirty", NOT_MERGEABLE)
     if pr.draft:
         return Mergeability(True, "draft", "Pull Request is still a draft")
-    blocked = protection.blocking_message(repo, pr.base_ref, pr.head_sha)
+    blocked = protection.blocking_message(repo, pr.base_ref, pr.head_sha, pr)
     if blocked is not None:
         return Mergeability(True, "blocked", blocked)
     if protection.behind(repo, pr.base_ref, pr.base_sha, pr.head_sha):
