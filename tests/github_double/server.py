@@ -251,16 +251,21 @@ class GitHubDouble:
             return next((a.id for a in self.world.apps.values() if a.slug == slug), zlib.crc32(f"app:{slug}".encode()))
 
     def protect_branch(self, repo_full_name: str, branch: str, checks: list[tuple[str, int | None]] = (),
-                       strict: bool = False, enforce_admins: bool = False) -> None:
+                       strict: bool = False, enforce_admins: bool = False, required_approvals: int = 0,
+                       dismiss_stale_reviews: bool = False) -> None:
         """An admin turns on branch protection with required status checks [(context, app_id)]
-        (app_id None: any source), as PUT .../protection with `checks` would."""
+        (app_id None: any source) and, with `required_approvals`, required reviews, as PUT
+        .../protection would."""
         with self.world.lock:
             repo = self._repo(repo_full_name)
             if f"refs/heads/{branch}" not in repo.refs:
                 raise ValueError(f"{repo_full_name}: no branch {branch}")
             body = {"required_status_checks": {"strict": strict, "contexts": [], "checks": [
                 {"context": c, "app_id": -1 if a is None else a} for c, a in checks]},
-                "enforce_admins": enforce_admins, "required_pull_request_reviews": None, "restrictions": None}
+                "enforce_admins": enforce_admins, "restrictions": None,
+                "required_pull_request_reviews": {"required_approving_review_count": required_approvals,
+                                                  "dismiss_stale_reviews": dismiss_stale_reviews}
+                if required_approvals else None}
             repo.protection[branch] = protection.normalise(repo, body)
 
     def unprotect_branch(self, repo_full_name: str, branch: str) -> None:
