@@ -37,3 +37,10 @@ def test_the_policy_issue_names_each_problem_and_what_to_do():
     assert "iacbot policy check" in text
     only_repo = policy_issue.body((), repo, "main", None)
     assert "## The central policy" not in only_repo
+
+
+def test_the_policy_issue_fits_githubs_limit_whatever_the_problems_quote():
+    from bot.github.issues import BODY_LIMIT, units
+    hostile = tuple(PolicyProblem(".github/iacbot.yml", i, 1, "@-" * 400 + "\U0001F600" * 100) for i in range(1, 200))
+    text = policy_issue.body(hostile, hostile, "main", None)
+    assert units(text) <= BODY_LIMIT and "more (run `iacbot policy check`" in text
