@@ -317,3 +317,13 @@ def test_a_forged_status_event_merges_nothing(gh, redis_db, private_key, tmp_pat
         headers["X-GitHub-Delivery"] = "forged-1"
         assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 401
     assert stage.merged() == [] and stage.merge_calls() == []
+
+
+def test_the_app_manifest_grants_what_the_merge_token_asks_for():
+    import json
+
+    from tests.paths import REPO
+    granted = json.loads((REPO / "deploy" / "github-app-manifest.json").read_text())["default_permissions"]
+    levels = {"read": 1, "write": 2}
+    for scope, level in automerge.MERGE_PERMISSIONS.items():
+        assert scope in granted and levels[granted[scope]] >= levels[level], (scope, level)
