@@ -83,7 +83,8 @@ NOTE_PREFIX = "iacbot:merge-note:"
 # Outcomes of one PR's consideration.
 NOT_CANDIDATE = "not-candidate"     # its stored decision does not allow an automatic merge
 DECIDED = "decided"                 # decided again: not now (the reasons are stored)
-BUSY = "busy"                       # another merge into its base is under way: decided again later
+BUSY = "busy"                       # another merge into its base is under way (or GitHub is still computing
+                                    # mergeability): decided again shortly
 STOPPED = "stopped"                 # the re-check right before the PUT said no (kill switch, hourly limit)
 MERGED = "merged"
 DECIDE_AGAIN = "decide-again"       # GitHub refused the pinned merge (409/405/422): a fresh decision later
@@ -152,6 +153,18 @@ def is_settled(merge: decision_store.DecisionRecord | None) -> bool:
     """A merge-stage record that says the PR is closed or merged: nothing left to decide."""
     return merge is not None and (merge.decision.has(Reason.PR_NOT_OPEN)
                                   or (merge.facts or {}).get("merge", {}).get("outcome") == "merged")
+
+
+def soon(decision: Decision) -> bool:
+    """Blocked only by what passes within seconds (another merge into the base, GitHub still
+    computing mergeability): worth deciding again shortly, not at the next event or sweep."""
+    blocked = decision.blocked_by()
+    return bool(blocked) and all(b.reason is Reason.MERGE_IN_PROGRESS
+                                 or (b.reason is Reason.NOT_MERGEABLE and b.subject == "unknown") for b in blocked)
+
+
+def _changed(last: decision_store.DecisionRecord | None, decision: Decision) -> bool:
+    return last is None or last.decision.action is not decision.action or last.decision.reasons != decision.reasons
 
 
 def _merge_requested(merge: decision_store.DecisionRecord | None) -> str | None:
@@ -227,9 +240,11 @@ def consider_pull(ctx: Context, number: int) -> Considered:
     _store(ctx, record, decision, facts)
     if lost_answer:
         return Considered(number, ALREADY_MERGED, decision.action.value, _reasons_json(decision))
-    if decision.has(Reason.MERGE_IN_PROGRESS):
-        log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
-                 facts.base_ref)
+    if _changed(last, decision):
+        _refresh_dashboard(ctx, number)  # it lists what is blocked, and why
+    if soon(decision):
+        log.info("%s#%s: %s; deciding again shortly", ctx.repository, number,
+                 ", ".join(f"{b.reason.value} ({b.subject})" for b in decision.blocked_by()))
         return Considered(number, BUSY, decision.action.value, _reasons_json(decision))
     if decision.action is not Action.AUTOMERGE:
         noted = _note(ctx, number, facts, decision)
@@ -272,7 +287,7 @@ def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: 
                  ctx.repository, number, now.head_sha[:12], result.http_status, result.message)
         return Considered(number, DECIDE_AGAIN, decision.action.value, _reasons_json(decision), result.to_json())
     log.info("%s#%s: merged at %s (%s)", ctx.repository, number, now.head_sha[:12], result.merge_sha)
-    _refresh_dashboard(ctx, number)
+    _refresh_dashboard(ctx, number)  # the last automatic merges
     return Considered(number, MERGED, decision.action.value, _reasons_json(decision), result.to_json())
 
 

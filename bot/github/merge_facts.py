@@ -23,6 +23,7 @@ published (its stored decision, never the PR body), the switches, the hourly cou
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -47,6 +48,10 @@ MAX_CHECKS = 1000
 #: A path longer than this is cut (with a mark no real path ends in) before it is stored.
 MAX_PATH_CHARS = 1000
 PER_PAGE = 100
+#: Reads of a PR whose mergeability GitHub is still computing, a second apart (then: unknown,
+#: which blocks, and the merge task decides again shortly).
+MERGEABLE_READS = 3
+MERGEABLE_WAIT_SECONDS = 1.0
 
 #: Placeholders that no guardrail accepts (they are not iacbot's commits, not the fix's files).
 COMMITS_BEYOND = "more-commits-than-github-lists"
@@ -78,7 +83,7 @@ def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLed
     ``retryable`` for 5xx and lost connections) or GitHubRetryLater (a rate limit)."""
     step = f"reading {repository}#{number}"
     try:
-        pull = repo.get_pull(int(number))
+        pull = _pull_with_mergeable(repo, int(number))
         head_sha, base_ref = str(pull.head.sha), str(pull.base.ref)
         user = pull.user
         by_iacbot = app.authored(user.login if user else None, user.type if user else None)
@@ -105,6 +110,19 @@ def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLed
         commits=commits, files=files, checks=checks, global_kill_switch=global_kill_switch,
         repo_kill_switch=repo_kill_switch, merges_last_hour=merges_last_hour, merge_in_progress=merge_in_progress)
     return facts, state
+
+
+def _pull_with_mergeable(repo: Repository, number: int):
+    """GET the PR; while GitHub is still computing ``mergeable`` (null, as right after the base
+    moved), read it again a few times, as GitHub's documentation advises. Every fact is taken
+    from the last read, so the head and its mergeability belong together."""
+    pull = repo.get_pull(number)
+    for _ in range(MERGEABLE_READS - 1):
+        if pull.mergeable is not None or pull.state != "open":
+            break
+        time.sleep(MERGEABLE_WAIT_SECONDS)
+        pull = repo.get_pull(number)
+    return pull
 
 
 def _is_app(app: AppIdentity, user) -> bool:

@@ -157,6 +157,17 @@ def test_a_kill_switch_turned_on_while_a_merge_is_in_flight_stops_it_before_the_
     assert merged["outcome"] == automerge.MERGED and stage.merged() == [pr.number]
 
 
+def test_a_merge_whose_answer_was_lost_is_counted_once_and_not_sent_again(stage, gh, celery, tmp_path):
+    pr = stage.publish()
+    stage.green(pr)
+    gh.inject_fault("PUT", rf"/pulls/{pr.number}/merge$", 502, after_handling=True)  # merged; the answer lost
+    with celery_worker("publish", stage.worker_env(), tmp_path / "worker.log", "lost"):
+        done = outcome_of(stage.send(celery, pr.number), pr.number)  # the task's retry
+    assert done["outcome"] == automerge.ALREADY_MERGED, done
+    assert stage.merged() == [pr.number] and len(stage.merge_calls()) == 1
+    assert decision_store.merges_since(stage.r, REPO_NAME, time.time() - 60) == 1
+
+
 def test_the_repository_kill_switch_blocks_the_decision(stage, gh):
     pr = stage.publish()
     stage.green(pr)
@@ -306,3 +317,13 @@ def test_a_forged_status_event_merges_nothing(gh, redis_db, private_key, tmp_pat
         headers["X-GitHub-Delivery"] = "forged-1"
         assert receiver.post("/webhooks/github", content=body, headers=headers).status_code == 401
     assert stage.merged() == [] and stage.merge_calls() == []
+
+
+def test_the_app_manifest_grants_what_the_merge_token_asks_for():
+    import json
+
+    from tests.paths import REPO
+    granted = json.loads((REPO / "deploy" / "github-app-manifest.json").read_text())["default_permissions"]
+    levels = {"read": 1, "write": 2}
+    for scope, level in automerge.MERGE_PERMISSIONS.items():
+        assert scope in granted and levels[granted[scope]] >= levels[level], (scope, level)
