@@ -47,8 +47,7 @@ from fixers.engine import FIXED, Attempt
 from fixers.models import Finding, FixContext, Patched
 from policies.reasons import Reason
 from tests.celery_worker import SCANNER_VENV, celery_worker, wait_for
-from tests.github_double import GitHubDouble, new_app_key_pem
-from tests.github_double import render
+from tests.github_double import GitHubDouble, new_app_key_pem, render
 from tests.github_double.webhooks import example, push_delivery, signed
 from tests.service.conftest import TEST_REDIS_URL
 from workers import decision_store, store
