@@ -7,7 +7,8 @@ that goes through the whole chain (fetch -> scan -> remediate -> publish), not f
 (b) a network fix waits for review, with its reason on the PR (label and text);
 (c) a person closing iacbot's PR is a risk acceptance with an expiry: the finding is not proposed
     while it lasts, and is proposed again once it has expired (the record's clock moved back,
-    not 90 days of sleep).
+    not 90 days of sleep), and the term is the policy's (declines.expire_after_days);
+(d) a check event iacbot missed is caught by the periodic sweep.
 """
 from __future__ import annotations
 
@@ -146,6 +147,24 @@ def test_a_low_risk_fix_auto_merges_once_its_required_checks_pass(world):
         _, blob = objects.flatten(objects.commit(main).tree)["k8s/web.yaml"]
         text = objects.get(blob, "blob").decode()
     assert "allowPrivilegeEscalation: false" in text and text != HARDENED
+    assert [m["pr_number"] for m in decision_store.recent_merges(world.r, repo, 5)] == [number]
+
+
+def test_a_missed_check_event_is_caught_by_the_sweep(world):
+    """CI turned green but its event never reached iacbot (no webhook at all): the periodic sweep
+    (sent by name, as Celery beat sends it) decides again and merges, once."""
+    from workers.celery_app import PUBLISH_QUEUE, SWEEP_TASK
+    repo = world.new_repo()
+    outcomes = world.push_and_wait(repo, {"k8s/web.yaml": HARDENED})
+    _, number = the_pr(world, repo, outcomes, "CKV_K8S_20")
+    world.check(repo, world.pull(repo, number).head_sha)
+    world.settle_dashboards()
+    sweep_id = f"sweep-{time.time()}"
+    world.celery.send_task(SWEEP_TASK, queue=PUBLISH_QUEUE, task_id=sweep_id, ignore_result=True)
+    result = world.task_result(sweep_id)
+    assert result["pulls"] >= 1, result
+    world.wait(lambda: world.merged_pulls(repo) == [number], "the swept PR to be merged")
+    assert len(world.merge_calls(repo)) == 1
     assert [m["pr_number"] for m in decision_store.recent_merges(world.r, repo, 5)] == [number]
 
 
