@@ -328,6 +328,17 @@ def test_the_branch_reset_to_iacbots_own_older_commit_with_green_checks(world):
     assert seen.merge is not None
 
 
+def test_a_repository_policy_cannot_replace_the_central_required_checks(world):
+    """.github/iacbot.yml on main names its own required check (lint, green); the central one
+    (test from github-actions) never ran: a repository adds required checks, it cannot swap them."""
+    own = "version: 1\nautomerge:\n  required_checks: [{name: lint}]\nrules:\n  - name: all\n    match: {}\n" \
+          "    action: automerge\n"
+    repo = world.new_repo({**FILES, ".github/iacbot.yml": own})
+    pr = world.publish(repo, LOW_RISK)
+    world.check(repo, pr.head_sha, "lint", "success")
+    blocked(world, pr, Reason.CHECK_MISSING)
+
+
 # -- what the fix is ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case, reason", [
