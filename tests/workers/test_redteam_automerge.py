@@ -619,6 +619,7 @@ def fails_closed(world: Harness) -> tuple[Considered, object]:
     assert world.merge_calls(repo) == []
     issues = world.wait(lambda: action_required(world, repo), "the Action required issue")
     assert len(issues) == 1, [i["title"] for i in issues]
+    print(f"[{seen.outcome}] " + ", ".join(sorted(f"{b.reason.value} ({b.subject})" for b in seen.record.decision.reasons)))
     return seen, issues[0]
 
 
