@@ -176,7 +176,8 @@ def world_published(world: Harness, repo: str, number: int, fp: str):
 
 
 def test_a_network_fix_waits_for_review_with_its_reason_on_the_pr(world):
-    repo = world.new_repo()
+    repo = world.new_repo({"CODEOWNERS": "tf/ @alice\n"})
+    world.gh.add_collaborators(repo, "alice")
     outcomes = world.push_and_wait(repo, {"tf/lb.tf": TF_LB})
     fp, number = the_pr(world, repo, outcomes, "CKV_AWS_131")
     published = decision_store.for_pr(world.r, repo, number, decision_store.PUBLISH)
@@ -192,6 +193,7 @@ def test_a_network_fix_waits_for_review_with_its_reason_on_the_pr(world):
     assert seen.outcome == "not-candidate", seen  # decided at publish: it waits for a person
     assert seen.record.decision.action is not Action.AUTOMERGE and Reason.CATEGORY_NETWORK in seen.reasons
     assert world.merged_pulls(repo) == [] and world.merge_calls(repo) == []
+    assert "alice" in pr.requested_reviewers, pr.requested_reviewers  # CODEOWNERS are asked to review
     # "labelled with the reason" (issue 8): a label on the PR names it.
     assert "iacbot:review-required" in pr.labels, pr.labels
     assert any("category-network" in label for label in pr.labels), pr.labels
