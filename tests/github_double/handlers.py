@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from . import merging, render
 from .auth import Caller, HTTPError, issue_token, require_app
 from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
-from .state import CheckRun, Label, PullRequest, Repo, Review, World, next_id
+from .state import CheckRun, PullRequest, Repo, Review, World, next_id
 
 SHA_LEN = 40
 

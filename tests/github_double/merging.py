@@ -115,11 +115,12 @@ def pull_commits(objects: ObjectStore, base_sha: str, head_sha: str) -> list[str
 @dataclass(frozen=True)
 class FileChange:
     filename: str
-    status: str  # added | removed | modified | changed (mode only)
+    status: str  # added | removed | modified | changed (mode only) | renamed
     additions: int
     deletions: int
     sha: str  # the blob on the head side (the removed blob for a removal)
     patch: str | None  # None for binary content, as GitHub leaves it out
+    previous_filename: str | None = None  # a rename's old path
 
 
 def _lines(data: bytes) -> list[str] | None:
@@ -131,9 +132,32 @@ def _lines(data: bytes) -> list[str] | None:
         return None
 
 
+def _renames(changed: dict[str, tuple[Entry | None, Entry | None]]) -> dict[str, str]:
+    """new path -> old path for files moved unchanged (same blob and mode): GitHub lists those as
+    one `renamed` entry with `previous_filename` (it also pairs similar files; the double pairs
+    identical ones only)."""
+    removed: dict[Entry, list[str]] = {}
+    for path, (before, after) in sorted(changed.items()):
+        if after is None and before is not None:
+            removed.setdefault(before, []).append(path)
+    pairs = {}
+    for path, (before, after) in sorted(changed.items()):
+        if before is None and after is not None and removed.get(after):
+            pairs[path] = removed[after].pop(0)
+    return pairs
+
+
 def file_changes(objects: ObjectStore, old_tree: str | None, new_tree: str) -> list[FileChange]:
     out = []
-    for path, (before, after) in sorted(changed_entries(objects, old_tree, new_tree).items()):
+    changed = changed_entries(objects, old_tree, new_tree)
+    renames = _renames(changed)
+    moved_away = set(renames.values())
+    for path, (before, after) in sorted(changed.items()):
+        if path in moved_away:
+            continue
+        if path in renames:
+            out.append(FileChange(path, "renamed", 0, 0, after[1], None, renames[path]))
+            continue
         status = "added" if before is None else "removed" if after is None else \
             ("changed" if before[1] == after[1] else "modified")
         a = objects.get(before[1], "blob") or b"" if before and before[0] != TREE_MODE else b""

@@ -136,13 +136,15 @@ class GitHubDouble:
             raise KeyError(f"unknown repository {full_name}")
         return repo
 
-    def installation_for(self, full_name: str) -> Installation:
-        """The (first) installation that covers the repository."""
+    def installation_for(self, full_name: str, slug: str | None = None) -> Installation:
+        """The installation that covers the repository: App `slug`'s, else the first installed."""
         repo = self._repo(full_name)
-        for inst in self.world.installations.values():
-            if repo.id in inst.repo_ids:
-                return inst
-        raise KeyError(f"no App is installed on {full_name}")
+        covering = [i for i in self.world.installations.values() if repo.id in i.repo_ids]
+        if slug is not None:
+            covering = [i for i in covering if self.world.apps[i.app_id].slug == slug]
+        if not covering:
+            raise KeyError(f"no App{'' if slug is None else ' ' + slug} is installed on {full_name}")
+        return covering[0]
 
     def add_collaborators(self, full_name: str, *logins: str, permission: str = "write") -> None:
         """Users who may be asked for a review (GitHub answers 422 for anyone else), with a role:

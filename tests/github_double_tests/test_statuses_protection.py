@@ -132,6 +132,8 @@ def test_protection_through_the_api_and_required_checks_block_the_merge(gh, priv
     main.edit_protection(strict=False, checks=[("test", CI_APP_ID)])
     protection = settings.get_branch("main").get_protection()
     assert protection.required_status_checks.contexts == ["test"]
+    required = settings.get_branch("main").get_required_status_checks()
+    assert (required.contexts, required.strict) == (["test"], False)
     raw = httpx.get(f"{gh.base_url}/repos/octo/infra/branches/main/protection/required_status_checks",
                     headers=auth(gh.installation_token(inst))).json()
     assert raw["checks"] == [{"context": "test", "app_id": CI_APP_ID}] and raw["strict"] is False
