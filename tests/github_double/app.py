@@ -19,6 +19,7 @@ from . import handlers_checks as hc
 from . import handlers_issues as hi
 from . import handlers_merge as hm
 from . import handlers_people as hp
+from . import handlers_search as hs
 from . import render
 from .auth import HTTPError, authenticate, authorize_repo
 from .faults import Faults
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
         ("GET", r"/app", h.get_authenticated_app, None),
         ("GET", r"/app/installations", h.list_installations, None),
+        ("GET", r"/search/issues", hs.search_issues, None),  # filters by what the caller may read itself
         ("GET", r"/app/installations/(?P<installation_id>\d+)", h.get_installation, None),
         ("GET", R + r"/installation", h.get_repo_installation, None),  # App JWT, not a token: no scope
         ("GET", R, h.get_repo, ("metadata", "read")),

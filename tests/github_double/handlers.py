@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from . import merging, render
 from .auth import Caller, HTTPError, issue_token, require_app
 from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
-from .state import CheckRun, Label, PullRequest, Repo, Review, World, next_id
+from .state import CheckRun, PullRequest, Repo, Review, World, next_id
 
 SHA_LEN = 40
 
@@ -408,9 +408,7 @@ def pull_details(repo: Repo, pr: PullRequest) -> dict:
     m = merging.mergeability(repo, pr)
     if pr.mergeable_override == "unknown" and pr.state == "open":  # GitHub has not computed it yet
         m = merging.Mergeability(None, "unknown", m.refusal)
-    base = pr.base_sha
-    if pr.merged_at is not None:  # after a merge the base contains the head: count against the old base
-        base = repo.objects.commit(pr.merge_commit_sha).parents[0] if pr.merge_commit_sha else base
+    base = pr.base_sha  # once closed it no longer follows the branch: for a merged PR, the base it merged onto
     commits = merging.pull_commits(repo.objects, base, pr.head_sha)
     common = repo.objects.merge_base(base, pr.head_sha)
     changes = merging.file_changes(repo.objects, repo.objects.commit(common).tree if common else None,

@@ -27,7 +27,7 @@ def add_status(world: World, repo: Repo, sha: str, state: str, context: str, cre
                app_id: int | None, description: str | None = None, target_url: str | None = None) -> CommitStatus:
     if state not in STATUS_STATES:
         raise _validation("Validation Failed", resource="Status", field="state", code="custom",
-                          message=f"state is not included in the list")
+                          message="state is not included in the list")
     if sum(1 for s in repo.statuses if s.sha == sha and s.context.lower() == context.lower()) \
             >= MAX_STATUSES_PER_CONTEXT:
         raise _validation("Validation Failed", resource="Status", code="custom",

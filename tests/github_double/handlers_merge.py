@@ -44,12 +44,10 @@ def _commit_json(ctx: Ctx, sha: str) -> dict:
 
 
 def _pr_range(ctx: Ctx) -> tuple[str, str]:
-    """(base, head) of the PR's change: for a merged PR, the base it was merged onto."""
-    repo, pr = ctx.repo, _pull(ctx)
-    base = pr.base_sha
-    if pr.merged_at is not None and pr.merge_commit_sha:
-        base = repo.objects.commit(pr.merge_commit_sha).parents[0]
-    return base, pr.head_sha
+    """(base, head) of the PR's change. A closed PR's base SHA stays where it was when it closed
+    (_refresh moves only open ones), so a merged PR still lists what it brought in."""
+    pr = _pull(ctx)
+    return pr.base_sha, pr.head_sha
 
 
 def list_pull_commits(ctx: Ctx):
@@ -136,7 +134,7 @@ def pulls_for_commit(ctx: Ctx):
     found = [p for p in sorted(repo.pulls.values(), key=lambda p: p.number)
              if _refresh(repo, p).head_sha == sha or p.merge_commit_sha == sha
              or (p.merged_at is not None and repo.objects.is_ancestor(sha, p.head_sha)
-                 and not repo.objects.is_ancestor(sha, repo.objects.commit(p.merge_commit_sha).parents[0]))]
+                 and not repo.objects.is_ancestor(sha, p.base_sha))]
     page, links = paginate(ctx, found)
     return 200, [render.pull(repo, p, full=False) for p in page], links
 

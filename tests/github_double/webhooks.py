@@ -76,7 +76,11 @@ def _common(double, payload: dict, repo_full_name: str) -> tuple[dict, Repo]:
     if repo is None:
         raise KeyError(f"unknown repository {repo_full_name}")
     payload["repository"] = _repository(payload["repository"], repo)
-    inst = double.installation_for(repo_full_name)
+    # Deliveries are iacbot's: its installation when several Apps are installed, else the first.
+    try:
+        inst = double.installation_for(repo_full_name, "iacbot")
+    except KeyError:
+        inst = double.installation_for(repo_full_name)
     payload["installation"] = {"id": inst.id, "node_id": render.node_id("Installation", inst.id)}
     if "organization" in payload:
         payload["organization"] = {**payload["organization"], "login": repo.owner}

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from github import GithubException
 
+from bot.github.client import client as bot_client
 from tests.github_double_tests.test_double import scoped_token
 from tests.github_double_tests.test_merge import auth, bot_pr, bot_repo
 
@@ -168,3 +169,26 @@ def test_labels_are_listed_replaced_and_removed(gh, private_key):
     pr.add_to_labels("iacbot:blocked")
     pr.remove_from_labels("iacbot:blocked")
     assert repo.get_pull(pr.number).labels == []
+
+
+def test_search_finds_the_bots_issue_in_readable_repositories_only(gh, private_key):
+    tok = token(gh, private_key)
+    repo = bot_repo(gh, tok)
+    mine = repo.create_issue("Action required: iacbot policy", body="policy.yml:3:5: bad", labels=["iacbot"])
+    gh.open_issue("octo/infra", "Action required: iacbot policy", body="a person's copy", login="mallory")
+    gh.open_issue("octo/other", "Action required: iacbot policy", login="alice")
+    pr = bot_pr(gh, repo, "fix-search", title="Action required: not an issue")
+    g = bot_client(gh.base_url, tok, seconds_between_requests=0, seconds_between_writes=0)
+    found = g.search_issues('repo:octo/infra is:issue is:open in:title "Action required: iacbot policy" author:iacbot[bot]')
+    assert [i.number for i in found] == [mine.number]
+    assert sorted(i.number for i in g.search_issues("repo:octo/infra is:open Action required")) == \
+        sorted([mine.number, mine.number + 1, pr.number])
+    assert [i.number for i in g.search_issues("repo:octo/infra is:pr Action")] == [pr.number]
+    assert [i.number for i in g.search_issues("label:iacbot")] == [mine.number]
+    # A token for octo/infra only never sees octo/other's issue; one without issues permission sees no issue.
+    scoped = token(gh, private_key, repos=["infra"])
+    r = httpx.get(f"{gh.base_url}/search/issues", params={"q": "Action required"}, headers=auth(scoped))
+    assert {i["repository_url"].rsplit("/", 1)[-1] for i in r.json()["items"]} == {"infra"}
+    prs_only = token(gh, private_key, permissions={"pull_requests": "read"})
+    r = httpx.get(f"{gh.base_url}/search/issues", params={"q": "Action required"}, headers=auth(prs_only))
+    assert [i["number"] for i in r.json()["items"]] == [pr.number]

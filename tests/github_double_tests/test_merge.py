@@ -209,3 +209,19 @@ def test_mergeable_unknown_branches_rules_and_pulls_of_a_commit(gh, private_key)
     other.edit(state="closed")
     assert gh.repo("octo/infra").pulls[other.number].closed_by == "iacbot[bot]"
     assert repo.get_issue(other.number).closed_by.login == "iacbot[bot]"
+
+
+def test_a_moved_file_is_one_renamed_entry_naming_both_paths(gh, private_key):
+    tok = token(gh, private_key)
+    repo = bot_repo(gh, tok)
+    pr = bot_pr(gh, repo, "fix-mv", {"envs/dev/a.tf": "# same\n"})
+    gh.push_commit("octo/infra", {"envs/dev/a.tf": None, "envs/prod/a.tf": "# same\n"}, branch="fix-mv",
+                   login="mallory")
+    files = [(f.filename, f.status, f.previous_filename, f.changes) for f in repo.get_pull(pr.number).get_files()]
+    assert files == [("envs/prod/a.tf", "added", None, 1)]
+    # Against main, where a.tf does not exist, it is an addition; a move of an existing file is a rename.
+    gh.push_commit("octo/infra", {"README.md": None, "docs/README.md": "# infra\n"}, branch="fix-mv",
+                   login="mallory")
+    files = [(f.filename, f.status, f.previous_filename, f.changes) for f in repo.get_pull(pr.number).get_files()]
+    assert ("docs/README.md", "renamed", "README.md", 0) in files
+    assert all(f[0] != "README.md" for f in files)

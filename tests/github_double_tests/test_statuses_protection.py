@@ -132,6 +132,8 @@ def test_protection_through_the_api_and_required_checks_block_the_merge(gh, priv
     main.edit_protection(strict=False, checks=[("test", CI_APP_ID)])
     protection = settings.get_branch("main").get_protection()
     assert protection.required_status_checks.contexts == ["test"]
+    required = settings.get_branch("main").get_required_status_checks()
+    assert (required.contexts, required.strict) == (["test"], False)
     raw = httpx.get(f"{gh.base_url}/repos/octo/infra/branches/main/protection/required_status_checks",
                     headers=auth(gh.installation_token(inst))).json()
     assert raw["checks"] == [{"context": "test", "app_id": CI_APP_ID}] and raw["strict"] is False
@@ -194,3 +196,23 @@ def test_protection_helper_statuses_and_any_app(gh, private_key):
                         "enforce_admins": None, "required_pull_request_reviews": None, "restrictions": None})
     assert r.status_code == 200, r.text
     assert r.json()["required_status_checks"]["checks"] == [{"context": "e2e", "app_id": CI_APP_ID}]
+
+
+def test_required_reviews_block_until_a_writer_approves_the_head(gh, private_key):
+    repo = bot_repo(gh, token(gh, private_key))
+    gh.add_collaborators("octo/infra", "alice")
+    gh.add_collaborators("octo/infra", "rita", permission="read")
+    gh.protect_branch("octo/infra", "main", required_approvals=1, dismiss_stale_reviews=True)
+    pr = bot_pr(gh, repo, "fix-review")
+    with pytest.raises(GithubException) as err:
+        pr.merge(sha=pr.head.sha)
+    assert err.value.data["message"] == "At least 1 approving review is required by reviewers with write access."
+    gh.add_review("octo/infra", pr.number, "rita")  # read access: does not count
+    assert repo.get_pull(pr.number).mergeable_state == "blocked"
+    gh.add_review("octo/infra", pr.number, "alice")
+    assert repo.get_pull(pr.number).mergeable_state == "clean"
+    _, moved = gh.push_commit("octo/infra", {"late.tf": "# late\n"}, branch="fix-review", login="mallory")
+    assert repo.get_pull(pr.number).mergeable_state == "blocked"  # the approval was of an older head
+    gh.add_review("octo/infra", pr.number, "alice", "CHANGES_REQUESTED", "no")
+    gh.add_review("octo/infra", pr.number, "alice")
+    assert pr.merge(sha=moved).merged is True

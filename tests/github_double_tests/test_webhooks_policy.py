@@ -24,9 +24,10 @@ FILES = {"README.md": "# infra\n", "main.tf": "# old\n"}
 def world():
     with GitHubDouble() as double:
         double.create_repo("octo/infra", files=FILES)
-        double.installation = double.install_app(5858, new_app_key_pem(), repos=["octo/infra"])
+        # CI installed first: deliveries still carry iacbot's installation.
         ci = double.install_app(5959, new_app_key_pem(), repos=["octo/infra"], slug="github-actions",
                                 permissions={"metadata": "read", "checks": "write", "statuses": "write"})
+        double.installation = double.install_app(5858, new_app_key_pem(), repos=["octo/infra"])
         double.ci_token = double.installation_token(ci)
         double.push_commit("octo/infra", {"main.tf": "# fixed\n"}, branch="iacbot/fix-1", login="iacbot-dev",
                            author=("iacbot[bot]", double.bot_email()), committer=("iacbot[bot]", double.bot_email()))
