@@ -161,6 +161,9 @@ HUGE = 1_000_000
     ({**CHECKS, "pull_request_numbers": [{"number": 2}]}, "pull_request_numbers"),
     ({**CHECKS, "conclusion": "x" * 100_000}, "conclusion"),
     ({**CHECKS, "head_branch": "main\r\nFAKE LOG LINE"}, "head_branch"),
+    ({**CHECKS, "head_branch": "main\u2028FAKE LOG LINE"}, "head_branch"),
+    ({**STORED[5], "sender": "alice\u202egnp.exe"}, "sender"),                 # a bidi override
+    ({**STORED[5], "sender": "ali\u200bce"}, "sender"),                        # zero-width space
     ({**CHECKS, "delivery_id": ""}, "delivery_id"),
     ({k: v for k, v in CHECKS.items() if k != "head_sha"}, "head_sha"),
     ({**PUSH, "changed_files": ["m.tf"] * (MAX_PUSH_FILES + 1)}, "changed_files"),
