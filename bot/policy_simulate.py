@@ -141,8 +141,7 @@ def simulate(findings: Sequence[Finding], policies: PolicySet, now: datetime, re
         elif not measure_all and decide(policy_facts.fix_facts(group, repository, catalog, 0)) == decided[index]:
             status[index] = (NOT_NEEDED, "", None)
     wanted = [i for i in range(len(groups)) if i not in status]
-    terraform = any(file_kind(groups[i][0].file) == "terraform" for i in wanted)
-    repo = repository_facts(root) if root is not None and terraform else RepoFacts()
+    repo = _RepoFactsOnDemand(root) if root is not None else RepoFacts()
     status.update(_measure_all(groups, wanted, sources, problems, catalog, repo))
     results = []
     for index, group in enumerate(groups):
@@ -165,6 +164,22 @@ def repository_facts(root: Path) -> RepoFacts:
     same answer: aws_provider_major reads only `terraform` and `provider` blocks)."""
     texts = {path: text for path, text in terraform_texts(root).items() if _MAY_CONSTRAIN.search(text)}
     return RepoFacts(aws_provider_major=aws_provider_major(texts))
+
+
+class _RepoFactsOnDemand(RepoFacts):
+    """RepoFacts read from the repository when a fixer first asks for them. Only the S3 fixers do,
+    and reading them parses Terraform files, which would cost more than a simulation of
+    Kubernetes findings takes."""
+
+    def __init__(self, root: Path) -> None:
+        object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_read", None)
+
+    @property
+    def aws_provider_major(self) -> int | None:  # type: ignore[override]
+        if self._read is None:
+            object.__setattr__(self, "_read", repository_facts(self._root))
+        return self._read.aws_provider_major
 
 
 #: Below this many fixes to measure, forking workers costs more than it saves.
