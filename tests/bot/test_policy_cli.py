@@ -138,6 +138,13 @@ def test_a_missing_or_unreadable_policy_is_a_problem_at_1_1(run, tmp_path):
     assert f"{tmp_path}:1:1: is a directory, not a policy file" in out
 
 
+def test_a_policy_over_the_size_limit_is_not_read(run, tmp_path):
+    big = tmp_path / "big.yml"
+    big.write_bytes(b"#" * (300 * 1024))
+    code, out, _ = run("policy", "check", str(big))
+    assert code == 2 and f"{big}:1:1: larger than 262144 bytes" in out
+
+
 def test_check_escapes_control_characters_from_the_file(run, tmp_path):
     hostile = tmp_path / "hostile.yml"
     # YAML's "\e" is ESC: the loaded value holds a terminal escape sequence, which the message quotes.
