@@ -197,6 +197,8 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
         raise UsageError(f"--findings {args.findings}: no such file")
     if args.json:
         _check_writable(args.json)
+    if args.action_changes and not args.compare:
+        raise UsageError("--action-changes needs --compare FILE (the policy to compare with)")
     policies = _policy_set(args.policy, args.repo_policy, errors)
     compare = _policy_set(args.compare, args.repo_policy, errors) if args.compare else None
     root = (args.path or Path.cwd()).resolve()
@@ -214,7 +216,7 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
     results = policy_simulate.simulate(findings, policies, now, args.repository or "", catalog,
                                        None if args.labels_only else root, compare, args.measure_all)
     policy_render.print_simulation(console, results, policy_render.SimulationHeader(
-        args.policy, args.compare, now, args.repository, args.labels_only, args.measure_all))
+        args.policy, args.compare, now, args.repository, args.labels_only, args.measure_all, args.action_changes))
     for problem in problems:
         render.print_problem(errors, problem)
     if args.json:

@@ -157,6 +157,7 @@ class SimulationHeader:
     repository: str | None
     labels_only: bool
     measure_all: bool = False
+    action_changes: bool = False    # list only the findings whose action changes
 
 
 def _reasons(decision: Decision) -> str:
@@ -170,9 +171,14 @@ def _fix_cell(result: Simulated) -> str:
 
 
 def print_simulation(console: Console, results: Sequence[Simulated], header: SimulationHeader) -> None:
-    rows = [r for r in results if r.changed] if header.compare else list(results)
+    if header.compare:
+        rows = [r for r in results if (r.compared.action is not r.decision.action if header.action_changes
+                                       else r.changed)]
+    else:
+        rows = list(results)
     findings = sum(len(r.findings) for r in results)
-    title = (f"{sum(len(r.findings) for r in rows)} of {findings} findings change between {header.compare} (old) and "
+    what = "change their action" if header.action_changes else "change"
+    title = (f"{sum(len(r.findings) for r in rows)} of {findings} findings {what} between {header.compare} (old) and "
              f"{header.policy} (new)" if header.compare else f"{findings} findings under {header.policy}")
     columns = ["fingerprint", "rule", "category", "risk", "confidence", "lines"]
     columns += ["action old -> new", "reasons old -> new"] if header.compare else ["action", "reasons"]

@@ -377,6 +377,11 @@ def test_simulate_compare_lists_only_what_changes_old_to_new(run, tmp_path):
     assert not any(e["changed"] for e in document["findings"])
     assert "0 of 40 findings change" in out
 
+    _, out, _, _ = simulate(run, tmp_path, "--compare", str(MERGE_NOTHING), "--action-changes", "--at", WEEKDAY)
+    rows = [l for l in out.splitlines() if re.match(r"│ [0-9a-f]{16} ", l)]
+    assert len(rows) == 4 and all("pull_request -> automerge" in r for r in rows)
+    assert "4 of 40 findings change their action" in out
+
 
 def test_simulate_labels_only_fails_closed_on_size(run, tmp_path):
     _, out, _, document = simulate(run, tmp_path, "--labels-only", "--at", WEEKDAY)
@@ -408,6 +413,8 @@ def test_simulate_usage_errors_exit_2(run, tmp_path):
     assert code == 2 and "needs a repository PATH to scan, or --findings FILE" in err
     code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), "--findings", str(tmp_path / "none.json"))
     assert code == 2 and "no such file" in err
+    code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), str(tmp_path), "--action-changes")
+    assert code == 2 and "--action-changes needs --compare" in err
     code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), str(tmp_path / "nothing"))
     assert code == 2 and "not a directory" in err
     code, _, err = run("policy", "simulate", "--policy", str(MALFORMED / "yaml-syntax.yml"), str(tmp_path))
