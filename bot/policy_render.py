@@ -211,7 +211,8 @@ def summary(results: Sequence[Simulated], header: SimulationHeader) -> str:
     if header.compare:
         old = counts(results, compared=True)
         changed = sum(len(r.findings) for r in results if r.changed)
-        text += (f"; {changed} change from {header.compare}: "
+        moved = sum(len(r.findings) for r in results if r.compared.action is not r.decision.action)
+        text += (f"; {changed} change from {header.compare} ({moved} their action): "
                  + ", ".join(f"{a} {old[a]} -> {new[a]}" for a in order if old[a] or new[a]))
     no_pr = Counter()
     for result in results:
