@@ -440,3 +440,24 @@ def test_simulate_scans_a_path_with_the_scanner(scanner, capsys, tmp_path):
     assert scanned["summary"] == {"automerge": 4, "pull_request": 36}
     given = json.loads((SIMULATE / "findings.json").read_text())
     assert len(scanned["findings"]) == len(given["results"]["failed_checks"])
+
+
+def test_the_table_folds_its_last_column_to_fit_a_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from bot.policy_table import print_table
+    out = io.StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None, highlight=False)
+    reasons = "rule-matched(low-risk-outside-prod) category-network(network) assumed-value(tf.sg-descriptions)"
+    print_table(console, "2 findings", ["fingerprint", "rule", "reasons"],
+                [[Text("a" * 16), Text("CKV_AWS_23"), Text(reasons)], [Text("b" * 16), Text("CKV_K8S_20"), Text("x")]])
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines), lines
+    assert lines[0] == "2 findings" and lines[2].startswith("┃ fingerprint")
+    body = [line for line in lines if line.startswith("│")]
+    assert body[0].startswith("│ aaaaaaaaaaaaaaaa │ CKV_AWS_23 │ ") and body[1].startswith("│                  │            │ ")
+    assert "".join(line.split("│")[3].strip() for line in body[:-1]).replace(" ", "") == reasons.replace(" ", "")
+    assert body[-1].startswith("│ bbbbbbbbbbbbbbbb │ CKV_K8S_20 │ x ")
