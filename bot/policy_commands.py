@@ -164,8 +164,7 @@ def _explain(args, console: Console, errors: Console) -> int:
     published = decide_publish(policies, facts.fix, PublishFacts(now=now))
     merged = decide_merge(policies, facts.fix, merge) if merge is not None else None
     hypothetical = _if_automerge(policies, facts.fix, now)
-    explanation = policy_render.Explanation(given, facts, policies, now, published, merged, hypothetical,
-                                            repository_given=bool(args.repository or facts.fix.repository))
+    explanation = policy_render.Explanation(given, facts, policies, now, published, merged, hypothetical)
     if args.json:
         console.print_json(json.dumps(explanation.to_json()))
     else:

@@ -65,7 +65,6 @@ class Explanation:
     publish: Decision
     merge: Decision | None          # with --merge-facts
     if_automerge: Decision | None   # the guardrails on this fix whatever a rule says
-    repository_given: bool
 
     def to_json(self) -> dict:
         fix = self.facts.fix.to_json()

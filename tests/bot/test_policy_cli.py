@@ -246,6 +246,22 @@ def test_explain_a_finding_from_the_json_report_ignores_its_labels(run, tmp_path
     assert "note: the file says category 'hardening'; the registry's label is used" in out
 
 
+def test_explain_an_entry_of_the_fix_report_decides_its_whole_fix(run, tmp_path):
+    from bot.report_json import attempt_record
+    one = attempt_for("CKV_K8S_37", "envs/dev/api.yaml", "Deployment.dev.api")       # k8s.drop-capabilities
+    other = Finding(**{**one.finding.__dict__, "rule_id": "CKV_K8S_28"})
+    entry = attempt_record(Attempt(one.finding, FIXED, fixer=one.fixer, findings=(one.finding, other)))
+    path = tmp_path / "entry.json"
+    path.write_text(json.dumps(entry))
+    code, out, err = run("policy", "explain", "--policy", str(LOW_RISK), "--finding", str(path), "--json", "--at", WEEKDAY)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["fix"]["rule_ids"] == ["CKV_K8S_37", "CKV_K8S_28"] and data["fix"]["fix_class"] == "k8s.drop-capabilities"
+    assert data["publish"]["rule"] == "review-the-rest"
+    assert {g["reason"] for g in data["if_automerge"]["guardrails"]} == {"risk-not-low", "assumed-value",
+                                                                           "impact-not-named"}
+
+
 def test_explain_with_merge_facts_applies_the_merge_time_guardrails(run, tmp_path):
     body = write_pr_body(tmp_path, LOW_RISK_FIX, OLD, NEW)
     sha = "b" * 40
