@@ -95,7 +95,8 @@ def _now(args) -> datetime:
         raise UsageError(str(exc)) from None
 
 
-def _read_json(path: Path, flag: str) -> Any:
+def _read_input(path: Path, flag: str) -> bytes:
+    """An input file's bytes, bounded; a usage error that names the flag and the file otherwise."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_INPUT_BYTES + 1)
@@ -107,6 +108,11 @@ def _read_json(path: Path, flag: str) -> Any:
         raise UsageError(f"{flag} {path}: cannot read ({exc.strerror})") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise UsageError(f"{flag} {path}: larger than {MAX_INPUT_BYTES >> 20} MiB; not read")
+    return raw
+
+
+def _read_json(path: Path, flag: str) -> Any:
+    raw = _read_input(path, flag)
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -118,18 +124,7 @@ def _read_json(path: Path, flag: str) -> Any:
 
 
 def _read_text(path: Path, flag: str) -> str:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{flag} {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{flag} {path}: is a directory") from None
-    except OSError as exc:
-        raise UsageError(f"{flag} {path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_INPUT_BYTES:
-        raise UsageError(f"{flag} {path}: larger than {MAX_INPUT_BYTES >> 20} MiB; not read")
-    return raw.decode("utf-8", "replace")
+    return _read_input(path, flag).decode("utf-8", "replace")
 
 
 # -- explain ----------------------------------------------------------------------------------
@@ -199,7 +194,8 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
     if args.action_changes and not args.compare:
         raise UsageError("--action-changes needs --compare FILE (the policy to compare with)")
     policies = _policy_set(args.policy, args.repo_policy, errors)
-    compare = _policy_set(args.compare, args.repo_policy, errors) if args.compare else None
+    compare = (PolicySet(_load_one(args.compare, policy_files.CENTRAL, "--compare", errors), policies.repo)
+               if args.compare else None)
     root = (args.path or Path.cwd()).resolve()
     catalog = load_catalog()
     problems: list[str] = []
