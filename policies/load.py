@@ -2,7 +2,7 @@
 
 The file is hostile input: before anything is built from it, its size is bounded, and its YAML
 events are scanned (without composing nodes, so an alias bomb costs nothing) for anchors,
-aliases, explicit tags, more than one document, and nesting deeper than ``MAX_DEPTH``. Then
+aliases, merge keys, explicit tags, more than one document, and nesting deeper than ``MAX_DEPTH``. Then
 ruamel.yaml's round-trip loader builds the tree (refusing duplicate keys) and keeps every node's
 line and column, the tree is validated against ``policies/schema.json``, and every schema error is
 placed at the node it is about (its key for an unknown key). Meaning the schema cannot express
@@ -22,7 +22,14 @@ from typing import Any, Iterable
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 
 from fixers.models import Category, Confidence, Impact, Risk
 from policies.model import DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule, Window
@@ -156,6 +163,8 @@ def _events_acceptable(yaml: YAML, text: str, problems: _Problems) -> bool:
                 problems.add(at, "YAML anchors (&name) are not accepted in a policy file")
             if getattr(event, "tag", None) is not None:
                 problems.add(at, f"YAML tags ({_short(str(event.tag))}) are not accepted in a policy file")
+            if isinstance(event, ScalarEvent) and event.value == "<<" and event.style is None:
+                problems.add(at, "YAML merge keys (<<) are not accepted in a policy file")
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

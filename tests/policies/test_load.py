@@ -13,7 +13,7 @@ import pytest
 
 from fixers.models import Category, Confidence, Impact, Risk
 from policies import facts
-from policies.load import MAX_BYTES, load_policy, load_repo_policy, policy_digest, schema
+from policies.load import MAX_BYTES, MAX_RULES, load_policy, load_repo_policy, policy_digest, schema
 from policies.model import END_OF_DAY, Action, PolicyError, RequiredCheck
 from policies.reasons import Action as ReasonsAction
 
@@ -167,6 +167,7 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing():
 
 
 def test_more_than_500_rules_is_a_problem():
+    assert schema()["$defs"]["rules"]["maxItems"] == MAX_RULES == 500
     rules = "".join(f"  - {{name: r{i}, match: {{}}, action: ignore}}\n" for i in range(501))
     with pytest.raises(PolicyError, match=r"p.yml:3:3: rules: must list at most 500 item\(s\), has 501"):
         load_policy("version: 1\nrules:\n" + rules, "p.yml")
