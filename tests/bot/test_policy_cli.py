@@ -477,3 +477,10 @@ def test_the_table_folds_its_last_column_to_fit_a_terminal():
     assert body[0].startswith("│ aaaaaaaaaaaaaaaa │ CKV_AWS_23 │ ") and body[1].startswith("│                  │            │ ")
     assert "".join(line.split("│")[3].strip() for line in body[:-1]).replace(" ", "") == reasons.replace(" ", "")
     assert body[-1].startswith("│ bbbbbbbbbbbbbbbb │ CKV_K8S_20 │ x ")
+
+
+def test_explain_refuses_a_pr_body_whose_block_is_nested_too_deeply(run, tmp_path):
+    body = tmp_path / "deep.md"
+    body.write_text("<!-- iacbot:provenance {\"a\": " + "[" * 100_000 + "]" * 100_000 + "} -->")
+    code, _, err = run("policy", "explain", "--policy", str(LOW_RISK), "--pr-body", str(body))
+    assert code == 2 and "no iacbot provenance block" in err
