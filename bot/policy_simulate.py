@@ -17,6 +17,7 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -201,9 +202,12 @@ def _measure_all(groups, wanted: list[int], sources, problems, catalog, repo) ->
     try:
         if len(wanted) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return dict(pair for batch in batches for pair in _measure_batch(batch))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return dict(pair for done in pool.map(_measure_batch, batches, chunksize=max(1, len(batches) // (workers * 4)))
-                        for pair in done)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                chunks = max(1, len(batches) // (workers * 4))
+                return dict(pair for done in pool.map(_measure_batch, batches, chunksize=chunks) for pair in done)
+        except (BrokenProcessPool, OSError):  # a worker killed (memory) or no process to be had: measure here
+            return dict(pair for batch in batches for pair in _measure_batch(batch))
     finally:
         _WORK = None
 

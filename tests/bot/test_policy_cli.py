@@ -484,3 +484,23 @@ def test_explain_refuses_a_pr_body_whose_block_is_nested_too_deeply(run, tmp_pat
     body.write_text("<!-- iacbot:provenance {\"a\": " + "[" * 100_000 + "]" * 100_000 + "} -->")
     code, _, err = run("policy", "explain", "--policy", str(LOW_RISK), "--pr-body", str(body))
     assert code == 2 and "no iacbot provenance block" in err
+
+
+def test_measuring_in_forked_workers_gives_what_measuring_here_gives(monkeypatch):
+    from datetime import datetime, timezone
+
+    from bot import policy_simulate
+    from bot.findings import load_findings_file
+    from policies.load import load_policy
+    from policies.model import PolicySet
+    root = SIMULATE / "repo"
+    findings, _ = load_findings_file(SIMULATE / "findings.json", root)
+    policies = PolicySet(load_policy(LOW_RISK.read_bytes(), str(LOW_RISK)))
+    now = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
+
+    def run_with(threshold: int) -> list[dict]:
+        monkeypatch.setattr(policy_simulate, "PARALLEL_FROM", threshold)
+        return policy_simulate.to_json(policy_simulate.simulate(findings, policies, now, "", load_catalog(), root,
+                                                                measure_all=True))
+    here, forked = run_with(10**9), run_with(1)
+    assert here == forked and sum(1 for e in here if e["patch"] == "patch") >= 20
