@@ -221,7 +221,9 @@ def summary(results: Sequence[Simulated], header: SimulationHeader) -> str:
         text += (f". {sum(no_pr.values())} would open no PR whatever the policy ("
                  + ", ".join(f"{k} {v}" for k, v in sorted(no_pr.items())) + ")")
     if header.labels_only:
-        text += ". Blast radius not measured (--labels-only): rules limited by max_changed_lines did not match"
+        unknown = sum(len(r.findings) for r in results if r.patch == NOT_MEASURED)
+        text += (f". Blast radius not measured (--labels-only): {unknown} findings ('?') would be decided otherwise "
+                 "if their fix were small enough; a rule limited by max_changed_lines did not match them")
     else:
         measured = sum(1 for r in results if r.patch not in (NOT_NEEDED, NOT_MEASURED, NO_FIXER))
         text += (f". Patches proposed (not verified) for every fix ({measured}; --measure-all)" if header.measure_all

@@ -41,7 +41,7 @@ NO_CHANGE = "no-change"      # the file already satisfies the rule(s): no PR
 REFUSED = "refused"          # the fixer cannot propose a safe patch: no PR
 NO_FIXER = "no-fixer"        # no fixer handles the rule: no PR
 UNREADABLE = "unreadable"    # the file cannot be read or parsed here: no PR
-NOT_MEASURED = "not-measured"  # labels only: the files were not read
+NOT_MEASURED = "not-measured"  # labels only: the decision depends on the fix's size, which was not measured
 NOT_NEEDED = "not-needed"      # the decision is the same whatever the fix's size: no patch was proposed
 OPENS_NO_PR = frozenset({NO_CHANGE, REFUSED, NO_FIXER, UNREADABLE})
 
@@ -137,10 +137,10 @@ def simulate(findings: Sequence[Finding], policies: PolicySet, now: datetime, re
     for index, group in enumerate(groups):
         if registry.fixer_for(group[0].rule_id, catalog) is None:
             status[index] = (NO_FIXER, f"no fixer handles {group[0].rule_id}", None)
-        elif root is None:
-            status[index] = (NOT_MEASURED, "", None)
         elif not measure_all and decide(policy_facts.fix_facts(group, repository, catalog, 0)) == decided[index]:
             status[index] = (NOT_NEEDED, "", None)
+        elif root is None:   # labels only: the decision depends on a size nobody measured
+            status[index] = (NOT_MEASURED, "", None)
     wanted = [i for i in range(len(groups)) if i not in status]
     repo = _RepoFactsOnDemand(root) if root is not None else RepoFacts()
     status.update(_measure_all(groups, wanted, sources, problems, catalog, repo))

@@ -401,9 +401,12 @@ def test_simulate_compare_lists_only_what_changes_old_to_new(run, tmp_path):
 
 def test_simulate_labels_only_fails_closed_on_size(run, tmp_path):
     _, out, _, document = simulate(run, tmp_path, "--labels-only", "--at", WEEKDAY)
-    dev = by_place(document)[("CKV_K8S_20", "envs/dev/api.yaml")]
+    entries = by_place(document)
+    dev = entries[("CKV_K8S_20", "envs/dev/api.yaml")]
     assert dev["changed_lines"] is None and dev["action"] == "pull_request" and dev["rule"] == "review-the-rest"
-    assert document["blast_radius_measured"] is False and "--labels-only" in out
+    assert dev["patch"] == "not-measured" and entries[("CKV_K8S_20", "envs/prod/api.yaml")]["patch"] == "not-needed"
+    assert document["blast_radius_measured"] is False
+    assert "--labels-only): 4 findings ('?') would be decided otherwise" in out
 
 
 def test_simulate_measure_all_measures_every_fix_with_a_fixer(run, tmp_path):
