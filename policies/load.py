@@ -22,8 +22,14 @@ from typing import Any, Iterable
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent,
-                                 ScalarEvent)
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 
 from fixers.models import Category, Confidence, Impact, Risk
 from policies.model import DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule, Window

@@ -7,11 +7,11 @@ a log line: it records no decline and frees no slot.
 
 Merged -> recorded as merged. Closed unmerged by a person -> recorded as DECLINED, a risk
 acceptance: who closed it (the signed webhook's sender), when (GitHub's ``closed_at``), until when
-(the policy's ``decline_expiry_days`` later), and the blob sha of the file the fix was made from,
-so publish_job skips that finding until the acceptance expires or the file changes
-(policies.declines, recorded by workers.declined). Any close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so
-the repository's oldest deferred fix is sent to publish_job (workers.pr_cap). Reads only, with a
-read-scoped token.
+(the central policy's ``declines.expire_after_days`` later, 90 days without one), and the blob
+sha of the file the fix was made from, so publish_job skips that finding until the acceptance
+expires or the file changes (decided in policies.declines, recorded by workers.declined). Any
+close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so the repository's
+oldest deferred fix is sent to publish_job (workers.pr_cap). Reads only, with a read-scoped token.
 """
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ import json
 import uuid
 
 from policies import declines
-from tests.paths import REPO
 from tests.celery_worker import celery_worker, wait_for
+from tests.paths import REPO
 from tests.service.conftest import redis_db  # noqa: F401  (fixture)
 from tests.workers.test_forged_pr import send_close
 from tests.workers.test_reliability import (  # noqa: F401  (fixtures gh, private_key, celery)
