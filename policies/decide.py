@@ -62,12 +62,12 @@ def _decide(policies: PolicySet, fix: FixFacts, now: datetime, global_kill: bool
     reasons.extend(repo_invalid)
 
     if action is Action.AUTOMERGE:
-        blocking = _guardrails(central, repo, rule, fix, now, global_kill, repo_kill, merge)
+        blocking = _guardrails(central, repo, rule, repo_rule, fix, now, global_kill, repo_kill, merge)
         blocking += repo_invalid     # already listed above; it blocks all the same
         if blocking:
             action = Action.PULL_REQUEST
-            reasons.extend(b for b in blocking if b not in reasons)
-    return Decision(action, tuple(reasons), rule.name if rule else None,
+            reasons += blocking
+    return Decision(action, tuple(dict.fromkeys(reasons)), rule.name if rule else None,
                     repo_rule.name if repo_rule else None, central.digest, repo_digest)
 
 
@@ -83,11 +83,12 @@ def _tighten(central: Action, repo_rule: Rule, may_disable: bool) -> tuple[Actio
     return central, None
 
 
-def _guardrails(central: Policy, repo: Policy | None, rule: Rule | None, fix: FixFacts, now: datetime,
-                global_kill: bool, repo_kill: bool, merge: MergeFacts | None) -> list[Because]:
+def _guardrails(central: Policy, repo: Policy | None, rule: Rule | None, repo_rule: Rule | None, fix: FixFacts,
+                now: datetime, global_kill: bool, repo_kill: bool, merge: MergeFacts | None) -> list[Because]:
     checks = guardrails.required_checks(central, repo)
     out = guardrails.fix_guardrails(fix, rule)
-    out += guardrails.time_guardrails(now, central, rule, global_kill, repo_kill)
+    # A repository rule that also said automerge can narrow the window (tighten), never widen it.
+    out += guardrails.time_guardrails(now, central, (rule, repo_rule), global_kill, repo_kill)
     out += guardrails.no_checks_guardrail(checks)
     if merge is not None:
         out += guardrails.merge_guardrails(fix, merge, central)

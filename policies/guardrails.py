@@ -56,11 +56,13 @@ def fix_guardrails(fix: FixFacts, rule: Rule | None) -> list[Because]:
     return out
 
 
-def time_guardrails(now: datetime, policy: Policy, rule: Rule | None, global_kill: bool,
+def time_guardrails(now: datetime, policy: Policy, rules: tuple[Rule | None, ...], global_kill: bool,
                     repo_kill: bool) -> list[Because]:
-    """When: the rule's and the policy's windows, and the kill switches."""
+    """When: the windows of the matching rules (central, and the repository's when it said
+    automerge too) and of the policy, and the kill switches."""
     out: list[Because] = []
-    for window in (rule.match.window if rule is not None else None, policy.window):
+    windows = [r.match.window for r in rules if r is not None] + [policy.window]
+    for window in dict.fromkeys(windows):
         if window is not None and not window.contains(now):
             out.append(Because(Reason.OUTSIDE_WINDOW, window.text()))
     if global_kill:

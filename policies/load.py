@@ -2,7 +2,7 @@
 
 The file is hostile input: before anything is built from it, its size is bounded, and its YAML
 events are scanned (without composing nodes, so an alias bomb costs nothing) for anchors,
-aliases, explicit tags, more than one document, and nesting deeper than ``MAX_DEPTH``. Then
+aliases, merge keys, explicit tags, more than one document, and nesting deeper than ``MAX_DEPTH``. Then
 ruamel.yaml's round-trip loader builds the tree (refusing duplicate keys) and keeps every node's
 line and column, the tree is validated against ``policies/schema.json``, and every schema error is
 placed at the node it is about (its key for an unknown key). Meaning the schema cannot express
@@ -22,11 +22,17 @@ from typing import Any, Iterable
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 
 from fixers.models import Category, Confidence, Impact, Risk
-from policies.model import (DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule,
-                            Window)
+from policies.model import DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule, Window
 from policies.reasons import Action
 
 MAX_BYTES = 256 * 1024
@@ -40,7 +46,13 @@ _ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+){0,3}")
 
 
 def policy_digest(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+    return hashlib.sha256(_bytes(data)).hexdigest()
+
+
+def _bytes(data: bytes | str) -> bytes:
+    # surrogatepass: a str holding lone surrogates becomes bytes that fail UTF-8 decoding, a problem
+    # with its position, instead of an exception here.
+    return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +78,7 @@ def load_repo_policy(data: bytes | str, source: str) -> Policy:
 
 
 def _load(data: bytes | str, source: str, repository: bool) -> Policy:
-    raw = data.encode() if isinstance(data, str) else bytes(data)
+    raw = _bytes(data)
     problems = _Problems(source)
     tree = _read_yaml(raw, problems)
     if problems:
@@ -125,6 +137,9 @@ def _read_yaml(raw: bytes, problems: _Problems) -> Any:
     except (YAMLError, ValueError, RecursionError) as e:    # e.g. an integer of 5,000 digits
         problems.add((1, 1), f"the file cannot be read as YAML: {_short(str(e).splitlines()[0] if str(e) else type(e).__name__)}")
         return None
+    except Exception as e:   # noqa: BLE001 -- hostile input must end as a problem, whatever the parser trips on
+        problems.add((1, 1), f"the file cannot be read as YAML ({type(e).__name__})")
+        return None
     if tree is None:
         problems.add((1, 1), "the file is empty: a policy starts with 'version: 1'")
         return None
@@ -148,6 +163,8 @@ def _events_acceptable(yaml: YAML, text: str, problems: _Problems) -> bool:
                 problems.add(at, "YAML anchors (&name) are not accepted in a policy file")
             if getattr(event, "tag", None) is not None:
                 problems.add(at, f"YAML tags ({_short(str(event.tag))}) are not accepted in a policy file")
+            if isinstance(event, ScalarEvent) and event.value == "<<" and event.style is None:
+                problems.add(at, "YAML merge keys (<<) are not accepted in a policy file")
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -413,13 +430,26 @@ def _match(data: dict) -> Match:
         confidence=_enums(Confidence, data.get("confidence")), impact=_enums(Impact, data.get("impact")),
         severity=_enums(str, data.get("severity")), repositories=_strings(data.get("repositories")),
         paths=_strings(data.get("paths")), not_paths=_strings(data.get("not_paths")),
-        max_files=data.get("max_files"), max_changed_lines=data.get("max_changed_lines"),
-        max_resources=data.get("max_resources"), window=_window(data.get("window")))
+        max_files=_count(data.get("max_files")), max_changed_lines=_count(data.get("max_changed_lines")),
+        max_resources=_count(data.get("max_resources")), window=_window(data.get("window")))
+
+
+def _count(value) -> int | None:
+    return int(value) if value is not None else None     # the schema's "integer" admits 3.0
 
 
 def _checks(values) -> tuple[RequiredCheck, ...]:
     checks = (RequiredCheck(str(c["name"]), str(c["app"]) if "app" in c else None) for c in values or ())
     return tuple(dict.fromkeys(checks))
+
+
+def _has(tree: dict, path: list) -> bool:
+    node = tree
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return False
+        node = node[step]
+    return True
 
 
 def _build(tree: dict, source: str, digest: str, repository: bool) -> Policy:
@@ -428,12 +458,15 @@ def _build(tree: dict, source: str, digest: str, repository: bool) -> Policy:
         line, col = _node_position(tree, ["rules", i])
         rules.append(Rule(str(data["name"]), _match(data["match"]), Action(data["action"]), line, col))
     automerge = tree.get("automerge") or {}
+    marks = tuple((".".join(map(str, path)), *_node_position(tree, path))
+                  for path in (["automerge"], ["automerge", "window"], ["automerge", "required_checks"], ["rules"])
+                  if _has(tree, path))
     if repository:
         return Policy(version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
-                      source=source, digest=digest)
+                      source=source, digest=digest, marks=marks)
     return Policy(
         version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
         max_automerges_per_hour=int(automerge.get("max_per_hour", 5)), window=_window(automerge.get("window")),
         repo_may_disable=bool((tree.get("repository_policy") or {}).get("may_disable", False)),
         decline_expiry_days=int((tree.get("declines") or {}).get("expire_after_days", 90)),
-        source=source, digest=digest)
+        source=source, digest=digest, marks=marks)

@@ -11,6 +11,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from fixers.models import Category, Confidence, Impact, Risk
+from policies.match import compile_match  # match.py needs this module's types for annotations only
 from policies.reasons import Action
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")   # index = datetime.weekday()
@@ -93,7 +94,6 @@ class Match:
     compiled: object = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        from policies.match import compile_match    # match.py reads this module's types
         object.__setattr__(self, "compiled", compile_match(self))
 
     def is_empty(self) -> bool:
@@ -128,6 +128,12 @@ class Policy:
     decline_expiry_days: int = 90
     source: str = ""
     digest: str = ""                 # sha256 hex of the file's bytes
+    #: Where settings that ``policies.lint`` may report on sit in the file: (dotted key, line, column).
+    marks: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
+
+    def mark(self, key: str) -> tuple[int, int]:
+        """The 1-based line and column of ``key`` ("automerge.window"), or 1:1 when not known."""
+        return next(((line, col) for k, line, col in self.marks if k == key), (1, 1))
 
 
 @dataclass(frozen=True)

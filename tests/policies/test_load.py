@@ -13,7 +13,7 @@ import pytest
 
 from fixers.models import Category, Confidence, Impact, Risk
 from policies import facts
-from policies.load import MAX_BYTES, load_policy, load_repo_policy, policy_digest, schema
+from policies.load import MAX_BYTES, MAX_RULES, load_policy, load_repo_policy, policy_digest, schema
 from policies.model import END_OF_DAY, Action, PolicyError, RequiredCheck
 from policies.reasons import Action as ReasonsAction
 
@@ -167,6 +167,7 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing():
 
 
 def test_more_than_500_rules_is_a_problem():
+    assert schema()["$defs"]["rules"]["maxItems"] == MAX_RULES == 500
     rules = "".join(f"  - {{name: r{i}, match: {{}}, action: ignore}}\n" for i in range(501))
     with pytest.raises(PolicyError, match=r"p.yml:3:3: rules: must list at most 500 item\(s\), has 501"):
         load_policy("version: 1\nrules:\n" + rules, "p.yml")
@@ -252,5 +253,25 @@ def test_loading_hostile_json_never_crashes_with_anything_but_policy_error():
             load_policy(json.dumps(value), "p.json")
         except PolicyError as e:
             assert all(p.line >= 1 and p.column >= 1 for p in e.problems)
+
+    run()
+
+
+def test_loading_hostile_yaml_text_never_crashes_with_anything_but_policy_error():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(["version: 1\n", "rules:\n", "  - ", "name: a", "match: {}", "action: automerge",
+                              "&a ", "*a", "!!str ", "? ", ": ", "[", "]", "{", "}", ", ", "\n", "  ", "- ", "'",
+                              '"', "#", "---\n", "%YAML 1.1\n", "<<: ", "\t", "\ufeff", "window: ", "timezone: X"])
+    text = st.lists(pieces | st.text(max_size=3), max_size=40).map("".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(text)
+    def run(value):
+        try:
+            load_policy(value, "p.yml")
+        except PolicyError as e:
+            assert e.problems and all(p.line >= 1 and p.column >= 1 for p in e.problems)
 
     run()
