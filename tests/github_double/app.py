@@ -19,6 +19,7 @@ from . import handlers_checks as hc
 from . import handlers_issues as hi
 from . import handlers_merge as hm
 from . import handlers_people as hp
+from . import handlers_search as hs
 from . import render
 from .auth import HTTPError, authenticate, authorize_repo
 from .faults import Faults
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("DELETE", r"/installation/token", h.revoke_installation_token, None),
         ("GET", r"/app", h.get_authenticated_app, None),
         ("GET", r"/app/installations", h.list_installations, None),
+        ("GET", r"/search/issues", hs.search_issues, None),  # filters by what the caller may read itself
         ("GET", r"/app/installations/(?P<installation_id>\d+)", h.get_installation, None),
         ("GET", R + r"/installation", h.get_repo_installation, None),  # App JWT, not a token: no scope
         ("GET", R, h.get_repo, ("metadata", "read")),
@@ -51,6 +53,8 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("POST", R + r"/git/refs", h.create_ref, ("contents", "write")),
         ("PATCH", R + r"/git/refs/(?P<ref>.+)", h.update_ref, ("contents", "write")),
         ("DELETE", R + r"/git/refs/(?P<ref>.+)", h.delete_ref, ("contents", "write")),
+        ("GET", R + r"/branches", hm.list_branches, ("contents", "read")),
+        ("GET", R + r"/rules/branches/(?P<branch>.+)", hm.branch_rules, ("metadata", "read")),
         # Before get_branch: a branch name may hold '/', so the longer paths must match first.
         ("GET", R + r"/branches/(?P<branch>.+)/protection/required_status_checks/contexts",
          hc.get_required_contexts, ("administration", "read")),
@@ -77,8 +81,10 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)", hc.get_suite, ("checks", "read")),
         ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)/check-runs", hc.list_runs_for_suite, ("checks", "read")),
         ("POST", R + r"/statuses/(?P<sha>[^/]+)", hc.create_status, ("statuses", "write")),
+        ("GET", R + r"/statuses/(?P<ref>[^/]+)", hc.list_statuses, ("statuses", "read")),  # the older spelling
         ("GET", R + r"/commits/(?P<ref>.+)/status", hc.combined_status, ("statuses", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)/statuses", hc.list_statuses, ("statuses", "read")),
+        ("GET", R + r"/commits/(?P<commit_sha>[^/]+)/pulls", hm.pulls_for_commit, ("pull_requests", "read")),
         ("GET", R + r"/commits/(?P<ref>.+)", hm.get_commit, ("contents", "read")),  # after the longer ones
         # Merging writes the base branch: GitHub asks for contents:write, not pull_requests.
         ("PUT", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.merge_pull, ("contents", "write")),
@@ -102,6 +108,9 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/issues/(?P<issue_number>\d+)/comments", hi.list_comments, ("issues", "read")),
         ("POST", R + r"/issues/(?P<issue_number>\d+)/comments", hi.create_comment, ("issues", "write")),
         ("POST", R + r"/issues/(?P<issue_number>\d+)/labels", hi.add_labels, ("issues", "write")),
+        ("GET", R + r"/issues/(?P<issue_number>\d+)/labels", hi.list_labels, ("issues", "read")),
+        ("PUT", R + r"/issues/(?P<issue_number>\d+)/labels", hi.set_labels, ("issues", "write")),
+        ("DELETE", R + r"/issues/(?P<issue_number>\d+)/labels/(?P<name>[^/]+)", hi.remove_label, ("issues", "write")),
     ]
 ]
 

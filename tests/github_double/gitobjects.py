@@ -113,6 +113,9 @@ class ObjectStore:
 
     def __init__(self) -> None:
         self._objects: dict[str, tuple[str, bytes]] = {}
+        # Decoded trees by SHA: an object never changes, and GitHub's mergeability and diffs read
+        # the same big trees on every request.
+        self._trees: dict[str, tuple[TreeEntry, ...]] = {}
 
     def put(self, kind: str, payload: bytes) -> str:
         sha = object_id(kind, payload)
@@ -138,8 +141,13 @@ class ObjectStore:
         return self.put("tree", encode_tree(entries))
 
     def tree_entries(self, sha: str) -> list[TreeEntry] | None:
-        payload = self.get(sha, "tree")
-        return None if payload is None else decode_tree(payload)
+        cached = self._trees.get(sha)
+        if cached is None:
+            payload = self.get(sha, "tree")
+            if payload is None:
+                return None
+            cached = self._trees[sha] = tuple(decode_tree(payload))
+        return list(cached)
 
     def put_tree_from_files(self, files: dict[str, bytes]) -> str:
         """Build nested trees from a flat {path: content} map (all mode 100644)."""

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from . import merging, render
 from .auth import Caller, HTTPError, issue_token, require_app
 from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
-from .state import CheckRun, Label, PullRequest, Repo, Review, World, next_id
+from .state import CheckRun, PullRequest, Repo, Review, World, next_id
 
 SHA_LEN = 40
 
@@ -406,9 +406,9 @@ def _pull(ctx: Ctx) -> PullRequest:
 def pull_details(repo: Repo, pr: PullRequest) -> dict:
     """What GitHub computes for a PR's full form: mergeability and the size of its change."""
     m = merging.mergeability(repo, pr)
-    base = pr.base_sha
-    if pr.merged_at is not None:  # after a merge the base contains the head: count against the old base
-        base = repo.objects.commit(pr.merge_commit_sha).parents[0] if pr.merge_commit_sha else base
+    if pr.mergeable_override == "unknown" and pr.state == "open":  # GitHub has not computed it yet
+        m = merging.Mergeability(None, "unknown", m.refusal)
+    base = pr.base_sha  # once closed it no longer follows the branch: for a merged PR, the base it merged onto
     commits = merging.pull_commits(repo.objects, base, pr.head_sha)
     common = repo.objects.merge_base(base, pr.head_sha)
     changes = merging.file_changes(repo.objects, repo.objects.commit(common).tree if common else None,
@@ -443,6 +443,7 @@ def update_pull(ctx: Ctx):
             raise _validation("Validation Failed", resource="PullRequest", field="state", code="invalid")
         pr.state = body["state"]
         pr.closed_at = time.time() if pr.state == "closed" else None
+        pr.closed_by = (_actor_login(ctx) or "octocat") if pr.state == "closed" else None
     pr.updated_at = time.time()
     return 200, full_pull(ctx.repo, pr)
 
@@ -639,12 +640,9 @@ def update_check_run(ctx: Ctx):
     return 200, render_check_run(ctx.world, ctx.repo, changed)
 
 
-def list_check_runs_for_ref(ctx: Ctx):
-    repo, q, ref = ctx.repo, ctx.query, ctx.params["ref"]
-    sha = resolve_commitish(repo, ref) or repo.refs.get(f"refs/{ref}")  # also heads/x and tags/x
-    if sha is None:
-        raise HTTPError(422, f"No commit found for SHA: {ref}")
-    runs = [r for r in repo.check_runs.values() if r.head_sha == sha]
+def filter_runs(ctx: Ctx, runs: list) -> list:
+    """check_name, status, app_id and filter (latest by default) as GitHub applies them."""
+    q = ctx.query
     if q.get("check_name"):
         runs = [r for r in runs if r.name == q["check_name"]]
     if q.get("status"):
@@ -653,5 +651,14 @@ def list_check_runs_for_ref(ctx: Ctx):
         runs = [r for r in runs if str(r.app_id) == q["app_id"]]
     if q.get("filter", "latest") == "latest":  # the most recent run of each name, per App
         runs = list({(r.app_id, r.name): r for r in sorted(runs, key=lambda r: r.id)}.values())
+    return runs
+
+
+def list_check_runs_for_ref(ctx: Ctx):
+    repo, ref = ctx.repo, ctx.params["ref"]
+    sha = resolve_commitish(repo, ref) or repo.refs.get(f"refs/{ref}")  # also heads/x and tags/x
+    if sha is None:
+        raise HTTPError(422, f"No commit found for SHA: {ref}")
+    runs = filter_runs(ctx, [r for r in repo.check_runs.values() if r.head_sha == sha])
     page, links = paginate(ctx, runs)
     return 200, {"total_count": len(runs), "check_runs": [render_check_run(ctx.world, repo, r) for r in page]}, links

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import protection, render
 from .auth import HTTPError
-from .handlers import (Ctx, _actor_login, _refresh, _validation, paginate, render_check_run,
+from .handlers import (Ctx, _actor_login, _refresh, _validation, filter_runs, paginate, render_check_run,
                        resolve_commitish)
 from .state import CommitStatus, Repo, World, next_id
 
@@ -27,7 +27,7 @@ def add_status(world: World, repo: Repo, sha: str, state: str, context: str, cre
                app_id: int | None, description: str | None = None, target_url: str | None = None) -> CommitStatus:
     if state not in STATUS_STATES:
         raise _validation("Validation Failed", resource="Status", field="state", code="custom",
-                          message=f"state is not included in the list")
+                          message="state is not included in the list")
     if sum(1 for s in repo.statuses if s.sha == sha and s.context.lower() == context.lower()) \
             >= MAX_STATUSES_PER_CONTEXT:
         raise _validation("Validation Failed", resource="Status", code="custom",
@@ -125,20 +125,6 @@ def _suite(ctx: Ctx) -> tuple[int, tuple[int, str]]:
 def get_suite(ctx: Ctx):
     suite_id, (app_id, sha) = _suite(ctx)
     return 200, _suite_json(ctx.world, ctx.repo, app_id, sha, suite_id)
-
-
-def filter_runs(ctx: Ctx, runs: list) -> list:
-    """check_name, status, app_id and filter (latest by default) as GitHub applies them."""
-    q = ctx.query
-    if q.get("check_name"):
-        runs = [r for r in runs if r.name == q["check_name"]]
-    if q.get("status"):
-        runs = [r for r in runs if r.status == q["status"]]
-    if q.get("app_id"):
-        runs = [r for r in runs if str(r.app_id) == q["app_id"]]
-    if q.get("filter", "latest") == "latest":  # the most recent run of each name, per App
-        runs = list({(r.app_id, r.name): r for r in sorted(runs, key=lambda r: r.id)}.values())
-    return runs
 
 
 def list_runs_for_suite(ctx: Ctx):

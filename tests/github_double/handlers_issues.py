@@ -202,3 +202,28 @@ def update_comment(ctx: Ctx):
     _check_text(body.get("body"), "IssueComment")
     comment.body, comment.updated_at = body["body"], time.time()
     return 200, render.issue_comment(ctx.repo, comment)
+
+
+def list_labels(ctx: Ctx):
+    _, item = _item(ctx)
+    page, links = paginate(ctx, list(item.labels))
+    return 200, [render.label(ctx.repo, ctx.repo.labels[n.lower()]) for n in page], links
+
+
+def set_labels(ctx: Ctx):
+    """PUT labels: replace the set (a bare array of names, as PyGithub's set_labels sends, or {labels})."""
+    _, item = _item(ctx)
+    body = ctx.body
+    item.labels = _label_names(ctx.repo, body if isinstance(body, list) else (body or {}).get("labels") or [])
+    item.updated_at = time.time()
+    return 200, [render.label(ctx.repo, ctx.repo.labels[n.lower()]) for n in item.labels]
+
+
+def remove_label(ctx: Ctx):
+    _, item = _item(ctx)
+    name = ctx.params["name"].lower()
+    if name not in (n.lower() for n in item.labels):
+        raise HTTPError(404, "Label does not exist")
+    item.labels = [n for n in item.labels if n.lower() != name]
+    item.updated_at = time.time()
+    return 200, [render.label(ctx.repo, ctx.repo.labels[n.lower()]) for n in item.labels]

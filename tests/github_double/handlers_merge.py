@@ -44,12 +44,10 @@ def _commit_json(ctx: Ctx, sha: str) -> dict:
 
 
 def _pr_range(ctx: Ctx) -> tuple[str, str]:
-    """(base, head) of the PR's change: for a merged PR, the base it was merged onto."""
-    repo, pr = ctx.repo, _pull(ctx)
-    base = pr.base_sha
-    if pr.merged_at is not None and pr.merge_commit_sha:
-        base = repo.objects.commit(pr.merge_commit_sha).parents[0]
-    return base, pr.head_sha
+    """(base, head) of the PR's change. A closed PR's base SHA stays where it was when it closed
+    (_refresh moves only open ones), so a merged PR still lists what it brought in."""
+    pr = _pull(ctx)
+    return pr.base_sha, pr.head_sha
 
 
 def list_pull_commits(ctx: Ctx):
@@ -101,7 +99,7 @@ def compare(ctx: Ctx):
     return 200, out, links
 
 
-def set_mergeable_checked(repo, number: int, value: bool | None) -> None:
+def set_mergeable_checked(repo, number: int, value: bool | str | None) -> None:
     """For GitHubDouble.set_mergeable: None gives the decision back to the double."""
     pr = repo.pulls.get(number)
     if pr is None:
@@ -125,3 +123,34 @@ def get_commit(ctx: Ctx):
     out["stats"] = {"additions": adds, "deletions": dels, "total": adds + dels}
     out["files"] = [render.diff_entry(repo, x, sha) for x in changes]
     return 200, out
+
+
+def pulls_for_commit(ctx: Ctx):
+    """GET commits/{sha}/pulls: open PRs whose head is that commit, and merged PRs it came in with."""
+    repo = ctx.repo
+    sha = resolve_commitish(repo, ctx.params["commit_sha"])
+    if sha is None:
+        raise HTTPError(422, f"No commit found for SHA: {ctx.params['commit_sha']}")
+    found = [p for p in sorted(repo.pulls.values(), key=lambda p: p.number)
+             if _refresh(repo, p).head_sha == sha or p.merge_commit_sha == sha
+             or (p.merged_at is not None and repo.objects.is_ancestor(sha, p.head_sha)
+                 and not repo.objects.is_ancestor(sha, p.base_sha))]
+    page, links = paginate(ctx, found)
+    return 200, [render.pull(repo, p, full=False) for p in page], links
+
+
+def list_branches(ctx: Ctx):
+    repo = ctx.repo
+    names = sorted(ref[len("refs/heads/"):] for ref in repo.refs if ref.startswith("refs/heads/"))
+    if ctx.query.get("protected") in ("true", "false"):
+        names = [n for n in names if (n in repo.protection) == (ctx.query["protected"] == "true")]
+    page, links = paginate(ctx, names)
+    u = f"{render.API}/repos/{repo.full_name}/commits"
+    return 200, [{"name": n, "commit": {"sha": repo.refs[f"refs/heads/{n}"], "url": f"{u}/{repo.refs[f'refs/heads/{n}']}"},
+                  "protected": n in repo.protection} for n in page], links
+
+
+def branch_rules(ctx: Ctx):
+    """GET rules/branches/{branch}: the double has no rulesets, only classic protection."""
+    page, links = paginate(ctx, [])
+    return 200, page, links

@@ -33,19 +33,51 @@ def merged_tree(objects: ObjectStore, base_sha: str, head_sha: str) -> str:
                                objects.commit(base_sha).tree, objects.commit(head_sha).tree)
 
 
+Entry = tuple[str, str]  # (mode, sha) of a non-tree entry
+
+
+def changed_entries(objects: ObjectStore, old_tree: str | None, new_tree: str | None,
+                    prefix: str = "") -> dict[str, tuple[Entry | None, Entry | None]]:
+    """{path: (before, after)} of every file that differs, descending only into sub-trees whose
+    SHAs differ: a one-file change in a 3000-file repository reads a handful of trees."""
+    if old_tree == new_tree:
+        return {}
+    old = {e.name: e for e in (objects.tree_entries(old_tree) or [])} if old_tree else {}
+    new = {e.name: e for e in (objects.tree_entries(new_tree) or [])} if new_tree else {}
+    out: dict[str, tuple[Entry | None, Entry | None]] = {}
+    for name in sorted(set(old) | set(new)):
+        o, n = old.get(name), new.get(name)
+        if o == n:
+            continue
+        path = prefix + name
+        o_tree = o.sha if o is not None and o.mode == TREE_MODE else None
+        n_tree = n.sha if n is not None and n.mode == TREE_MODE else None
+        if o_tree or n_tree:
+            out.update(changed_entries(objects, o_tree, n_tree, path + "/"))
+        o_file = (o.mode, o.sha) if o is not None and o_tree is None else None
+        n_file = (n.mode, n.sha) if n is not None and n_tree is None else None
+        if o_file != n_file:
+            out[path] = (o_file, n_file)
+    return out
+
+
+def conflicts(objects: ObjectStore, base_sha: str, head_sha: str) -> list[str]:
+    """The paths both sides changed differently since their merge base (what merge_trees refuses)."""
+    common = objects.merge_base(base_sha, head_sha)
+    root = objects.commit(common).tree if common else None
+    ours = changed_entries(objects, root, objects.commit(base_sha).tree)
+    theirs = changed_entries(objects, root, objects.commit(head_sha).tree)
+    return sorted(p for p in set(ours) & set(theirs) if ours[p][1] != theirs[p][1])
+
+
 def mergeability(repo: Repo, pr: PullRequest) -> Mergeability:
     if pr.state != "open":
         return Mergeability(None, "unknown", NOT_MERGEABLE)
-    try:
-        merged_tree(repo.objects, pr.base_sha, pr.head_sha)
-        conflict = False
-    except ValueError:
-        conflict = True
-    if conflict or pr.mergeable_override is False:
+    if conflicts(repo.objects, pr.base_sha, pr.head_sha) or pr.mergeable_override is False:
         return Mergeability(False, "dirty", NOT_MERGEABLE)
     if pr.draft:
         return Mergeability(True, "draft", "Pull Request is still a draft")
-    blocked = protection.blocking_message(repo, pr.base_ref, pr.head_sha)
+    blocked = protection.blocking_message(repo, pr.base_ref, pr.head_sha, pr)
     if blocked is not None:
         return Mergeability(True, "blocked", blocked)
     if protection.behind(repo, pr.base_ref, pr.base_sha, pr.head_sha):
@@ -83,11 +115,12 @@ def pull_commits(objects: ObjectStore, base_sha: str, head_sha: str) -> list[str
 @dataclass(frozen=True)
 class FileChange:
     filename: str
-    status: str  # added | removed | modified | changed (mode only)
+    status: str  # added | removed | modified | changed (mode only) | renamed
     additions: int
     deletions: int
     sha: str  # the blob on the head side (the removed blob for a removal)
     patch: str | None  # None for binary content, as GitHub leaves it out
+    previous_filename: str | None = None  # a rename's old path
 
 
 def _lines(data: bytes) -> list[str] | None:
@@ -99,12 +132,31 @@ def _lines(data: bytes) -> list[str] | None:
         return None
 
 
+def _renames(changed: dict[str, tuple[Entry | None, Entry | None]]) -> dict[str, str]:
+    """new path -> old path for files moved unchanged (same blob and mode): GitHub lists those as
+    one `renamed` entry with `previous_filename` (it also pairs similar files; the double pairs
+    identical ones only)."""
+    removed: dict[Entry, list[str]] = {}
+    for path, (before, after) in sorted(changed.items()):
+        if after is None and before is not None:
+            removed.setdefault(before, []).append(path)
+    pairs = {}
+    for path, (before, after) in sorted(changed.items()):
+        if before is None and after is not None and removed.get(after):
+            pairs[path] = removed[after].pop(0)
+    return pairs
+
+
 def file_changes(objects: ObjectStore, old_tree: str | None, new_tree: str) -> list[FileChange]:
-    old, new = objects.flatten(old_tree), objects.flatten(new_tree)
     out = []
-    for path in sorted(set(old) | set(new)):
-        before, after = old.get(path), new.get(path)
-        if before == after:
+    changed = changed_entries(objects, old_tree, new_tree)
+    renames = _renames(changed)
+    moved_away = set(renames.values())
+    for path, (before, after) in sorted(changed.items()):
+        if path in moved_away:
+            continue
+        if path in renames:
+            out.append(FileChange(path, "renamed", 0, 0, after[1], None, renames[path]))
             continue
         status = "added" if before is None else "removed" if after is None else \
             ("changed" if before[1] == after[1] else "modified")

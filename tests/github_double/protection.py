@@ -10,6 +10,7 @@ Pure functions over a Repo (the caller holds the world's lock). GitHub's rules k
 """
 from __future__ import annotations
 
+from .people import ROLES, role_of
 from .state import CheckRun, CommitStatus, Repo
 
 PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
@@ -94,8 +95,30 @@ def outcome(repo: Repo, sha: str, context: str, app_id: int | None) -> str:
     return "pending" if runs or statuses else "missing"
 
 
-def blocking_message(repo: Repo, branch: str, head_sha: str) -> str | None:
+def approvals(repo: Repo, pr, head_sha: str, dismiss_stale: bool) -> int:
+    """Reviewers with write access whose latest deciding review approves (of the head, when stale
+    approvals are dismissed), as GitHub counts them for required reviews."""
+    latest: dict[str, object] = {}
+    for review in pr.reviews:
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review.user_login.lower()] = review
+    count = 0
+    for login, review in latest.items():
+        role = role_of(repo, login)
+        if review.state == "APPROVED" and role is not None and ROLES.index(role) >= ROLES.index("write") \
+                and (not dismiss_stale or review.commit_id == head_sha):
+            count += 1
+    return count
+
+
+def blocking_message(repo: Repo, branch: str, head_sha: str, pr=None) -> str | None:
     """Why protection refuses the merge (GitHub's 405 wording), or None."""
+    reviews = (repo.protection.get(branch) or {}).get("required_pull_request_reviews")
+    if reviews is not None and pr is not None:
+        needed = int(reviews.get("required_approving_review_count") or 0)
+        if approvals(repo, pr, head_sha, bool(reviews.get("dismiss_stale_reviews"))) < needed:
+            noun = "approving review is" if needed == 1 else "approving reviews are"
+            return f"At least {needed} {noun} required by reviewers with write access."
     for check in required_checks(repo, branch):
         state = outcome(repo, head_sha, check["context"], check["app_id"])
         if state == "failing":

@@ -388,6 +388,8 @@ def diff_entry(repo: Repo, change, head_sha: str) -> dict:
            "contents_url": f"{u}/contents/{path}?ref={head_sha}"}
     if change.patch is not None:
         out["patch"] = change.patch
+    if change.previous_filename is not None:
+        out["previous_filename"] = change.previous_filename
     return out
 
 

@@ -136,13 +136,15 @@ class GitHubDouble:
             raise KeyError(f"unknown repository {full_name}")
         return repo
 
-    def installation_for(self, full_name: str) -> Installation:
-        """The (first) installation that covers the repository."""
+    def installation_for(self, full_name: str, slug: str | None = None) -> Installation:
+        """The installation that covers the repository: App `slug`'s, else the first installed."""
         repo = self._repo(full_name)
-        for inst in self.world.installations.values():
-            if repo.id in inst.repo_ids:
-                return inst
-        raise KeyError(f"no App is installed on {full_name}")
+        covering = [i for i in self.world.installations.values() if repo.id in i.repo_ids]
+        if slug is not None:
+            covering = [i for i in covering if self.world.apps[i.app_id].slug == slug]
+        if not covering:
+            raise KeyError(f"no App{'' if slug is None else ' ' + slug} is installed on {full_name}")
+        return covering[0]
 
     def add_collaborators(self, full_name: str, *logins: str, permission: str = "write") -> None:
         """Users who may be asked for a review (GitHub answers 422 for anyone else), with a role:
@@ -251,25 +253,34 @@ class GitHubDouble:
             return next((a.id for a in self.world.apps.values() if a.slug == slug), zlib.crc32(f"app:{slug}".encode()))
 
     def protect_branch(self, repo_full_name: str, branch: str, checks: list[tuple[str, int | None]] = (),
-                       strict: bool = False, enforce_admins: bool = False) -> None:
+                       strict: bool = False, enforce_admins: bool = False, required_approvals: int = 0,
+                       dismiss_stale_reviews: bool = False) -> None:
         """An admin turns on branch protection with required status checks [(context, app_id)]
-        (app_id None: any source), as PUT .../protection with `checks` would."""
+        (app_id None: any source) and, with `required_approvals`, required reviews, as PUT
+        .../protection would."""
         with self.world.lock:
             repo = self._repo(repo_full_name)
             if f"refs/heads/{branch}" not in repo.refs:
                 raise ValueError(f"{repo_full_name}: no branch {branch}")
             body = {"required_status_checks": {"strict": strict, "contexts": [], "checks": [
                 {"context": c, "app_id": -1 if a is None else a} for c, a in checks]},
-                "enforce_admins": enforce_admins, "required_pull_request_reviews": None, "restrictions": None}
+                "enforce_admins": enforce_admins, "restrictions": None,
+                "required_pull_request_reviews": {"required_approving_review_count": required_approvals,
+                                                  "dismiss_stale_reviews": dismiss_stale_reviews}
+                if required_approvals else None}
             repo.protection[branch] = protection.normalise(repo, body)
 
     def unprotect_branch(self, repo_full_name: str, branch: str) -> None:
         with self.world.lock:
             self._repo(repo_full_name).protection.pop(branch, None)
 
-    def set_mergeable(self, repo_full_name: str, number: int, mergeable: bool | None) -> None:
+    def set_mergeable(self, repo_full_name: str, number: int, mergeable: bool | str | None) -> None:
         """What GitHub's mergeability job found: False makes PR `number` unmergeable (405 on merge,
-        `mergeable_state: dirty`); None lets the double compute it again (conflicts)."""
+        `mergeable_state: dirty`); "unknown" shows `mergeable: null` as right after a push, before
+        GitHub has computed it (a merge still goes by the real state); None lets the double compute
+        it again (conflicts, protection)."""
+        if mergeable not in (True, False, None, "unknown"):
+            raise ValueError("mergeable must be True, False, None or 'unknown'")
         with self.world.lock:
             hm.set_mergeable_checked(self._repo(repo_full_name), number, mergeable)
 

@@ -62,8 +62,9 @@ class PullRequest:
     merge_commit_sha: str | None = None
     merged_by: str | None = None
     reviews: list[Review] = field(default_factory=list)  # chronological
-    #: What a test says GitHub computed (set_mergeable); None: the double computes it (conflicts).
-    mergeable_override: bool | None = None
+    #: What a test says GitHub computed (set_mergeable): False, or "unknown" (not computed yet:
+    #: `mergeable: null`, while a merge still decides on the real state); None: the double computes it.
+    mergeable_override: bool | str | None = None
     closed_by: str | None = None  # login of who closed or merged it
 
 

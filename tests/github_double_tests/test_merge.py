@@ -185,3 +185,43 @@ def test_pull_commits_name_the_accounts_github_links(gh, private_key):
     one = repo.get_commit(commits[1].sha)  # GET commits/{ref}
     assert one.author.login == "iacbot[bot]" and one.committer.login == "mallory"
     assert [f.filename for f in one.files] == ["x.tf"]
+
+
+def test_mergeable_unknown_branches_rules_and_pulls_of_a_commit(gh, private_key):
+    tok = token(gh, private_key)
+    repo = bot_repo(gh, tok)
+    pr = bot_pr(gh, repo, "fix-u")
+    gh.set_mergeable("octo/infra", pr.number, "unknown")  # right after a push: not computed yet
+    shown = repo.get_pull(pr.number)
+    assert (shown.mergeable, shown.mergeable_state) == (None, "unknown")
+    with pytest.raises(ValueError):
+        gh.set_mergeable("octo/infra", pr.number, "maybe")
+    assert [p.number for p in repo.get_commit(shown.head.sha).get_pulls()] == [pr.number]
+    assert sorted(b.name for b in repo.get_branches()) == ["fix-u", "main"]
+    r = httpx.get(f"{gh.base_url}/repos/octo/infra/rules/branches/main", headers=auth(tok))
+    assert (r.status_code, r.json()) == (200, [])
+    assert pr.merge(sha=shown.head.sha, merge_method="squash").merged is True  # decided on the real state
+    merged = repo.get_pull(pr.number)
+    assert [p.number for p in repo.get_commit(merged.merge_commit_sha).get_pulls()] == [pr.number]
+
+    # A PR closed by the bot through the API records who closed it.
+    other = bot_pr(gh, repo, "fix-v")
+    other.edit(state="closed")
+    assert gh.repo("octo/infra").pulls[other.number].closed_by == "iacbot[bot]"
+    assert repo.get_issue(other.number).closed_by.login == "iacbot[bot]"
+
+
+def test_a_moved_file_is_one_renamed_entry_naming_both_paths(gh, private_key):
+    tok = token(gh, private_key)
+    repo = bot_repo(gh, tok)
+    pr = bot_pr(gh, repo, "fix-mv", {"envs/dev/a.tf": "# same\n"})
+    gh.push_commit("octo/infra", {"envs/dev/a.tf": None, "envs/prod/a.tf": "# same\n"}, branch="fix-mv",
+                   login="mallory")
+    files = [(f.filename, f.status, f.previous_filename, f.changes) for f in repo.get_pull(pr.number).get_files()]
+    assert files == [("envs/prod/a.tf", "added", None, 1)]
+    # Against main, where a.tf does not exist, it is an addition; a move of an existing file is a rename.
+    gh.push_commit("octo/infra", {"README.md": None, "docs/README.md": "# infra\n"}, branch="fix-mv",
+                   login="mallory")
+    files = [(f.filename, f.status, f.previous_filename, f.changes) for f in repo.get_pull(pr.number).get_files()]
+    assert ("docs/README.md", "renamed", "README.md", 0) in files
+    assert all(f[0] != "README.md" for f in files)
