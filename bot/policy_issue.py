@@ -8,7 +8,7 @@ own file): each is an inline code span (bot.quoting), so it cannot mention, link
 from __future__ import annotations
 
 from bot import quoting as q
-from bot.github.issues import marker
+from bot.github.issues import marker, units
 
 KIND = "policy"
 TITLE = "Action required: iacbot policy"
@@ -17,10 +17,21 @@ MAX_PROBLEMS = 50
 PROBLEM_LIMIT = 500
 
 
+#: Each policy's list of problems stays under this many characters (UTF-16 units), so that both
+#: lists and the text around them fit GitHub's 65,536 whatever the problems quote.
+LIST_BUDGET = 25_000
+
+
 def _problems(problems) -> list[str]:
-    lines = [f"- {q.md_code(p.text(), PROBLEM_LIMIT)}" for p in problems[:MAX_PROBLEMS]]
-    if len(problems) > MAX_PROBLEMS:
-        lines.append(f"- and {len(problems) - MAX_PROBLEMS} more (run `iacbot policy check` on the file to see "
+    lines, used = [], 0
+    for p in problems[:MAX_PROBLEMS]:
+        line = f"- {q.md_code(p.text(), PROBLEM_LIMIT)}"
+        used += units(line) + 1
+        if used > LIST_BUDGET:
+            break
+        lines.append(line)
+    if len(problems) > len(lines):
+        lines.append(f"- and {len(problems) - len(lines)} more (run `iacbot policy check` on the file to see "
                      "them all)")
     return lines
 

@@ -11,11 +11,13 @@ of requests for one repository into one refresh.
 | key | what |
 |---|---|
 | ``iacbot:dashboard-pending:<owner/name>`` | string: a refresh is queued (deleted when it starts; expires after PENDING_TTL_SECONDS) |
-| ``iacbot:lock:repo:<owner/name>#dashboard`` | the dashboard's own lock (workers.repo_lock): one writer per repository, so never two issues |
+
+The refresh holds the repository's lock (workers.repo_lock, as publishing does), so iacbot's
+issues in a repository have one writer at a time. It also keeps the "Action required" issue
+current (workers.policy_issue).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -34,9 +36,9 @@ from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import AppIdentity, app_identity
 from bot.github.repo_files import FileUnavailable
 from policies.model import PolicySet
-from workers import decision_store, declined
+from workers import decision_store, declined, policy_issue
 from workers.celery_app import DASHBOARD_TASK, PUBLISH_QUEUE, app
-from workers.policy_source import load_policies
+from workers.policy_source import decline_expiry_days, load_policies
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import redis_client, settings
 from workers.store import repo_key
@@ -99,21 +101,10 @@ def open_pulls(repo: Repository, app_identity_: AppIdentity) -> tuple[set[int], 
 
 
 def accepted(r: redis.Redis, repository: str, policies: PolicySet, now: float) -> tuple[render.AcceptedRisk, ...]:
-    days = policies.central.decline_expiry_days if policies.central is not None else None
-    lister = getattr(declined, "accepted_risks", None)
-    if lister is not None:  # jobs-direction's: acceptances that hold, with their expiry
-        risks = lister(r, repository, now=now, **({"expiry_days": days} if days else {}))
-        return tuple(render.AcceptedRisk(x.fingerprint, x.pr_number, x.file, x.closed_by, x.closed_at, x.expires_at)
-                     for x in risks)
-    out = []
-    for _, raw in r.hscan_iter(declined.decisions_key(repository), count=500):
-        try:
-            d = declined.PrDecision(**json.loads(raw))
-        except (ValueError, TypeError):
-            continue
-        if d.outcome == declined.DECLINED:
-            out.append(render.AcceptedRisk(d.fingerprint, d.pr_number, d.file, None, d.recorded_at or None, None))
-    return tuple(sorted(out, key=lambda a: a.pr_number, reverse=True))
+    """The risk acceptances that hold (workers.declined; lapsed ones are recorded as expired there)."""
+    risks = declined.accepted_risks(r, repository, now=now, expiry_days=decline_expiry_days(policies))
+    return tuple(render.AcceptedRisk(x.fingerprint, x.pr_number, x.file, x.closed_by, x.closed_at, x.expires_at)
+                 for x in risks)
 
 
 def sections(r: redis.Redis, repository: str, policies: PolicySet, open_prs: set[int], cut: bool,
@@ -144,9 +135,7 @@ def write(repo: Repository, identity: AppIdentity, repository: str, s: render.Se
         log.warning("%s: people's text in dashboard #%s leaves no room for iacbot's section", repository,
                     found.number)
         return issues.NONE
-    if current.state != "open":
-        current.edit(body=text, state="open")
-        return issues.REOPENED
+    # A dashboard a person closed stays closed (they chose not to see it); its text is kept current.
     if _same_but_time(current.body or "", text):
         return issues.UNCHANGED
     current.edit(body=text)
@@ -163,7 +152,9 @@ def _same_but_time(old: str, new: str) -> bool:
 def refresh(cfg, r: redis.Redis, installation_id: int, repository: str) -> dict[str, Any]:
     now = time.time()
     identity = app_identity(cfg.github_app_id, cfg.app_private_key(), cfg.github_api_url)
-    with repo_lock(r, f"{repository}#dashboard", ttl=LOCK_TTL_SECONDS, wait=10.0), \
+    # The repository's lock (the one publishing holds): one writer of iacbot's issues at a time, so
+    # never two dashboards or two "Action required" issues.
+    with repo_lock(r, repository, ttl=LOCK_TTL_SECONDS, wait=10.0), \
             installation_session(cfg.github_app_id, cfg.app_private_key(), installation_id, repository,
                                  DASHBOARD_PERMISSIONS, cfg.github_api_url) as token:
         gh = client(cfg.github_api_url, token, seconds_between_writes=cfg.github_write_interval_seconds,
@@ -171,6 +162,9 @@ def refresh(cfg, r: redis.Redis, installation_id: int, repository: str) -> dict[
         repo = gh.get_repo(repository)
         policies = load_policies(cfg, gh, repository, repo.default_branch, installation_id=installation_id,
                                  repo=repo)
+        # The policy issue too: a policy fixed in a repository where nothing is published still gets
+        # its issue closed, after the next merge or decision anywhere in it.
+        policy_issue.report(r, repo, identity, repository, policies, repo.default_branch, cfg.policy_repository or None)
         numbers, cut = open_pulls(repo, identity)
         done = write(repo, identity, repository, sections(r, repository, policies, numbers, cut, now), now)
     log.info("%s: dashboard %s", repository, done)

@@ -57,7 +57,7 @@ def report(r: redis.Redis, repo: Repository, app: AppIdentity, repository: str, 
         done = issues.close(repo, app, policy_issue.KIND)
         r.set(key, NONE, ex=NONE_TTL_SECONDS)
         return done
-    except (GithubException, GitHubRetryLater, requests.RequestException) as exc:
+    except (GithubException, GitHubRetryLater, requests.RequestException, ValueError) as exc:
         status = getattr(exc, "status", None)
         log.warning("%s: could not write the policy issue (%s%s); trying again next time", repository,
                     type(exc).__name__, f" HTTP {status}" if status else "")

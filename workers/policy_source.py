@@ -27,6 +27,7 @@ from bot.github import repo_files
 from bot.github.auth import AuthError, installation_session
 from bot.github.client import client
 from bot.github.repo_files import FileUnavailable
+from policies.declines import DEFAULT_EXPIRY_DAYS
 from policies.load import load_policy, load_repo_policy
 from policies.model import Policy, PolicyError, PolicyProblem, PolicySet
 
@@ -47,6 +48,13 @@ def load_policies(cfg, gh: Github, repository: str, default_branch: str, *, inst
     central, central_problems = _central(cfg, gh, repository, installation_id)
     own, own_problems = _repository_policy(gh, repo or _get_repo(gh, repository), default_branch)
     return PolicySet(central, own, tuple(central_problems), tuple(own_problems))
+
+
+def decline_expiry_days(policies: PolicySet) -> int:
+    """How long a person's decline holds: the central policy's ``declines.expire_after_days``, or
+    the default when there is no usable central policy."""
+    usable = policies.central is not None and not policies.central_problems
+    return policies.central.decline_expiry_days if usable else DEFAULT_EXPIRY_DAYS
 
 
 # -- central ----------------------------------------------------------------------------------

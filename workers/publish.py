@@ -62,7 +62,7 @@ from workers.dashboard import request_refresh
 from workers.decision_store import DecisionRecord
 from workers.own_commits import RedisLedger
 from workers.github_fetch import MAX_FILE_BYTES
-from workers.policy_source import load_policies
+from workers.policy_source import decline_expiry_days, load_policies
 from workers.remediation import Fix, fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, settings
@@ -226,16 +226,17 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
             default = repo.default_branch
         except GithubException as exc:
             raise github_error(exc, f"reading {repository}") from None
+        # The policies as they are now, at the default branch (fail closed, and say so, if they are bad).
+        policies = load_policies(cfg, gh, repository, default, installation_id=installation_id, repo=repo)
+        policy_issue.report(r, repo, owner.app, repository, policies, default, cfg.policy_repository or None)
         if decision is not None and decision.outcome == declined.DECLINED:
             current = source_blob_sha(repo, fix.path, default)
-            verdict = declined.check(r, decision, current)  # records a lapsed acceptance; POLICY: decline_expiry_days
+            verdict = declined.check(r, decision, current, expiry_days=decline_expiry_days(policies))  # records a lapse
             log.info("job %s: %s: %s", job_id, fingerprint, verdict.reason)
             if not verdict.publish:
                 return _outcome(job_id, fingerprint, declined.DECLINED, declined_pr=decision.pr_number,
                                 reason=verdict.reason)
         # -- decide: facts in, decision out --------------------------------------------------------
-        policies = load_policies(cfg, gh, repository, default, installation_id=installation_id, repo=repo)
-        policy_issue.report(r, repo, owner.app, repository, policies, default, cfg.policy_repository or None)
         facts = fix_facts(fix.attempt, repository, fix.path, old_text(r, job_id, fix, repo, default), fix.new_text)
         publish_facts = PublishFacts(datetime.now(timezone.utc), switches.global_on(cfg, r),
                                      switches.repo_on(r, repository))
@@ -245,6 +246,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                  ", ".join(b.reason.value for b in chosen.reasons))
         if chosen.action in (Action.IGNORE, Action.RECOMMEND):
             _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default)
+            pr_cap.discard(r, repository, fingerprint)  # no PR will be opened: it waits for no slot
             request_refresh(r, installation_id, repository)
             status = IGNORED if chosen.action is Action.IGNORE else RECOMMENDED
             return _outcome(job_id, fingerprint, status, rule=chosen.rule, repo_rule=chosen.repo_rule, **told)
@@ -263,7 +265,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place, **told)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
-                             trigger=data.get("trigger"), repo=repo, decision_lines=decision_lines(chosen),
+                             trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
                              decision_label=ACTION_LABELS[chosen.action],
                              request_reviews=chosen.action is Action.PULL_REQUEST)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)

@@ -18,7 +18,8 @@ makes it again.
 | ``iacbot:automerges:<owner/name>`` | the merge task (workers.decision_store.record_merge) | sorted set: ``<pr>:<sha>`` -> when iacbot merged it (the hourly limit, the dashboard; capped) |
 | ``iacbot:kill-switch`` | scripts/kill-switch (workers.switches) | string: present = no automatic merge anywhere (beside IACBOT_AUTOMERGE_KILL_SWITCH) |
 | ``iacbot:kill-switch:<owner/name>`` | scripts/kill-switch --repo (workers.switches) | string: present = no automatic merge in that repository |
-| ``iacbot:policy-issue:<owner/name>`` | publish_job (workers.policy_issue) | string: digest of the "Action required" issue text last written (saves re-reading it) |
+| ``iacbot:policy-issue:<owner/name>`` | publish_job (workers.policy_issue) | string: "open" while iacbot's "Action required" issue is open, "none" (for a day) when there is none: a valid policy costs no issue listing |
+| ``iacbot:dashboard-pending:<owner/name>`` | publish_job, the merge task (workers.dashboard.request_refresh) | string: a dashboard refresh is queued (TTL 300 s) |
 | ``iacbot:lock:repo:<owner/name>:merge:<base>`` | consider_merge | lock: one automatic merge at a time per base branch (workers.merge_lock) |
 | ``iacbot:lock:repo:<owner/name>:merges`` | consider_merge | lock: the last re-check and the merge call, one at a time per repository |
 | ``iacbot:merge-note:<owner/name>:<n>`` | consider_merge | JSON: the lasting reasons the last "not merging" comment on PR n gave (90 days) |

@@ -27,6 +27,7 @@ from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import Foreign, Ownership
 from bot.provenance import branch_name, commit_message
 from fixers.engine import Attempt
+from policies.facts import FixFacts, fix_facts
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,14 @@ class _Progress:
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
                 trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
-                decision_lines: list[str] | None = None, decision_label: str | None = None) -> PublishResult:
+                fix: FixFacts | None = None, decision_lines: list[str] | None = None,
+                decision_label: str | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
     ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
     recorded there before a branch points at it). ``repo``: the repository already read through
-    ``github`` by the caller (saves a request). ``decision_lines``: the policy decision section of
+    ``github`` by the caller (saves a request). ``fix``: the policy facts the fix was decided on,
+    written into the PR's provenance block; when not given they are measured here, against the
+    file as it is on the default branch's head. ``decision_lines``: the policy decision section of
     the PR body (bot.decision_text); ``decision_label``: one of DECISION_LABELS, put on the PR (and
     the other taken off, when the decision changed on an open PR).
 
@@ -103,7 +107,8 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     progress = _Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
-                        progress, request_reviews, ownership, trigger, decision=_Decided(decision_lines, decision_label))
+                        progress, request_reviews, ownership, trigger, fix=fix,
+                        decision=_Decided(decision_lines, decision_label))
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -143,7 +148,7 @@ class _Decided:
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
              progress: _Progress, request_reviews: bool, ownership: Ownership,
              trigger: Mapping[str, Any] | None = None, converging: bool = False,
-             decision: _Decided = _Decided()) -> PublishResult:
+             fix: FixFacts | None = None, decision: _Decided = _Decided()) -> PublishResult:
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -168,7 +173,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
             _ensure_labels(repo, pr, attempt, progress, decision.label)  # an earlier run may have stopped before
             if decision.lines is not None:  # the decision may have changed since the PR was written
-                text = pr_body.body(attempt, head_sha, verification, trigger, decision.lines)
+                text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
                 if (pr.body or "") != text:
                     progress.at(f"updating the decision on pull request #{pr.number}")
                     pr.edit(body=text)
@@ -179,11 +184,13 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         if not (ours and _in_history(repo, head, parents[0])):
             return _foreign(repo_full_name, branch, pr, tip.sha, head_sha, Foreign.COMMITS)
 
-    commit = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
+    commit, old_text = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
-    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification, trigger, decision.lines)
+    fix = fix or fix_facts(attempt, repo_full_name, attempt.finding.file, old_text, new_text)
+    title = pr_body.title(attempt)
+    text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
     if ref is not None:
         progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
@@ -198,7 +205,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
             return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
-                            ownership, trigger, converging=True, decision=decision)
+                            ownership, trigger, converging=True, fix=fix, decision=decision)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
@@ -352,19 +359,23 @@ def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
 
 
 def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str, progress: _Progress, ownership: Ownership) -> GitCommit | None:
+                verification: str, progress: _Progress, ownership: Ownership) -> tuple[GitCommit | None, str]:
     """blob -> tree on the head's tree -> commit whose only parent is the default head, recorded
     as iacbot's before any branch points at it. Blob and tree are content-addressed, so a retried
     POST yields the same object; a retried commit may differ (its date), and only the one whose
-    answer arrived is recorded and used."""
+    answer arrived is recorded and used. Also the file's text on the head ("" when it is new),
+    which the fix's blast radius is measured against; (None, text) when it already is the fix."""
     path = attempt.finding.file
     progress.at(f"uploading the fixed {path}")
     blob = repo.create_git_blob(new_text, "utf-8")
     mode = "100644"
+    old_text = ""
     try:
         current = repo.get_contents(path, ref=head.sha)
-        if not isinstance(current, list) and current.sha == blob.sha:
-            return None
+        if not isinstance(current, list):
+            if current.sha == blob.sha:
+                return None, new_text
+            old_text = _text_of(current)
     except GithubException as exc:
         if exc.status != 404:
             raise
@@ -374,4 +385,13 @@ def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt:
     commit = repo.create_git_commit(commit_message(attempt, verification), tree, [head])
     progress.at("recording the fix commit as iacbot's")
     ownership.commits.record(repo_full_name, attempt.finding.fingerprint(), commit.sha)
-    return commit
+    return commit, old_text
+
+
+def _text_of(content) -> str:
+    """A file's text from the contents API. Content it does not inline (files over 1 MB) reads as
+    "", so every line of the fix counts as changed: a larger blast radius, never a smaller one."""
+    try:
+        return (content.decoded_content or b"").decode("utf-8", "replace")
+    except (AssertionError, ValueError, TypeError):  # PyGithub asserts the encoding is base64
+        return ""
