@@ -9,6 +9,7 @@ id), lists have an item cap, integers are never booleans (``True`` is an ``int``
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,7 +20,10 @@ SHA = re.compile(r"\A(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\Z")
 #: ``owner/name`` as far as a worker needs to trust it (GitHub's exact rule is bot.github.names,
 #: applied where the name first arrives): one slash, a short printable name on either side.
 REPOSITORY = re.compile(r"\A[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Beyond ASCII: format (bidi overrides, zero-width), surrogate and line/paragraph separators, as
+#: workers.repo_paths refuses them in paths: characters that forge a log line or hide what it says.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _MAX_ID = 2**63 - 1
 
 Check = Callable[[str, Any], Any]
@@ -82,8 +86,9 @@ def text(max_len: int = MAX_TEXT, pattern: re.Pattern[str] | None = None, what: 
             raise Refused("must not be empty")
         if len(value) > max_len:
             raise Refused(f"is {len(value)} characters long, more than {max_len}")
-        if _CONTROL.search(value):
-            raise Refused("holds a control character")
+        if _CONTROL.search(value) or (not value.isascii()
+                                       and any(unicodedata.category(c) in _UNPRINTABLE for c in value)):
+            raise Refused("holds a control or formatting character")
         if pattern is not None and not pattern.match(value):
             raise Refused(f"is not {what or 'in the expected form'}")
         return value

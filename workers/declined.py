@@ -47,9 +47,8 @@ RISK_EVENTS_MAXLEN = 10_000
 ACCEPTED = "accepted"
 EXPIRED = "expired"
 
-#: Until workers.policy_source (publish-decides) gives the central policy's ``decline_expiry_days``,
-#: callers pass DEFAULT_EXPIRY_DAYS. Each call site that must read it from the policy says so with
-#: "POLICY: decline_expiry_days".
+# The term of an acceptance is the central policy's ``declines.expire_after_days``
+# (workers.policy_source.decline_expiry_days); callers pass it, DEFAULT_EXPIRY_DAYS without one.
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ a log line: it records no decline and frees no slot.
 
 Merged -> recorded as merged. Closed unmerged by a person -> recorded as DECLINED, a risk
 acceptance: who closed it (the signed webhook's sender), when (GitHub's ``closed_at``), until when
-(the policy's ``decline_expiry_days`` later), and the blob sha of the file the fix was made from,
-so publish_job skips that finding until the acceptance expires or the file changes
-(policies.declines, recorded by workers.declined). Any close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so
-the repository's oldest deferred fix is sent to publish_job (workers.pr_cap). Reads only, with a
-read-scoped token.
+(the central policy's ``declines.expire_after_days`` later, 90 days without one), and the blob
+sha of the file the fix was made from, so publish_job skips that finding until the acceptance
+expires or the file changes (decided in policies.declines, recorded by workers.declined). Any
+close of an iacbot PR (a bot's too) frees a slot under the open-PR cap, so the repository's
+oldest deferred fix is sent to publish_job (workers.pr_cap). Reads only, with a read-scoped token.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from jobs.kinds import PullRequestClosed
 from policies import declines as policy
 from workers import declined, pr_cap
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
+from workers.policy_source import decline_expiry_days, load_policies
 from workers.publish import (TRANSIENT_RETRIES, github_error, ownership, retry_countdown, retry_limit,
                              source_blob_sha)
 from workers.runtime import redis_client, settings
@@ -74,7 +75,8 @@ def _closed_at(pull, job: PullRequestClosed, now: float) -> float:
     return parsed if parsed is not None else now
 
 
-def _declined_decision(repo: Repository, pull, job: PullRequestClosed, fingerprint: str) -> declined.PrDecision:
+def _declined_decision(repo: Repository, pull, job: PullRequestClosed, fingerprint: str,
+                       expiry_days: int) -> declined.PrDecision:
     """Read the closed PR's provenance (or, if a person edited it away, the bot's commit) to learn
     which file at which base the fix was made from, and that file's blob sha there; the decline is
     a risk acceptance by the person who closed it, for the policy's term."""
@@ -91,9 +93,6 @@ def _declined_decision(repo: Repository, pull, job: PullRequestClosed, fingerpri
     if file and base_sha:
         blob = source_blob_sha(repo, file, base_sha)
     now = time.time()
-    # POLICY: decline_expiry_days. Until workers.policy_source.load_policies (publish-decides) is
-    # here, the default term; then: load_policies(cfg, gh, repository, default_branch).central.
-    expiry_days = declined.DEFAULT_EXPIRY_DAYS
     return policy.declined(repository, fingerprint, number, file=file, base_sha=base_sha, source_blob_sha=blob,
                            closed_by=job.sender, closed_at=_closed_at(pull, job, now), recorded_at=now,
                            expiry_days=expiry_days)
@@ -116,7 +115,10 @@ def _decide(cfg, job: PullRequestClosed, kind: declined.CloseKind,
             if kind.outcome == declined.MERGED:
                 return None, declined.PrDecision(declined.MERGED, repository, fingerprint, number,
                                                  closed_at=_closed_at(pull, job, time.time()))
-            return None, _declined_decision(repo, pull, job, fingerprint)
+            # The term is the central policy's as it is now (default 90 days when there is none usable).
+            policies = load_policies(cfg, gh, repository, repo.default_branch, installation_id=job.installation_id,
+                                     repo=repo)
+            return None, _declined_decision(repo, pull, job, fingerprint, decline_expiry_days(policies))
         except GithubException as exc:
             raise github_error(exc, f"reading {repository}#{number}") from None
 

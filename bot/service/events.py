@@ -14,8 +14,8 @@ from typing import Any, Callable
 from bot.github.names import is_repository
 from fixers.iac_files import MAX_PUSH_FILES, is_iac_path
 from jobs import kinds
-from jobs.fields import JobFieldError
 from jobs.branches import has_bot_prefix
+from jobs.fields import JobFieldError
 from jobs.kinds import MAX_PULL_REQUEST_NUMBERS, MAX_REPOSITORY_IDS
 
 #: GitHub lists at most this many commits in a push payload; more means the list is cut.

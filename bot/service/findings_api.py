@@ -52,7 +52,7 @@ from bot.service.findings_doc import (
 from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
 from bot.service.json_body import MAX_JSON_DEPTH
 from bot.service.tenants import Claim, SignedRequest, Tenants, Unauthorized, claim_from_headers, verify_claim
-from jobs.kinds import SUBMISSION_PREFIX, FindingsSubmitted  # the key the worker reads the submission back from
+from jobs.kinds import SUBMISSION_PREFIX, FindingsSubmitted  # noqa: F401  SUBMISSION_PREFIX: the key the worker reads back
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ import copy
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import jobs
 from bot.service.events import Ignored, job_for, route
@@ -159,6 +161,9 @@ HUGE = 1_000_000
     ({**CHECKS, "pull_request_numbers": [{"number": 2}]}, "pull_request_numbers"),
     ({**CHECKS, "conclusion": "x" * 100_000}, "conclusion"),
     ({**CHECKS, "head_branch": "main\r\nFAKE LOG LINE"}, "head_branch"),
+    ({**CHECKS, "head_branch": "main\u2028FAKE LOG LINE"}, "head_branch"),
+    ({**STORED[5], "sender": "alice\u202egnp.exe"}, "sender"),                 # a bidi override
+    ({**STORED[5], "sender": "ali\u200bce"}, "sender"),                        # zero-width space
     ({**CHECKS, "delivery_id": ""}, "delivery_id"),
     ({k: v for k, v in CHECKS.items() if k != "head_sha"}, "head_sha"),
     ({**PUSH, "changed_files": ["m.tf"] * (MAX_PUSH_FILES + 1)}, "changed_files"),
@@ -204,3 +209,24 @@ def test_the_receiver_cannot_build_what_a_worker_would_refuse():
     with pytest.raises(JobFieldError):
         job.but(head_sha="HEAD")
     assert job.but(delivery_id="d-1").to_message()["delivery_id"] == "d-1"
+
+
+# -- any value in any field: refused by name, or read and written back unchanged ---------------
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+                     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                  max_size=5), max_leaves=20)
+
+
+@given(st.sampled_from(STORED), st.data())
+def test_any_value_in_any_field_is_refused_by_name_or_round_trips(message, data):
+    field = data.draw(st.sampled_from(sorted(set(message) - {"kind"})), label="field")
+    value = data.draw(_JSON, label="value")
+    hostile = {**message, field: value}
+    try:
+        job = jobs.from_message(hostile)
+    except JobFieldError as refused:
+        assert refused.field == field
+        return
+    again = jobs.from_message(json.loads(json.dumps(job.to_message())))
+    assert again == job and again.to_message().get(field) == value  # None: an optional extra left out

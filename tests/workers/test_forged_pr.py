@@ -76,17 +76,17 @@ def test_a_forged_pr_is_not_claimed_does_not_fill_the_cap_and_its_close_is_no_de
         assert declined.load(redis_db, REPO_NAME, target.fingerprint) is None
 
         # iacbot's own PR, closed by a person: that is a decline.
-        gh.close_pull(REPO_NAME, mine["pr_number"])
+        gh.close_pull(REPO_NAME, mine["pr_number"], login="alice")
         send_close(gh, celery, mine["pr_number"])
         decision = wait_for(lambda: declined.load(redis_db, REPO_NAME, other.fingerprint), 60,
                             "the real decline to be recorded", log)
     assert decision.outcome == declined.DECLINED and decision.pr_number == mine["pr_number"]
     closed_at = gh.repo(REPO_NAME).pulls[mine["pr_number"]].closed_at
-    assert decision.closed_by == "Codertocat"                       # the example delivery's sender
+    assert decision.closed_by == "alice"                            # the signed delivery's sender
     assert abs(decision.closed_at - closed_at) < 1                  # GitHub's time (to the second)
     assert decision.expires_at == decision.closed_at + 90 * 24 * 3600 and decision.expired_at is None
     [risk] = declined.accepted_risks(redis_db, REPO_NAME)
-    assert (risk.fingerprint, risk.pr_number, risk.closed_by) == (other.fingerprint, mine["pr_number"], "Codertocat")
+    assert (risk.fingerprint, risk.pr_number, risk.closed_by) == (other.fingerprint, mine["pr_number"], "alice")
     assert [e["event"] for e in declined.risk_events(redis_db, REPO_NAME)] == ["accepted"]
     assert declined.load(redis_db, REPO_NAME, target.fingerprint) is None
-    assert "risk accepted by Codertocat until" in log.read_text()
+    assert "risk accepted by alice until" in log.read_text()
