@@ -45,21 +45,28 @@ import redis
 from github import GithubException
 from github.Repository import Repository
 
+import jobs
 from bot.github import merge_facts
 from bot.github.auth import installation_session
 from bot.github.client import client
-from bot.github.merge import DEFAULT_METHOD, MergeResult, merge_pinned, single_attempt_client
+from bot.github.merge import DEFAULT_METHOD, merge_pinned, single_attempt_client
 from bot.github.merge_note import blocked_note, lasting_reasons, post_note
 from bot.github.ownership import AppIdentity, CommitLedger
-import jobs
 from policies.decide import decide_merge
 from policies.decision import Decision
 from policies.facts import MergeFacts
 from policies.reasons import Action, Reason
 from workers import dashboard, decision_store, merge_lock, policy_source, switches
 from workers.celery_app import MERGE_TASK, app
-from workers.publish import (LOCK_BUSY_RETRIES, github_error, lock_ttl, ownership, retry_budget, retry_countdown,
-                             retry_limit)
+from workers.publish import (
+    LOCK_BUSY_RETRIES,
+    github_error,
+    lock_ttl,
+    ownership,
+    retry_budget,
+    retry_countdown,
+    retry_limit,
+)
 from workers.runtime import redis_client, settings
 from workers.store import repo_key
 

@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 
 from bot.service.app import create_app
 from bot.service.settings import Settings
+from bot.settings import CommonSettings
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble, webhooks
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO_NAME, Stage, repo_files
-from bot.settings import CommonSettings
-from workers import automerge, decision_store, merge_lock, switches, sweep
+from workers import automerge, decision_store, merge_lock, sweep, switches
 from workers.celery_app import make_celery
 from workers.publish import AUTOMERGE_LABEL
 
