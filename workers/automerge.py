@@ -9,15 +9,16 @@ iacbot's candidate PRs whose published commit is ``head_sha`` are found in the d
 
 For each PR, in this order:
 
-1. its stored decision (workers.decision_store.for_pr) must make it an automerge candidate: the
-   publish-stage action was AUTOMERGE, or a later merge-stage decision exists. Nothing else is
-   asked for (no token) when no PR of the job is one;
+1. its publish-stage decision (workers.decision_store.for_pr) must make it an automerge
+   candidate: AUTOMERGE, or a rule that said automerge held only by what passes by itself (a
+   closed window, a kill switch, the hourly limit). Nothing else is asked for (no token) when no
+   PR of the job is one;
 2. the switches and the hourly count are read (Redis), then the facts through the API
    (bot.github.merge_facts: head SHA, commits, files, checks on that head only), and the policy
    as it is NOW, at the default branch (workers.policy_source). The head SHA iacbot made comes
-   from the stored record, never from the PR body;
+   from the publish record, never from the PR body or a later merge record;
 3. ``policies.decide.decide_merge`` decides; the decision is stored (stage "merge") with the facts;
-4. AUTOMERGE only: the base branch's merge lock (held: MERGE_IN_PROGRESS, decided again later),
+4. AUTOMERGE only: the base branch's merge lock (held: MERGE_IN_PROGRESS, decided again shortly),
    then the repository's merge-call lock, the switches and the hourly count read AGAIN and the
    decision made again with them (a switch turned on while a merge is in flight stops it there),
    then ``PUT .../merge`` pinned to the head SHA the facts were read at. 409/405/422: recorded,

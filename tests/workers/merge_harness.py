@@ -201,10 +201,11 @@ class Stage:
                 "repository": REPO_NAME, "installation_id": self.installation.id, "head_sha": head_sha,
                 "pull_request_numbers": list(numbers)}
 
-    def consider(self, *numbers: int, head_sha: str | None = None, **settings):
-        """consider_merge's body in this process (no worker): the list of Considered."""
+    def consider(self, *numbers: int, head_sha: str | None = None, clock=time.time, **settings):
+        """consider_merge's body in this process (no worker): the list of Considered. ``clock``:
+        what "now" is (a change window's test), ``settings``: CommonSettings overrides."""
         return consider_job(self.settings(**settings), self.r, self.job(*numbers, head_sha=head_sha),
-                            owner=f"test-{uuid.uuid4()}")
+                            owner=f"test-{uuid.uuid4()}", clock=clock)
 
     def send(self, celery, *numbers: int, head_sha: str | None = None):
         """consider_merge on a worker; its AsyncResult (``.get(timeout=...)`` waits out retries)."""

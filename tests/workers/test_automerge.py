@@ -14,6 +14,8 @@ low-risk hardening once check ``test`` from App ``ci`` is green.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
+from datetime import time as time_of_day
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,7 @@ from fastapi.testclient import TestClient
 from bot.service.app import create_app
 from bot.service.settings import Settings
 from bot.settings import CommonSettings
+from policies.reasons import Reason
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble, webhooks
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
@@ -327,3 +330,32 @@ def test_the_app_manifest_grants_what_the_merge_token_asks_for():
     levels = {"read": 1, "write": 2}
     for scope, level in automerge.MERGE_PERMISSIONS.items():
         assert scope in granted and levels[granted[scope]] >= levels[level], (scope, level)
+
+
+WINDOW_POLICY = """version: 1
+automerge:
+  required_checks: [{name: test, app: ci}]
+  window: {days: [mon, tue, wed, thu, fri, sat, sun], hours: "03:00-04:00", timezone: UTC}
+rules:
+  - name: low-risk-hardening
+    match: {categories: [hardening], risk: [low], confidence: [safe-default]}
+    action: automerge
+"""
+
+
+def test_a_pr_published_outside_the_window_merges_inside_it_and_not_outside(gh, redis_db, private_key, tmp_path):  # noqa: F811
+    stage = Stage(gh, redis_db, private_key, tmp_path)
+    stage.policy(WINDOW_POLICY)
+    now = datetime.now(timezone.utc)
+    if time_of_day(3) <= now.time() < time_of_day(4):
+        pytest.skip("this test needs to run outside 03:00-04:00 UTC")
+    pr = stage.publish()
+    published = stage.record(pr, decision_store.PUBLISH).decision
+    assert published.action.value == "pull_request" and published.has(Reason.OUTSIDE_WINDOW)
+    assert automerge.is_candidate(stage.record(pr, decision_store.PUBLISH))
+    stage.green(pr)
+    [outside] = stage.consider(pr.number)
+    assert outside.outcome == automerge.DECIDED and "outside-window" in stage.reasons(pr)
+    inside = datetime.combine(now.date(), time_of_day(3, 30), timezone.utc).timestamp()
+    [merged] = stage.consider(pr.number, clock=lambda: inside)
+    assert merged.outcome == automerge.MERGED and stage.merged() == [pr.number]
