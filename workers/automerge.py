@@ -230,10 +230,7 @@ def consider_pull(ctx: Context, number: int) -> Considered:
     if not is_candidate(record):
         return Considered(number, NOT_CANDIDATE)
     last = decision_store.for_pr(ctx.r, ctx.repository, number, decision_store.MERGE)
-    redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
-    facts, state = merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
-                                      fingerprint=record.fingerprint, decided_head_sha=record.head_sha,
-                                      now=_now(ctx), **redis_facts)
+    facts, state = _gather(ctx, record, number)
     lost_answer = state.merged and state.merged_by_iacbot and _merge_requested(last) == state.head_sha
     if lost_answer:
         # iacbot's PUT merged it but its answer never came back: count the merge now, once (the
@@ -263,7 +260,8 @@ def consider_pull(ctx: Context, number: int) -> Considered:
     try:
         with merge_lock.merge_lock(ctx.r, ctx.repository, facts.base_ref, ttl=ttl,
                                    wait=MERGE_LOCK_WAIT_SECONDS, owner=ctx.owner):
-            return _merge(ctx, number, record, policies, facts, ttl)
+            done = _merge(ctx, number, record, policies, facts, ttl)
+        return _after_refusal(ctx, number, record, done) if done.outcome == DECIDE_AGAIN else done
     except merge_lock.RepoBusy:
         busy = dataclasses.replace(facts, merge_in_progress=True)
         decision = decide_merge(policies, record.fix, busy)
@@ -271,6 +269,24 @@ def consider_pull(ctx: Context, number: int) -> Considered:
         log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
                  facts.base_ref)
         return Considered(number, BUSY, decision.action.value, _reasons_json(decision))
+
+
+def _gather(ctx: Context, record: decision_store.DecisionRecord, number: int):
+    redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
+    return merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
+                              fingerprint=record.fingerprint, decided_head_sha=record.head_sha, now=_now(ctx),
+                              **redis_facts)
+
+
+def _after_refusal(ctx: Context, number: int, record, refused: Considered) -> Considered:
+    """GitHub refused the pinned merge: the decision it was made on is spent. The facts are read
+    again and decided again now (stored, for the dashboard and the note), and nothing is merged
+    in this run: the next check event or the sweep may merge on a decision of its own."""
+    facts, _ = _gather(ctx, record, number)
+    decision = decide_merge(_policies(ctx), record.fix, facts)
+    _store(ctx, record, decision, facts, merge=refused.merge)
+    noted = decision.action is not Action.AUTOMERGE and _note(ctx, number, facts, decision)
+    return dataclasses.replace(refused, action=decision.action.value, reasons=_reasons_json(decision), noted=noted)
 
 
 def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: float) -> Considered:

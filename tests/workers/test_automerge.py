@@ -132,12 +132,24 @@ def test_the_head_moving_between_decision_and_merge_is_a_409_and_the_moved_head_
         refused = outcome_of(result, pr.number)
         assert refused["outcome"] == automerge.DECIDE_AGAIN and refused["merge"]["http_status"] == 409, refused
         assert stage.merged() == []
+        # Decided again at once on the facts as they are now (stored), never merged in that run.
+        assert "head-not-iacbot-commit" in stage.reasons(pr), stage.reasons(pr)
 
         # The fresh decision: the head is a person's commit now.
         fresh = outcome_of(stage.send(celery, pr.number), pr.number)
     assert fresh["outcome"] == automerge.DECIDED, fresh
     assert {"head-not-iacbot-commit", "commit-not-recorded"} & stage.reasons(pr), stage.reasons(pr)
     assert stage.merged() == [] and len(stage.merge_calls()) == 1
+
+
+def test_a_405_from_branch_protection_is_decided_again_and_not_retried_on_the_old_decision(stage, gh):
+    pr = stage.publish()
+    stage.green(pr)
+    gh.protect_branch(REPO_NAME, "main", required_approvals=1)  # GitHub: mergeable, but blocked for a review
+    [refused] = stage.consider(pr.number)
+    assert refused.outcome == automerge.DECIDE_AGAIN and refused.merge["http_status"] == 405, refused
+    assert stage.merged() == [] and len(stage.merge_calls()) == 1
+    assert stage.record(pr).facts["merge"]["outcome"] == "not-mergeable"
 
 
 def test_a_kill_switch_turned_on_while_a_merge_is_in_flight_stops_it_before_the_put(stage, gh, celery, tmp_path):
