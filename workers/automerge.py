@@ -9,15 +9,16 @@ iacbot's candidate PRs whose published commit is ``head_sha`` are found in the d
 
 For each PR, in this order:
 
-1. its stored decision (workers.decision_store.for_pr) must make it an automerge candidate: the
-   publish-stage action was AUTOMERGE, or a later merge-stage decision exists. Nothing else is
-   asked for (no token) when no PR of the job is one;
+1. its publish-stage decision (workers.decision_store.for_pr) must make it an automerge
+   candidate: AUTOMERGE, or a rule that said automerge held only by what passes by itself (a
+   closed window, a kill switch, the hourly limit). Nothing else is asked for (no token) when no
+   PR of the job is one;
 2. the switches and the hourly count are read (Redis), then the facts through the API
    (bot.github.merge_facts: head SHA, commits, files, checks on that head only), and the policy
    as it is NOW, at the default branch (workers.policy_source). The head SHA iacbot made comes
-   from the stored record, never from the PR body;
+   from the publish record, never from the PR body or a later merge record;
 3. ``policies.decide.decide_merge`` decides; the decision is stored (stage "merge") with the facts;
-4. AUTOMERGE only: the base branch's merge lock (held: MERGE_IN_PROGRESS, decided again later),
+4. AUTOMERGE only: the base branch's merge lock (held: MERGE_IN_PROGRESS, decided again shortly),
    then the repository's merge-call lock, the switches and the hourly count read AGAIN and the
    decision made again with them (a switch turned on while a merge is in flight stops it there),
    then ``PUT .../merge`` pinned to the head SHA the facts were read at. 409/405/422: recorded,
@@ -45,21 +46,28 @@ import redis
 from github import GithubException
 from github.Repository import Repository
 
+import jobs
 from bot.github import merge_facts
 from bot.github.auth import installation_session
 from bot.github.client import client
-from bot.github.merge import DEFAULT_METHOD, MergeResult, merge_pinned, single_attempt_client
+from bot.github.merge import DEFAULT_METHOD, merge_pinned, single_attempt_client
 from bot.github.merge_note import blocked_note, lasting_reasons, post_note
 from bot.github.ownership import AppIdentity, CommitLedger
-import jobs
 from policies.decide import decide_merge
 from policies.decision import Decision
 from policies.facts import MergeFacts
 from policies.reasons import Action, Reason
 from workers import dashboard, decision_store, merge_lock, policy_source, switches
 from workers.celery_app import MERGE_TASK, app
-from workers.publish import (LOCK_BUSY_RETRIES, github_error, lock_ttl, ownership, retry_budget, retry_countdown,
-                             retry_limit)
+from workers.publish import (
+    LOCK_BUSY_RETRIES,
+    github_error,
+    lock_ttl,
+    ownership,
+    retry_budget,
+    retry_countdown,
+    retry_limit,
+)
 from workers.runtime import redis_client, settings
 from workers.store import repo_key
 
@@ -222,10 +230,7 @@ def consider_pull(ctx: Context, number: int) -> Considered:
     if not is_candidate(record):
         return Considered(number, NOT_CANDIDATE)
     last = decision_store.for_pr(ctx.r, ctx.repository, number, decision_store.MERGE)
-    redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
-    facts, state = merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
-                                      fingerprint=record.fingerprint, decided_head_sha=record.head_sha,
-                                      now=_now(ctx), **redis_facts)
+    facts, state = _gather(ctx, record, number)
     lost_answer = state.merged and state.merged_by_iacbot and _merge_requested(last) == state.head_sha
     if lost_answer:
         # iacbot's PUT merged it but its answer never came back: count the merge now, once (the
@@ -255,7 +260,8 @@ def consider_pull(ctx: Context, number: int) -> Considered:
     try:
         with merge_lock.merge_lock(ctx.r, ctx.repository, facts.base_ref, ttl=ttl,
                                    wait=MERGE_LOCK_WAIT_SECONDS, owner=ctx.owner):
-            return _merge(ctx, number, record, policies, facts, ttl)
+            done = _merge(ctx, number, record, policies, facts, ttl)
+        return _after_refusal(ctx, number, record, done) if done.outcome == DECIDE_AGAIN else done
     except merge_lock.RepoBusy:
         busy = dataclasses.replace(facts, merge_in_progress=True)
         decision = decide_merge(policies, record.fix, busy)
@@ -263,6 +269,24 @@ def consider_pull(ctx: Context, number: int) -> Considered:
         log.info("%s#%s: another merge into %s is under way; deciding again later", ctx.repository, number,
                  facts.base_ref)
         return Considered(number, BUSY, decision.action.value, _reasons_json(decision))
+
+
+def _gather(ctx: Context, record: decision_store.DecisionRecord, number: int):
+    redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
+    return merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
+                              fingerprint=record.fingerprint, decided_head_sha=record.head_sha, now=_now(ctx),
+                              **redis_facts)
+
+
+def _after_refusal(ctx: Context, number: int, record, refused: Considered) -> Considered:
+    """GitHub refused the pinned merge: the decision it was made on is spent. The facts are read
+    again and decided again now (stored, for the dashboard and the note), and nothing is merged
+    in this run: the next check event or the sweep may merge on a decision of its own."""
+    facts, _ = _gather(ctx, record, number)
+    decision = decide_merge(_policies(ctx), record.fix, facts)
+    _store(ctx, record, decision, facts, merge=refused.merge)
+    noted = decision.action is not Action.AUTOMERGE and _note(ctx, number, facts, decision)
+    return dataclasses.replace(refused, action=decision.action.value, reasons=_reasons_json(decision), noted=noted)
 
 
 def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: float) -> Considered:

@@ -205,8 +205,18 @@ def _bounded(items: Iterable, limit: int):
         yield item
 
 
+#: Of each list (commits, files, checks), this many are stored with a decision, and how many there
+#: were: a hostile PR's thousand statuses must not make every stored decision (and the capped
+#: history of them) a megabyte. The decision's reasons name every commit, file and check that mattered.
+STORED_ITEMS = 50
+
+
 def facts_to_json(facts: MergeFacts) -> dict[str, Any]:
-    """The facts as stored with the decision (workers.decision_store): JSON-able, times in ISO 8601."""
+    """The facts as stored with the decision (workers.decision_store): JSON-able, times in ISO 8601,
+    each list cut to STORED_ITEMS with its full length beside it."""
     data = asdict(facts)
     data["now"] = facts.now.isoformat()
+    for name in ("commits", "files", "checks"):
+        data[f"{name}_total"] = len(data[name])
+        data[name] = data[name][:STORED_ITEMS]
     return data

@@ -10,7 +10,6 @@ PRs published the way publish_job publishes them, each with its stored publish-s
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -27,16 +26,16 @@ from bot.settings import CommonSettings
 from fixers import registry
 from fixers.catalog import load_catalog
 from fixers.engine import FIXED, Attempt
-from fixers.models import FixContext, Finding, Patched
+from fixers.models import Finding, FixContext, Patched
 from policies.decide import decide_publish
 from policies.facts import PublishFacts, fix_facts
 from tests.service.conftest import TEST_REDIS_URL
 from workers import decision_store, policy_source, store
-from workers.remediation import Fix, fix_to_json
 from workers.automerge import MERGE_PERMISSIONS, consider_job
 from workers.celery_app import MERGE_TASK, PUBLISH_TASK
 from workers.celery_app import app as _worker_app
 from workers.own_commits import RedisLedger
+from workers.remediation import Fix, fix_to_json
 
 # consider_merge run in this process (Stage.consider, the sweep) sends tasks (a dashboard refresh,
 # consider_merge) through the workers' app: to the tests' Redis, never the machine's default db.
@@ -202,10 +201,11 @@ class Stage:
                 "repository": REPO_NAME, "installation_id": self.installation.id, "head_sha": head_sha,
                 "pull_request_numbers": list(numbers)}
 
-    def consider(self, *numbers: int, head_sha: str | None = None, **settings):
-        """consider_merge's body in this process (no worker): the list of Considered."""
+    def consider(self, *numbers: int, head_sha: str | None = None, clock=time.time, **settings):
+        """consider_merge's body in this process (no worker): the list of Considered. ``clock``:
+        what "now" is (a change window's test), ``settings``: CommonSettings overrides."""
         return consider_job(self.settings(**settings), self.r, self.job(*numbers, head_sha=head_sha),
-                            owner=f"test-{uuid.uuid4()}")
+                            owner=f"test-{uuid.uuid4()}", clock=clock)
 
     def send(self, celery, *numbers: int, head_sha: str | None = None):
         """consider_merge on a worker; its AsyncResult (``.get(timeout=...)`` waits out retries)."""
@@ -226,7 +226,3 @@ class Stage:
 
     def merge_calls(self) -> list[str]:
         return self.gh.requests_matching("PUT", r"/pulls/\d+/merge$")
-
-
-def replace(obj, **changes):
-    return dataclasses.replace(obj, **changes)

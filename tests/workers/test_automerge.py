@@ -14,18 +14,21 @@ low-risk hardening once check ``test`` from App ``ci`` is green.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
+from datetime import time as time_of_day
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.service.app import create_app
 from bot.service.settings import Settings
+from bot.settings import CommonSettings
+from policies.reasons import Reason
 from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble, webhooks
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO_NAME, Stage, repo_files
-from bot.settings import CommonSettings
-from workers import automerge, decision_store, merge_lock, switches, sweep
+from workers import automerge, decision_store, merge_lock, sweep, switches
 from workers.celery_app import make_celery
 from workers.publish import AUTOMERGE_LABEL
 
@@ -129,12 +132,24 @@ def test_the_head_moving_between_decision_and_merge_is_a_409_and_the_moved_head_
         refused = outcome_of(result, pr.number)
         assert refused["outcome"] == automerge.DECIDE_AGAIN and refused["merge"]["http_status"] == 409, refused
         assert stage.merged() == []
+        # Decided again at once on the facts as they are now (stored), never merged in that run.
+        assert "head-not-iacbot-commit" in stage.reasons(pr), stage.reasons(pr)
 
         # The fresh decision: the head is a person's commit now.
         fresh = outcome_of(stage.send(celery, pr.number), pr.number)
     assert fresh["outcome"] == automerge.DECIDED, fresh
     assert {"head-not-iacbot-commit", "commit-not-recorded"} & stage.reasons(pr), stage.reasons(pr)
     assert stage.merged() == [] and len(stage.merge_calls()) == 1
+
+
+def test_a_405_from_branch_protection_is_decided_again_and_not_retried_on_the_old_decision(stage, gh):
+    pr = stage.publish()
+    stage.green(pr)
+    gh.protect_branch(REPO_NAME, "main", required_approvals=1)  # GitHub: mergeable, but blocked for a review
+    [refused] = stage.consider(pr.number)
+    assert refused.outcome == automerge.DECIDE_AGAIN and refused.merge["http_status"] == 405, refused
+    assert stage.merged() == [] and len(stage.merge_calls()) == 1
+    assert stage.record(pr).facts["merge"]["outcome"] == "not-mergeable"
 
 
 def test_a_kill_switch_turned_on_while_a_merge_is_in_flight_stops_it_before_the_put(stage, gh, celery, tmp_path):
@@ -327,3 +342,32 @@ def test_the_app_manifest_grants_what_the_merge_token_asks_for():
     levels = {"read": 1, "write": 2}
     for scope, level in automerge.MERGE_PERMISSIONS.items():
         assert scope in granted and levels[granted[scope]] >= levels[level], (scope, level)
+
+
+WINDOW_POLICY = """version: 1
+automerge:
+  required_checks: [{name: test, app: ci}]
+  window: {days: [mon, tue, wed, thu, fri, sat, sun], hours: "03:00-04:00", timezone: UTC}
+rules:
+  - name: low-risk-hardening
+    match: {categories: [hardening], risk: [low], confidence: [safe-default]}
+    action: automerge
+"""
+
+
+def test_a_pr_published_outside_the_window_merges_inside_it_and_not_outside(gh, redis_db, private_key, tmp_path):  # noqa: F811
+    stage = Stage(gh, redis_db, private_key, tmp_path)
+    stage.policy(WINDOW_POLICY)
+    now = datetime.now(timezone.utc)
+    if time_of_day(3) <= now.time() < time_of_day(4):
+        pytest.skip("this test needs to run outside 03:00-04:00 UTC")
+    pr = stage.publish()
+    published = stage.record(pr, decision_store.PUBLISH).decision
+    assert published.action.value == "pull_request" and published.has(Reason.OUTSIDE_WINDOW)
+    assert automerge.is_candidate(stage.record(pr, decision_store.PUBLISH))
+    stage.green(pr)
+    [outside] = stage.consider(pr.number)
+    assert outside.outcome == automerge.DECIDED and "outside-window" in stage.reasons(pr)
+    inside = datetime.combine(now.date(), time_of_day(3, 30), timezone.utc).timestamp()
+    [merged] = stage.consider(pr.number, clock=lambda: inside)
+    assert merged.outcome == automerge.MERGED and stage.merged() == [pr.number]

@@ -212,3 +212,13 @@ def test_a_5xx_on_the_merge_call_raises_retryable_after_one_attempt(gh, pr):
     assert caught.value.retryable and caught.value.status == 502
     assert len(gh.requests_matching("PUT", rf"/pulls/{number}/merge$")) == 1  # never repeated in-process
     assert gh.repo(REPO_NAME).pulls[number].merged_at is None
+
+
+def test_the_stored_facts_are_bounded_whatever_the_pr_holds(gh, ledger, pr):
+    _, head, _, _, _ = pr
+    for i in range(120):
+        gh.add_status(REPO_NAME, head, "success", f"ctx-{i}")
+    facts, _ = gather(gh, ledger, pr)
+    stored = merge_facts.facts_to_json(facts)
+    assert len(stored["checks"]) == merge_facts.STORED_ITEMS and stored["checks_total"] == 120
+    assert stored["commits_total"] == 1 and stored["now"] == NOW.isoformat()
