@@ -1,4 +1,5 @@
-"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH` — no server, GitHub or Redis needed.
+"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH`, `iacbot policy ...` (bot.policy_cli) —
+no server, GitHub or Redis needed.
 
 Exit status: 0 the run completed (findings may remain), 1 the scanner failed or the report could
 not be written, 2 a usage or input error, found before any work is done.
@@ -14,7 +15,7 @@ from typing import Callable, ContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import git_branches, render, report_json, set_aside
+from bot import git_branches, policy_cli, render, report_json, set_aside
 from bot.branch_run import commit_branches
 from bot.findings import checkov_json, load_findings_file
 from bot.local_scan import scan_directory
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--findings", type=Path, metavar="FILE",
                      help="fix these findings (checkov JSON, `iacbot scan --json`, or SARIF) instead of scanning")
     fix.add_argument("--json", type=Path, metavar="FILE", help="write a machine-readable report of every fix and every finding left")
+
+    policy_cli.add_commands(commands, common)
     return parser
 
 
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManage
     if args.command == "fixers":
         render.print_fixers(console, registry.all_fixers())
         return EXIT_OK
+    if args.command == "policy":
+        return policy_cli.run(args, console, errors, open_scanner)
     try:
         root = _check_usage(args)
     except UsageError as exc:

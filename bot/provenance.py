@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.quoting import commit_text
 from fixers.engine import Attempt
+from jobs import branches
 
 TRAILER_PREFIX = "Iacbot"
 SUBJECT_LIMIT = 72
@@ -19,8 +20,7 @@ VERIFICATION_LIMIT = 500
 
 def branch_name(attempt: Attempt) -> str:
     """One branch per fingerprint (one fix, with every finding it carries), readable and stable across runs."""
-    fix_class = "".join(c if c.isalnum() or c in "-." else "-" for c in attempt.finding.fix_class.lower())
-    return f"iacbot/{fix_class.strip('-.') or 'fix'}-{attempt.finding.fingerprint()}"
+    return branches.branch_name(attempt.finding.fix_class, attempt.finding.fingerprint())  # the scheme: jobs.branches
 
 
 def commit_message(attempt: Attempt, verification: str) -> str:

@@ -78,6 +78,13 @@ class Reason(str, Enum):
     NO_PR_CAP = "no-pr-cap"
     UNDER_PR_CAP = "under-pr-cap"                          # subject: "N of at most M"
     AT_PR_CAP = "at-pr-cap"                                # subject: "N of at most M"
+    # -- jobs-direction: what a closed pull request was (workers.pr_closed) ------------------
+    PR_CLOSED_MERGED = "pr-closed-merged"                  # subject: the PR number
+    PR_CLOSED_DECLINED = "pr-closed-declined"              # subject: the PR number
+    CLOSE_NOT_IACBOT_BRANCH = "close-not-iacbot-branch"    # subject: the branch
+    CLOSE_NO_FINGERPRINT = "close-no-fingerprint"          # subject: the branch
+    CLOSED_BY_BOT = "closed-by-bot"                        # subject: the bot's login
+    # -- end jobs-direction -------------------------------------------------------------------
 
 
 #: Every reason's meaning, as shown on a PR, the dashboard and by ``iacbot policy explain``.
@@ -133,6 +140,17 @@ EXPLAINED: dict[Reason, str] = {
     Reason.NO_PR_CAP: "no cap on open pull requests",
     Reason.UNDER_PR_CAP: "fewer of iacbot's pull requests are open than the cap",
     Reason.AT_PR_CAP: "iacbot's open pull requests are at the cap: this fix waits for one to close",
+    # -- jobs-direction ---------------------------------------------------------------------
+    Reason.PR_CLOSED_MERGED: "the pull request was merged: recorded, and a finding that comes back gets a new PR",
+    Reason.PR_CLOSED_DECLINED: "a person closed the pull request without merging it: recorded as a risk "
+                               "acceptance (who, when, until when)",
+    Reason.CLOSE_NOT_IACBOT_BRANCH: "the closed pull request is not from an iacbot branch of this repository: "
+                                    "nothing is recorded",
+    Reason.CLOSE_NO_FINGERPRINT: "the closed pull request's branch does not end in a finding's fingerprint: "
+                                 "nothing is recorded",
+    Reason.CLOSED_BY_BOT: "a bot closed the pull request (iacbot superseding its own, a cleanup App): not a "
+                          "person's decline, so nothing is recorded",
+    # -- end jobs-direction -------------------------------------------------------------------
 }
 
 #: Reasons that block an automatic merge (a decision carrying one is never AUTOMERGE).

@@ -25,6 +25,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from bot.settings import CommonSettings
+from jobs import KINDS
 from scanner.iacbot_scanner.delivery_guard import RESTORE_OPTIONS, GuardedTask
 
 # The scanner environment's Celery app (scanner/iacbot_scanner/worker.py) cannot import this
@@ -58,13 +59,10 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     PR_CLOSED_TASK: {"queue": PUBLISH_QUEUE},
 }
 
-#: Which task and queue each job kind (bot.service.events, the findings API) goes to: every job
-#: is recorded by ingest_job, which continues the chain for the kinds that have one.
-JOB_TASKS: dict[str, tuple[str, str]] = {
-    kind: (INGEST_TASK, INGEST_QUEUE)
-    for kind in ("scan_push", "code_scanning_alert", "installation_changed",
-                 "pull_request_closed", "checks_completed", "findings_submitted")
-}
+#: Which task and queue each job kind (jobs.KINDS: what bot.service.events and the findings API
+#: build) goes to: every job is recorded by ingest_job, which continues the chain for the kinds
+#: that have one.
+JOB_TASKS: dict[str, tuple[str, str]] = {kind: (INGEST_TASK, INGEST_QUEUE) for kind in KINDS}
 
 #: Publishing must fail fast when the broker is down: the webhook answers 503 instead.
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,

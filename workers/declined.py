@@ -1,62 +1,69 @@
-"""What a human did with the bot's pull request, and whether a finding may be published again.
+"""What people did with iacbot's pull requests, in Redis: merges and declines (risk acceptances).
 
-A PR closed without merging is a user's decision: the same fix for the same source is not offered
-again. It is offered again once the file it was made from changes (the source's git blob sha
-differs), since the user then looks at different code. A merge is recorded too, and never blocks:
-a finding that comes back after a merge (a revert) deserves a new PR.
+The decisions are pure and live in policies.declines: whether a close is a merge, a person's
+decline or nothing of ours, and whether a finding may be proposed again (an acceptance holds until
+it expires or the source changes). This module keeps the records and the risk-event stream:
 
-The decision functions are pure; the Redis record (no TTL: a decline does not expire) is a hash
-per repository, ``iacbot:pr_decisions:<owner/name lower-case>``, fingerprint -> JSON.
+* ``iacbot:pr_decisions:<owner/name lower-case>``: hash, fingerprint -> JSON of the last closed PR
+  (policies.declines.PrDecision: outcome, PR, source file and blob sha, who closed it, when, and
+  until when a decline holds). No TTL: a person's decision is not dropped by Redis; an acceptance
+  lapses by its ``expires_at``, and the lapse is written into the record (``expired_at``).
+* ``iacbot:risk-events:<owner/name lower-case>``: stream of ``accepted`` (a decline recorded) and
+  ``expired`` (an acceptance found lapsed, once) entries, newest 10,000 kept, for the dashboard.
+
+Nothing expires silently: whoever finds a lapsed acceptance (a publish, the dashboard's listing)
+logs it and records the lapse, once (:func:`note_expired`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import redis
 
-from bot.service.events import BOT_BRANCH_PREFIX
+from jobs.branches import fingerprint_from_branch
+from jobs.kinds import PullRequestClosed
+from policies import declines as policy
+from policies.declines import (  # noqa: F401  re-exported: the record and its outcomes
+    DECLINED,
+    DEFAULT_EXPIRY_DAYS,
+    MERGED,
+    CloseKind,
+    DeclineVerdict,
+    PrDecision,
+    newer,
+)
 from workers.store import repo_key
 
-DECISIONS_PREFIX = "iacbot:pr_decisions:"
-MERGED = "merged"
-DECLINED = "declined"
+log = logging.getLogger(__name__)
 
-# bot.provenance.branch_name: "iacbot/<fix-class>-<fingerprint>", fingerprint = 16 hex digits.
-_BRANCH_FINGERPRINT = re.compile(r"-([0-9a-f]{16})$")
+DECISIONS_PREFIX = "iacbot:pr_decisions:"
+RISK_EVENTS_PREFIX = "iacbot:risk-events:"
+RISK_EVENTS_MAXLEN = 10_000
+ACCEPTED = "accepted"
+EXPIRED = "expired"
+
+# The term of an acceptance is the central policy's ``declines.expire_after_days``
+# (workers.policy_source.decline_expiry_days); callers pass it, DEFAULT_EXPIRY_DAYS without one.
 
 
 @dataclass(frozen=True)
-class PrDecision:
-    """One closed iacbot PR: merged or declined, and the source its fix was made from."""
+class AcceptedRisk:
+    """An acceptance that holds: what the dashboard lists."""
 
-    outcome: str                      # MERGED or DECLINED
-    repository: str
     fingerprint: str
     pr_number: int
-    file: str | None = None
-    base_sha: str | None = None
-    source_blob_sha: str | None = None  # git blob sha of `file` at `base_sha`; None if unknown
-    recorded_at: float = 0.0
+    file: str | None
+    closed_by: str | None
+    closed_at: float | None
+    expires_at: float
 
 
-@dataclass(frozen=True)
-class Verdict:
-    publish: bool
-    reason: str
-
-
-@dataclass(frozen=True)
-class CloseKind:
-    outcome: str | None  # MERGED, DECLINED, or None: nothing to record
-    reason: str
-
-
-# -- pure --------------------------------------------------------------------------------------
+# -- facts -------------------------------------------------------------------------------------
 
 def git_blob_sha(text: str | bytes) -> str:
     """The sha git (and GitHub's contents API) gives a file with this content."""
@@ -64,50 +71,32 @@ def git_blob_sha(text: str | bytes) -> str:
     return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
 
 
-def fingerprint_from_branch(branch: str) -> str | None:
-    if not branch.startswith(BOT_BRANCH_PREFIX):
-        return None
-    m = _BRANCH_FINGERPRINT.search(branch)
-    return m.group(1) if m else None
+def closed_pull(job: PullRequestClosed) -> policy.ClosedPull:
+    return policy.ClosedPull(job.number, job.merged, job.iacbot_branch, job.head_ref,
+                             fingerprint_from_branch(job.head_ref or ""), job.sender, job.sender_type)
 
 
-def classify_close(job: Mapping[str, Any]) -> CloseKind:
-    """Is this pull_request closed job a merge, a decline, or nothing of ours?"""
-    if job.get("kind") != "pull_request_closed":
-        return CloseKind(None, f"not a pull_request_closed job ({job.get('kind')!r})")
-    if not job.get("iacbot_branch"):
-        return CloseKind(None, f"branch {job.get('head_ref')!r} is not an iacbot branch of this repository")
-    if fingerprint_from_branch(str(job.get("head_ref") or "")) is None:
-        return CloseKind(None, f"branch {job.get('head_ref')!r} does not end in a finding fingerprint")
-    if job.get("merged"):
-        return CloseKind(MERGED, "merged")
-    # A bot closing the PR (iacbot superseding its own PR, some cleanup app) is not a person's no.
-    if str(job.get("sender_type") or "").lower() == "bot":
-        return CloseKind(None, f"closed by a bot ({job.get('sender') or 'unknown'}), not declined by a person")
-    return CloseKind(DECLINED, "closed without merging")
+def classify_close(job: PullRequestClosed | Mapping[str, Any]) -> CloseKind:
+    """Is this pull_request_closed job a merge, a decline, or nothing of ours? (policies.declines)"""
+    if not isinstance(job, PullRequestClosed):
+        job = PullRequestClosed.from_message(job)
+    return policy.classify_close(closed_pull(job))
 
 
-def newer(existing: PrDecision | None, new: PrDecision) -> PrDecision:
-    """The decision to keep: the later PR's (numbers only grow), so a late redelivery of an old
-    close cannot overwrite what happened to a newer PR for the same finding."""
-    if existing is None or new.pr_number >= existing.pr_number:
-        return new
-    return existing
+def verdict(decision: PrDecision | None, current_source_blob_sha: str | None, now: float | None = None,
+            expiry_days: int = DEFAULT_EXPIRY_DAYS) -> DeclineVerdict:
+    """policies.declines.verdict at ``now`` (default: the clock). Records nothing: see :func:`check`."""
+    return policy.verdict(decision, current_source_blob_sha, time.time() if now is None else now, expiry_days)
 
 
-def verdict(decision: PrDecision | None, current_source_blob_sha: str | None) -> Verdict:
-    """May a fix for this finding be published now, given the last closed PR for it?"""
-    if decision is None:
-        return Verdict(True, "no earlier pull request for this finding was closed")
-    if decision.outcome != DECLINED:
-        return Verdict(True, f"PR #{decision.pr_number} was {decision.outcome}; the finding is back")
-    if decision.source_blob_sha is None:
-        return Verdict(False, f"PR #{decision.pr_number} was declined (the source it fixed is unknown, "
-                              "so the decline stands)")
-    if current_source_blob_sha != decision.source_blob_sha:
-        return Verdict(True, f"PR #{decision.pr_number} was declined, but {decision.file} changed since")
-    return Verdict(False, f"PR #{decision.pr_number} was declined and {decision.file} has not changed since; "
-                          "reopen that PR or change the file to get the fix again")
+def check(client: redis.Redis, decision: PrDecision | None, current_source_blob_sha: str | None,
+          now: float | None = None, expiry_days: int = DEFAULT_EXPIRY_DAYS) -> DeclineVerdict:
+    """The verdict, and if it found the acceptance lapsed, that lapse logged and recorded."""
+    now = time.time() if now is None else now
+    result = policy.verdict(decision, current_source_blob_sha, now, expiry_days)
+    if result.expired and decision is not None:
+        note_expired(client, decision, now, expiry_days)
+    return result
 
 
 # -- Redis -------------------------------------------------------------------------------------
@@ -116,24 +105,105 @@ def decisions_key(repository: str) -> str:
     return repo_key(DECISIONS_PREFIX, repository)
 
 
+def risk_events_key(repository: str) -> str:
+    return repo_key(RISK_EVENTS_PREFIX, repository)
+
+
+def _read(raw: bytes | str | None) -> PrDecision | None:
+    return None if raw is None else PrDecision.from_json(json.loads(raw))
+
+
 def load(client: redis.Redis, repository: str, fingerprint: str) -> PrDecision | None:
-    raw = client.hget(decisions_key(repository), fingerprint)
-    return PrDecision(**json.loads(raw)) if raw is not None else None
+    return _read(client.hget(decisions_key(repository), fingerprint))
+
+
+def _event(pipe, decision: PrDecision, event: str, **extra: Any) -> None:
+    fields = {"event": event, "fingerprint": decision.fingerprint, "pr_number": decision.pr_number,
+              "closed_by": decision.closed_by or "", "closed_at": decision.closed_at or "",
+              "expires_at": decision.expires_at or "", "file": decision.file or "", **extra}
+    pipe.xadd(risk_events_key(decision.repository), {k: str(v) for k, v in fields.items()},
+              maxlen=RISK_EVENTS_MAXLEN, approximate=True)
 
 
 def record(client: redis.Redis, decision: PrDecision) -> PrDecision:
-    """Store ``decision`` unless a newer PR's is already there (atomic: WATCH/MULTI); returns the kept one."""
+    """Store ``decision`` unless a newer PR's is already there (atomic: WATCH/MULTI); returns the kept one.
+    A decline recorded for the first time is an ``accepted`` risk event."""
     key = decisions_key(decision.repository)
-    decision = decision if decision.recorded_at else PrDecision(**{**asdict(decision), "recorded_at": time.time()})
+    if not decision.recorded_at:
+        decision = PrDecision(**{**decision.to_json(), "recorded_at": time.time()})
     with client.pipeline() as pipe:
         while True:
             try:
                 pipe.watch(key)
-                raw = pipe.hget(key, decision.fingerprint)
-                kept = newer(PrDecision(**json.loads(raw)) if raw is not None else None, decision)
+                existing = _read(pipe.hget(key, decision.fingerprint))
+                kept = newer(existing, decision)
                 pipe.multi()
-                pipe.hset(key, decision.fingerprint, json.dumps(asdict(kept), sort_keys=True))
+                pipe.hset(key, decision.fingerprint, json.dumps(kept.to_json(), sort_keys=True))
+                first = existing is None or existing.pr_number != kept.pr_number or existing.outcome != kept.outcome
+                if kept is not existing and kept.outcome == DECLINED and first:
+                    _event(pipe, kept, ACCEPTED)
                 pipe.execute()
                 return kept
             except redis.WatchError:
                 continue
+
+
+def note_expired(client: redis.Redis, decision: PrDecision, now: float,
+                 expiry_days: int = DEFAULT_EXPIRY_DAYS) -> PrDecision | None:
+    """Record that ``decision``'s acceptance lapsed (``expired_at`` in the record, an ``expired``
+    risk event, a log line), once: a second call, or a record that changed meanwhile (a newer PR,
+    the lapse already noted), records nothing. The record as it is now, or None if it is gone."""
+    key = decisions_key(decision.repository)
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                current = _read(pipe.hget(key, decision.fingerprint))
+                if (current is None or current.pr_number != decision.pr_number or current.outcome != DECLINED
+                        or current.expired_at is not None):
+                    pipe.unwatch()
+                    return current
+                noted = policy.expired(current, now)
+                pipe.multi()
+                pipe.hset(key, decision.fingerprint, json.dumps(noted.to_json(), sort_keys=True))
+                lapse = policy.expires_at(current, expiry_days)
+                _event(pipe, noted, EXPIRED, expired_at=now, expires_at=lapse)
+                pipe.execute()
+                log.warning("%s: the risk acceptance of %s (PR #%s, declined by %s) expired on %s; the finding may be "
+                            "proposed again", decision.repository, decision.fingerprint, decision.pr_number,
+                            decision.closed_by or "an unknown person", policy.iso(lapse))
+                return noted
+            except redis.WatchError:
+                continue
+
+
+def accepted_risks(client: redis.Redis, repository: str, now: float | None = None,
+                   expiry_days: int = DEFAULT_EXPIRY_DAYS) -> list[AcceptedRisk]:
+    """The acceptances that hold in ``repository``, soonest to expire first. Those found lapsed are
+    recorded as expired on the way (nothing expires silently), and are not listed."""
+    now = time.time() if now is None else now
+    risks = []
+    for fingerprint, raw in client.hscan_iter(decisions_key(repository), count=500):
+        try:
+            decision = _read(raw)
+        except ValueError as exc:
+            log.warning("%s: unreadable PR decision for %r: %s", repository, fingerprint, exc)
+            continue
+        if decision is None or decision.outcome != DECLINED:
+            continue
+        if not policy.is_active(decision, now, expiry_days):
+            note_expired(client, decision, now, expiry_days)
+            continue
+        risks.append(AcceptedRisk(decision.fingerprint, decision.pr_number, decision.file, decision.closed_by,
+                                  decision.closed_at, policy.expires_at(decision, expiry_days)))
+    return sorted(risks, key=lambda risk: (risk.expires_at, risk.fingerprint))
+
+
+def risk_events(client: redis.Redis, repository: str, count: int = 100) -> list[dict[str, str]]:
+    """The newest ``count`` risk events of ``repository``, newest first."""
+    entries = client.xrevrange(risk_events_key(repository), count=count)
+    return [{"id": _text(entry_id), **{_text(k): _text(v) for k, v in fields.items()}} for entry_id, fields in entries]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

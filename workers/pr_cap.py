@@ -3,9 +3,8 @@
 Too many bot PRs at once is what users of remediation bots complain about most. Before opening a
 NEW pull request, publish_job counts iacbot's open PRs in the repository (inside the repository's
 lock, so two workers cannot both take the last slot); at the cap the fix is not pushed but queued.
-Updating or keeping the PR that already carries a finding is never capped. Only PRs the App
-opened (its bot account, as the API reports the author) from an ``iacbot/`` branch of the repository
-count: PRs someone else opens from branches named like iacbot's cannot fill the cap.
+What counts and what the cap allows is decided in policies.pr_cap (pure, reasons from the closed
+set); this module reads the open PRs from GitHub and keeps the queue in Redis.
 
 The queue is a FIFO per repository in Redis, one entry per finding fingerprint:
 
@@ -22,43 +21,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping
 
 import redis
 from github.Repository import Repository
 
 from bot.github.ownership import AppIdentity
-from bot.service.events import BOT_BRANCH_PREFIX
+from jobs.branches import BOT_BRANCH_PREFIX
+from jobs.kinds import PullRequestClosed
+from policies import pr_cap as policy
+# Re-exported: publish_job reads the verdict and the counts from here.
+from policies.pr_cap import SETTING, CapVerdict, OpenPulls, PullHead, may_open_pr  # noqa: F401
 from workers.store import FIXES_PREFIX, repo_key
 
 log = logging.getLogger(__name__)
 
 DEFERRED = "deferred"  # publish outcome status
-SETTING = "IACBOT_MAX_OPEN_PRS_PER_REPO"
 QUEUE_PREFIX = "iacbot:deferred:"
 JOBS_PREFIX = "iacbot:deferred-jobs:"
 #: Expired entries dropped in one go when looking for the next one to send.
 MAX_DROPPED_PER_RELEASE = 100
-
-
-@dataclass(frozen=True)
-class CapVerdict:
-    publish: bool
-    reason: str
-
-
-class PullHead(NamedTuple):
-    ref: str                 # head branch name
-    repository: str | None   # the head branch's repository (None: a deleted fork)
-    base: str                # base branch name
-    author: str | None = None       # the PR's user, as the API gives it: login ...
-    author_type: str | None = None  # ... and type ("Bot" for an App's bot account)
-
-
-@dataclass(frozen=True)
-class OpenPulls:
-    count: int        # iacbot's open PRs in the repository (opened by the App, from an iacbot/ branch)
-    has_branch: bool  # an open PR (anyone's) is from the finding's branch onto the default branch
 
 
 @dataclass(frozen=True)
@@ -68,45 +50,23 @@ class Deferred:
     since: float  # when the finding was first deferred: its place in the queue
 
 
-# -- pure --------------------------------------------------------------------------------------
-
-def may_open_pr(open_count: int, cap: int, pr_exists: bool) -> CapVerdict:
-    """May publishing go ahead, given iacbot's open PRs in the repository and the cap (0: none)?"""
-    if pr_exists:
-        return CapVerdict(True, "a pull request from this finding's branch is open; publishing updates it (or, "
-                                "if it is not iacbot's, leaves it alone) and opens none: never capped")
-    if cap <= 0:
-        return CapVerdict(True, f"no cap on open pull requests ({SETTING}=0)")
-    if open_count < cap:
-        return CapVerdict(True, f"{open_count} of at most {cap} iacbot pull requests are open")
-    return CapVerdict(False, f"{open_count} iacbot pull requests are open in this repository, at the cap of {cap}: "
-                             "this fix waits and is published when one of them is merged or closed "
-                             f"(raise {SETTING}, or set it to 0 for no cap)")
+def frees_slot(job: PullRequestClosed | Mapping[str, Any]) -> bool:
+    """Does this closed-PR job close one of the PRs the cap counts (merged, declined, or closed by a
+    bot)? Any other message frees nothing."""
+    if isinstance(job, Mapping):
+        if job.get("kind") != PullRequestClosed.KIND:
+            return False
+        return policy.frees_slot(bool(job.get("iacbot_branch")), job.get("repository"))
+    return policy.frees_slot(job.iacbot_branch, job.repository)
 
 
 def is_bot_branch(head: PullHead, repository: str) -> bool:
-    # A fork can name a branch iacbot/...: only a branch in the repository itself is ours.
-    return (head.ref.startswith(BOT_BRANCH_PREFIX) and head.repository is not None
-            and head.repository.lower() == repository.strip().lower())
+    return policy.is_bot_branch(head, repository, BOT_BRANCH_PREFIX)
 
 
 def count_open(heads: Iterable[PullHead], repository: str, branch: str, base: str, app: AppIdentity) -> OpenPulls:
-    """iacbot's PRs among the open ``heads`` (from an iacbot branch and opened by the App: a
-    person who pushes an iacbot/ branch and opens PRs from it cannot fill the cap), and whether
-    any PR is ``branch`` onto ``base`` (publish_fix then opens no new one)."""
-    count, has_branch = 0, False
-    for head in heads:
-        if not is_bot_branch(head, repository):
-            continue
-        count += app.authored(head.author, head.author_type)
-        has_branch = has_branch or (head.ref == branch and head.base == base)
-    return OpenPulls(count, has_branch)
-
-
-def frees_slot(job: Mapping[str, Any]) -> bool:
-    """Does this job close one of the PRs the cap counts (merged, declined, or closed by a bot)?"""
-    return (job.get("kind") == "pull_request_closed" and bool(job.get("iacbot_branch"))
-            and isinstance(job.get("repository"), str))
+    """policies.pr_cap.count_open with the branch scheme's prefix (jobs.branches)."""
+    return policy.count_open(heads, repository, branch, base, app, BOT_BRANCH_PREFIX)
 
 
 # -- GitHub ------------------------------------------------------------------------------------

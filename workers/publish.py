@@ -5,9 +5,24 @@ the queue's other task).
 stored by the remediate step under ``iacbot:fixes:<job_id>`` (a hash keyed by fingerprint).
 Idempotent through ``publish_fix``; the outcome is recorded under ``iacbot:published:<job_id>``.
 Branch operations hold the repository's lock (workers.repo_lock). A fix whose last PR a person
-closed unmerged is not published again unless its file changed since (workers.declined). A NEW
-pull request is opened only while iacbot has fewer than ``max_open_prs_per_repo`` open in the
-repository; otherwise the fix is queued ("deferred", workers.pr_cap).
+closed unmerged is not published again unless its file changed since (workers.declined).
+
+Then policy decides (gather facts, decide, act, record): the policies are read at the default
+branch (workers.policy_source), the fix's facts come from its attempt and texts, the kill
+switches from Redis (workers.switches), and ``policies.decide.decide_publish`` says:
+
+* ``ignore``: no branch; outcome "ignored", with the rule that said so;
+* ``recommend``: no branch; outcome "recommended", listed on the repository's dashboard;
+* ``pull_request``: the PR is opened, labelled ``iacbot:review-required``, CODEOWNERS asked to review;
+* ``automerge``: the PR is opened, labelled ``iacbot:automerge``; the merge task decides again
+  once checks complete, and only it merges.
+
+The decision (action and every reason) is shown in the PR's body and stored with the facts and
+the policies' digests (workers.decision_store, stage "publish", with the commit iacbot made). A
+policy with problems fails closed and is reported in the repository's "Action required" issue
+(workers.policy_issue). A NEW pull request is opened only while iacbot has fewer than
+``max_open_prs_per_repo`` open in the repository; otherwise the fix is queued ("deferred",
+workers.pr_cap). After each decision the repository's dashboard is refreshed (workers.dashboard).
 
 Transient failures (GitHub 5xx, a rate limit, a lost connection, a busy repository) retry with
 a countdown; a 4xx or a malformed record fails at once, with a message saying what to do.
@@ -18,6 +33,7 @@ import json
 import logging
 import math
 import random
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import redis
@@ -26,19 +42,31 @@ from github import GithubException
 from github.Repository import Repository
 from kombu.exceptions import OperationalError
 
+from bot.decision_text import decision_lines
+from bot.github import repo_files
 from bot.github.auth import PUBLISH_PERMISSIONS, AuthError, installation_session
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import Ownership, app_identity
-from bot.github.publish import PublishError, github_message, publish_fix
+from bot.github.publish import (AUTOMERGE_LABEL, FOREIGN_BRANCH, REVIEW_REQUIRED_LABEL, PublishError,
+                                github_message, publish_fix)
 from bot.provenance import branch_name
-from workers import declined, pr_cap
+from policies.decide import decide_publish
+from policies.decision import Decision
+from policies.facts import FixFacts, PublishFacts, fix_facts
+from policies.model import PolicySet
+from policies.reasons import Action
+from workers import decision_store, declined, policy_issue, pr_cap, switches
 from workers.celery_app import PUBLISH_TASK, app
+from workers.dashboard import request_refresh
+from workers.decision_store import DecisionRecord
 from workers.own_commits import RedisLedger
-from workers.remediation import fix_from_json
+from workers.github_fetch import MAX_FILE_BYTES
+from workers.policy_source import decline_expiry_days, load_policies
+from workers.remediation import Fix, fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, settings
-from workers.store import FIXES_PREFIX, PUBLISHED_PREFIX
+from workers.store import FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, REMEDIATED_PREFIX, load_json
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +82,11 @@ TRANSIENT_RETRIES = 10
 #: countdowns (each inside the visibility timeout), on top of the transient retries.
 RATE_LIMIT_WINDOW_SECONDS = 3600
 BACKOFF_CAP_SECONDS = 300.0
+
+RECOMMENDED = "recommended"  # publish outcome status: policy said recommend (no branch)
+IGNORED = "ignored"          # ... policy said ignore (no branch)
+#: The PR label for each action that opens one.
+ACTION_LABELS = {Action.PULL_REQUEST: REVIEW_REQUIRED_LABEL, Action.AUTOMERGE: AUTOMERGE_LABEL}
 
 # kombu's OperationalError: the broker did not take a task (record_pr_closed sends the next deferred fix).
 _TRANSIENT_TYPES = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout,
@@ -136,12 +169,46 @@ def ownership(cfg, r: redis.Redis) -> Ownership:
     return Ownership(app_identity(cfg.github_app_id, cfg.app_private_key(), cfg.github_api_url), RedisLedger(r))
 
 
+def old_text(r: redis.Redis, job_id: str, fix: Fix, repo: Repository, default: str) -> str:
+    """The text the fix was made from: the fetched file in Redis, else (expired) the file read at
+    the commit it was fetched at (or the default branch's head). "" for a file that did not exist."""
+    raw = r.hget(FILES_PREFIX + job_id, fix.path)
+    if raw is None:
+        record = load_json(r, REMEDIATED_PREFIX + job_id) or {}
+        sha = record.get("sha") or repo_files.head_sha(repo, default)
+        found = repo_files.read_at(repo, fix.path, sha, MAX_FILE_BYTES)
+        raw = found.data if found.status == repo_files.FOUND else b""
+    return raw.decode("utf-8", "replace")
+
+
+def _policy_facts(policies: PolicySet) -> dict[str, Any]:
+    return {"central_source": policies.central.source if policies.central else None,
+            "repo_source": policies.repo.source if policies.repo else None,
+            "central_problems": [p.text() for p in policies.central_problems[:20]],
+            "repo_problems": [p.text() for p in policies.repo_problems[:20]]}
+
+
+def _publish_facts_json(facts: PublishFacts) -> dict[str, Any]:
+    return {"now": facts.now.isoformat(), "global_kill_switch": facts.global_kill_switch,
+            "repo_kill_switch": facts.repo_kill_switch}
+
+
+def _save_decision(r: redis.Redis, job_id: str, data: Mapping[str, Any], facts: FixFacts, verdict: Decision,
+                   publish_facts: PublishFacts, policies: PolicySet, **where: Any) -> None:
+    extra = {k: where.pop(k) for k in ("publish_status", "base_sha") if k in where}
+    decision_store.save(r, DecisionRecord(
+        data["repository"], int(data["installation_id"]), facts.fingerprint, job_id, decision_store.PUBLISH, facts,
+        verdict, publish_facts.now.timestamp(), facts={"publish": _publish_facts_json(publish_facts),
+                                                        "policy": _policy_facts(policies), **extra}, **where))
+
+
 def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None,
              task_id: str | None) -> dict[str, Any]:
     cfg = settings()
     r = redis_client(cfg.redis_url)
     fix = fix_from_json(data, catalog())
     repository = data["repository"]
+    installation_id = data["installation_id"]
     decision = declined.load(r, repository, fingerprint)
     interval = cfg.github_write_interval_seconds
     ttl = lock_ttl(cfg.visibility_timeout_seconds)
@@ -150,24 +217,39 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
     # The task's id owns the lock: a retry or redelivery of this task takes back a lock an earlier
     # run could not release (Redis died under it), without waiting for its TTL.
     with repo_lock(r, repository, ttl=ttl, wait=min(LOCK_WAIT_SECONDS, ttl), owner=task_id), \
-            installation_session(cfg.github_app_id, cfg.app_private_key(), data["installation_id"], repository,
+            installation_session(cfg.github_app_id, cfg.app_private_key(), installation_id, repository,
                                  PUBLISH_PERMISSIONS, cfg.github_api_url) as token:
         gh = client(cfg.github_api_url, token, seconds_between_requests=min(interval, 0.25),
                     seconds_between_writes=interval, per_page=100)
-        repo = default = None
-        if (decision is not None and decision.outcome == declined.DECLINED) or cap > 0:
-            try:
-                repo = gh.get_repo(repository)
-                default = repo.default_branch
-            except GithubException as exc:
-                raise github_error(exc, f"reading {repository}") from None
+        try:
+            repo = gh.get_repo(repository)
+            default = repo.default_branch
+        except GithubException as exc:
+            raise github_error(exc, f"reading {repository}") from None
+        # The policies as they are now, at the default branch (fail closed, and say so, if they are bad).
+        policies = load_policies(cfg, gh, repository, default, installation_id=installation_id, repo=repo)
+        policy_issue.report(r, repo, owner.app, repository, policies, default, cfg.policy_repository or None)
         if decision is not None and decision.outcome == declined.DECLINED:
             current = source_blob_sha(repo, fix.path, default)
-            verdict = declined.verdict(decision, current)
+            verdict = declined.check(r, decision, current, expiry_days=decline_expiry_days(policies))  # records a lapse
             log.info("job %s: %s: %s", job_id, fingerprint, verdict.reason)
             if not verdict.publish:
                 return _outcome(job_id, fingerprint, declined.DECLINED, declined_pr=decision.pr_number,
                                 reason=verdict.reason)
+        # -- decide: facts in, decision out --------------------------------------------------------
+        facts = fix_facts(fix.attempt, repository, fix.path, old_text(r, job_id, fix, repo, default), fix.new_text)
+        publish_facts = PublishFacts(datetime.now(timezone.utc), switches.global_on(cfg, r),
+                                     switches.repo_on(r, repository))
+        chosen = decide_publish(policies, facts, publish_facts)
+        told = {"decision": chosen.to_json()}
+        log.info("job %s: %s: policy says %s (%s)", job_id, fingerprint, chosen.action.value,
+                 ", ".join(b.reason.value for b in chosen.reasons))
+        if chosen.action in (Action.IGNORE, Action.RECOMMEND):
+            _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default)
+            pr_cap.discard(r, repository, fingerprint)  # no PR will be opened: it waits for no slot
+            request_refresh(r, installation_id, repository)
+            status = IGNORED if chosen.action is Action.IGNORE else RECOMMENDED
+            return _outcome(job_id, fingerprint, status, rule=chosen.rule, repo_rule=chosen.repo_rule, **told)
         if cap > 0:
             # Counted under the repository's lock: no other publish can take the last slot meanwhile.
             try:
@@ -181,13 +263,20 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                 log.info("job %s: %s deferred (place %d in %s's queue): %s", job_id, fingerprint, place,
                          repository, allowed.reason)
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
-                                cap=cap, queue_place=place)
+                                cap=cap, queue_place=place, **told)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
-                             trigger=data.get("trigger"), repo=repo)
+                             trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
+                             decision_label=ACTION_LABELS[chosen.action],
+                             request_reviews=chosen.action is Action.PULL_REQUEST)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
     pr_cap.discard(r, repository, fingerprint)  # published: a queued entry for it would only waste a freed slot
+    ours = result.status != FOREIGN_BRANCH  # a foreign branch's PR and head are not what iacbot published
+    _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default,
+                   pr_number=result.pr_number if ours else None, head_sha=result.commit_sha if ours else None,
+                   publish_status=result.status, base_sha=result.base_sha)
+    request_refresh(r, installation_id, repository)
     return _outcome(job_id, fingerprint, result.status, branch=result.branch, pr_number=result.pr_number,
-                    pr_url=result.pr_url)
+                    pr_url=result.pr_url, **told)
 
 
 def _record(r: redis.Redis, cfg, job_id: str, fingerprint: str, outcome: dict[str, Any]) -> None:

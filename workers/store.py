@@ -12,6 +12,17 @@ makes it again.
 | ``iacbot:remediated:<job>`` | remediate_job | JSON: job, problems; set once the fixes are stored |
 | ``iacbot:published:<job>`` | publish_job | hash: fingerprint -> publish outcome |
 | ``iacbot:own-commits:<owner/name>`` | publish_job | sorted set: "<fingerprint>:<sha>" of each commit iacbot made -> when (workers.own_commits; no TTL, kept like the decisions) |
+| ``iacbot:decisions:<owner/name>`` | publish_job, the merge task (workers.decision_store) | hash: fingerprint -> the latest DecisionRecord JSON (no TTL) |
+| ``iacbot:decision-prs:<owner/name>`` | the same | hash: ``<pr>:<stage>`` -> the latest DecisionRecord of that stage for that PR (no TTL) |
+| ``iacbot:decision-log:<owner/name>`` | the same | stream: every DecisionRecord saved, append-only, capped (workers.decision_store.HISTORY_LIMIT) |
+| ``iacbot:automerges:<owner/name>`` | the merge task (workers.decision_store.record_merge) | sorted set: ``<pr>:<sha>`` -> when iacbot merged it (the hourly limit, the dashboard; capped) |
+| ``iacbot:kill-switch`` | scripts/kill-switch (workers.switches) | string: present = no automatic merge anywhere (beside IACBOT_AUTOMERGE_KILL_SWITCH) |
+| ``iacbot:kill-switch:<owner/name>`` | scripts/kill-switch --repo (workers.switches) | string: present = no automatic merge in that repository |
+| ``iacbot:policy-issue:<owner/name>`` | publish_job (workers.policy_issue) | string: "open" while iacbot's "Action required" issue is open, "none" (for a day) when there is none: a valid policy costs no issue listing |
+| ``iacbot:dashboard-pending:<owner/name>`` | publish_job, the merge task (workers.dashboard.request_refresh) | string: a dashboard refresh is queued (TTL 300 s) |
+| ``iacbot:pr_decisions:<owner/name>`` | record_pr_closed | hash: fingerprint -> the last closed PR's decision: merged, or declined as a risk acceptance (closed_by, closed_at, expires_at, expired_at once found lapsed); no TTL (workers.declined) |
+| ``iacbot:risk-events:<owner/name>`` | record_pr_closed, publish_job, the dashboard's listing | stream: ``accepted`` / ``expired`` risk acceptances (fingerprint, PR, closed_by, closed_at, expires_at, expired_at), newest 10,000 (workers.declined.risk_events) |
+| ``iacbot:deferred:<owner/name>``, ``iacbot:deferred-jobs:<owner/name>`` | publish_job, record_pr_closed | sorted set and hash: fixes waiting under the open-PR cap (workers.pr_cap) |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """
@@ -22,10 +33,11 @@ from typing import Any, Mapping
 
 import redis
 
+# The findings API (bot.service) writes the submission, so its key is defined with the job kind.
+from jobs.kinds import SUBMISSION_PREFIX  # noqa: F401
 # Defined with the mechanism that writes them, which the scan worker's environment shares.
 from scanner.iacbot_scanner.delivery_guard import DEAD_LETTERS_KEY, DELIVERIES_PREFIX  # noqa: F401
 
-SUBMISSION_PREFIX = "iacbot:submission:"
 FILES_PREFIX = "iacbot:files:"
 FETCHED_PREFIX = "iacbot:fetched:"
 SCAN_PREFIX = "iacbot:scan:"

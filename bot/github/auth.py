@@ -20,8 +20,10 @@ from bot.github.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-# What publishing a fix needs, and nothing more (metadata:read is always granted).
-PUBLISH_PERMISSIONS: dict[str, str] = {"contents": "write", "pull_requests": "write"}
+# What publishing a fix needs, and nothing more (metadata:read is always granted): the branch and
+# commit, the pull request and its labels, and the repository's "Action required" issue when its
+# policy is invalid (workers.policy_issue).
+PUBLISH_PERMISSIONS: dict[str, str] = {"contents": "write", "pull_requests": "write", "issues": "write"}
 DEFAULT_BASE_URL = "https://api.github.com"
 _TIMEOUT = 30
 

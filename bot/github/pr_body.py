@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from bot import quoting as q
 from fixers.engine import Attempt
+from policies.facts import FixFacts, fix_facts
 
 PROVENANCE_MARK = "iacbot:provenance"
 _BLOCK = re.compile(r"<!--\s*" + re.escape(PROVENANCE_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
@@ -52,8 +53,29 @@ def _trigger(trigger: Mapping[str, Any]) -> dict:
     return {str(_bounded(k)): _bounded(v) for k, v in items}
 
 
+#: The policy facts a provenance block carries (policies.facts.FixFacts.to_json's fields, but the
+#: fingerprint, rule ids and fix class, which the block already names): what `iacbot policy
+#: explain --pr-body` decides from. They are iacbot's when it wrote them, but a PR body is
+#: editable: the labels are re-read from the registry by whoever decides from them.
+FACT_KEYS = ("repository", "category", "risk", "confidence", "impact", "severity", "paths", "changed_lines",
+             "resources")
+
+
+def _facts(attempt: Attempt, fix: FixFacts | None) -> dict:
+    """The policy facts of the fix: ``fix``'s when given (the blast radius measured where the PR is
+    made), else the labels the attempt's fixer declares, without ``changed_lines`` or ``repository``
+    (absent means not measured: never read it as 0)."""
+    if fix is not None:
+        data = fix.to_json()
+        return {key: data[key] for key in FACT_KEYS}
+    labels = fix_facts(attempt, "", attempt.finding.file, "", "").to_json()
+    return {key: labels[key] for key in FACT_KEYS if key not in ("repository", "changed_lines")}
+
+
 def provenance(attempt: Attempt, base_sha: str, verification: str,
-               trigger: Mapping[str, Any] | None = None) -> dict:
+               trigger: Mapping[str, Any] | None = None, fix: FixFacts | None = None) -> dict:
+    """What tools read back from the PR (read_provenance): the finding, the fix and, with ``fix``,
+    the policy facts it was published with (FACT_KEYS)."""
     f = attempt.finding
     extra = {"trigger": _trigger(trigger)} if trigger else {}
     data = {
@@ -68,6 +90,7 @@ def provenance(attempt: Attempt, base_sha: str, verification: str,
         "resource": f.resource,
         "base_sha": base_sha,
         "verification": verification,
+        **_facts(attempt, fix),
     }
     bounded = {k: [_bounded(item) for item in v] if isinstance(v, list) else _bounded(v) for k, v in data.items()}
     return {**extra, **bounded}
@@ -153,11 +176,31 @@ def _fit(lines: list[str], budget: int) -> list[str]:
     return [*kept, *([fence] if fence else []), "", TRUNCATED, ""]
 
 
-def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None) -> str:
-    tail = ["---",
+#: The policy decision section (given by the caller) is kept whole up to this size.
+DECISION_LIMIT = 12_000
+
+
+def _decision(lines: list[str] | None) -> list[str]:
+    """The caller's decision section (markdown it quoted itself: bot.decision_text), bounded."""
+    kept, used = [], 0
+    for line in lines or ():
+        used += _units(line) + 1
+        if used > DECISION_LIMIT:
+            kept.append("- (the rest of the decision was cut to stay within GitHub's size limit)")
+            break
+        kept.append(line)
+    return kept
+
+
+def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None,
+         fix: FixFacts | None = None, decision_lines: list[str] | None = None) -> str:
+    """``fix``: the fix's policy facts, carried in the provenance block (see provenance).
+    ``decision_lines``: the policy decision section (markdown, outside values already quoted by the
+    caller: bot.decision_text), shown above the footer and never cut with the explanation."""
+    tail = [*_decision(decision_lines), "---",
             "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
             "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
-            provenance_block(provenance(attempt, base_sha, verification, trigger))]
+            provenance_block(provenance(attempt, base_sha, verification, trigger, fix))]
     tail_text = "\n".join(tail) + "\n"
     head = _fit(_explanation(attempt, base_sha, verification, trigger), BODY_LIMIT - _units(tail_text) - 1)
     return "\n".join(head) + "\n" + tail_text

@@ -27,6 +27,7 @@ from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import Foreign, Ownership
 from bot.provenance import branch_name, commit_message
 from fixers.engine import Attempt
+from policies.facts import FixFacts, fix_facts
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ FOREIGN_BRANCH = "foreign-branch"  # someone else's commits or PR are on the bra
 
 # How far back the default branch's first-parent history is searched for a former head.
 HISTORY_LIMIT = 200
+
+#: The label that says what policy decided (workers.publish chooses one); a PR carries at most one.
+REVIEW_REQUIRED_LABEL = "iacbot:review-required"
+AUTOMERGE_LABEL = "iacbot:automerge"
+DECISION_LABELS = (REVIEW_REQUIRED_LABEL, AUTOMERGE_LABEL)
 
 
 class PublishError(Exception):
@@ -81,11 +87,17 @@ class _Progress:
 
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
-                trigger: Mapping[str, Any] | None = None, repo: Repository | None = None) -> PublishResult:
+                trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
+                fix: FixFacts | None = None, decision_lines: list[str] | None = None,
+                decision_label: str | None = None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
     ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
     recorded there before a branch points at it). ``repo``: the repository already read through
-    ``github`` by the caller (saves a request).
+    ``github`` by the caller (saves a request). ``fix``: the policy facts the fix was decided on,
+    written into the PR's provenance block; when not given they are measured here, against the
+    file as it is on the default branch's head. ``decision_lines``: the policy decision section of
+    the PR body (bot.decision_text); ``decision_label``: one of DECISION_LABELS, put on the PR (and
+    the other taken off, when the decision changed on an open PR).
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
@@ -95,7 +107,8 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     progress = _Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
-                        progress, request_reviews, ownership, trigger)
+                        progress, request_reviews, ownership, trigger, fix=fix,
+                        decision=_Decided(decision_lines, decision_label))
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -115,7 +128,8 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
     message = github_message(exc)
     hint = {
         401: "the token is invalid, expired or revoked; request a new installation token",
-        403: "the installation token lacks a permission (contents:write and pull_requests:write are needed)",
+        403: "the installation token lacks a permission (contents:write, pull_requests:write and issues:write "
+             "are needed)",
         404: f"{repo} is not visible to this token; is the App installed there and the token scoped to it?",
         422: "GitHub rejected the request",
     }.get(exc.status, "GitHub failed; publishing again later is safe" if (exc.status or 0) >= 500
@@ -123,9 +137,18 @@ def _explain(exc: GithubException, repo: str, step: str) -> str:
     return f"publishing to {repo} failed while {step}: HTTP {exc.status} {message}: {hint}".replace("  ", " ")
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """What policy decided, as the PR shows it (nothing: the PR shows no decision)."""
+
+    lines: list[str] | None = None
+    label: str | None = None
+
+
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
              progress: _Progress, request_reviews: bool, ownership: Ownership,
-             trigger: Mapping[str, Any] | None = None, converging: bool = False) -> PublishResult:
+             trigger: Mapping[str, Any] | None = None, converging: bool = False,
+             fix: FixFacts | None = None, decision: _Decided = _Decided()) -> PublishResult:
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -148,7 +171,12 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         ours = ownership.commits.made(repo_full_name, fingerprint, [tip.sha]) and len(parents) == 1
         if pr is not None and ours and parents == [head_sha]:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
-            _ensure_labels(pr, attempt, progress)  # an earlier run may have stopped right before labelling
+            _ensure_labels(repo, pr, attempt, progress, decision.label)  # an earlier run may have stopped before
+            if decision.lines is not None:  # the decision may have changed since the PR was written
+                text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
+                if (pr.body or "") != text:
+                    progress.at(f"updating the decision on pull request #{pr.number}")
+                    pr.edit(body=text)
             return PublishResult(EXISTS, branch, pr.number, pr.html_url, tip.sha, head_sha,
                                  "an open pull request already has this fix on the current default branch")
         progress.at(f"checking who made the commits on {branch}")
@@ -156,11 +184,13 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         if not (ours and _in_history(repo, head, parents[0])):
             return _foreign(repo_full_name, branch, pr, tip.sha, head_sha, Foreign.COMMITS)
 
-    commit = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
+    commit, old_text = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
-    title, text = pr_body.title(attempt), pr_body.body(attempt, head_sha, verification, trigger)
+    fix = fix or fix_facts(attempt, repo_full_name, attempt.finding.file, old_text, new_text)
+    title = pr_body.title(attempt)
+    text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
     if ref is not None:
         progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
@@ -175,7 +205,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
             return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
-                            ownership, trigger, converging=True)
+                            ownership, trigger, converging=True, fix=fix, decision=decision)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
@@ -185,7 +215,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
             return _foreign(repo_full_name, branch, _open_pull(repo, branch, default), commit.sha, head_sha,
                             Foreign.PR_AUTHOR)
         progress.at(f"labelling pull request #{pr.number}")
-        pr.add_to_labels(*_labels(attempt))
+        pr.add_to_labels(*_labels(attempt), *([decision.label] if decision.label else []))
         status = CREATED
         if request_reviews:
             progress.at(f"requesting reviews on pull request #{pr.number}")
@@ -193,6 +223,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     else:
         progress.at(f"updating pull request #{pr.number}")
         pr.edit(title=title, body=text)
+        _ensure_labels(repo, pr, attempt, progress, decision.label)
     log.info("%s: %s PR #%s on %s", repo_full_name, status, pr.number, branch)
     return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha,
                          reviewers=reviewers, team_reviewers=teams, review_note=note)
@@ -280,9 +311,20 @@ def _codeowners_text(repo: Repository, ref: str) -> str | None:
     return None
 
 
-def _ensure_labels(pr, attempt: Attempt, progress: _Progress) -> None:
-    have = {label.name.lower() for label in pr.labels}
-    missing = [name for name in _labels(attempt) if name.lower() not in have]
+def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: _Progress,
+                   decision_label: str | None = None) -> None:
+    """The fix's labels and the decision's are on the PR, and no other decision's label."""
+    names = [label.name for label in pr.labels]
+    have = {name.lower() for name in names}
+    wanted = [*_labels(attempt), *([decision_label] if decision_label else [])]
+    stale = {d.lower() for d in DECISION_LABELS if decision_label and d != decision_label} & have
+    if stale:
+        # PATCH the issue's whole label list: the double and GitHub both take it (no per-label DELETE needed).
+        progress.at(f"relabelling pull request #{pr.number}")
+        keep = [n for n in names if n.lower() not in stale]
+        repo.get_issue(pr.number).edit(labels=keep + [w for w in wanted if w.lower() not in have])
+        return
+    missing = [name for name in wanted if name.lower() not in have]
     if missing:
         progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*missing)
@@ -317,19 +359,23 @@ def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
 
 
 def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str, progress: _Progress, ownership: Ownership) -> GitCommit | None:
+                verification: str, progress: _Progress, ownership: Ownership) -> tuple[GitCommit | None, str]:
     """blob -> tree on the head's tree -> commit whose only parent is the default head, recorded
     as iacbot's before any branch points at it. Blob and tree are content-addressed, so a retried
     POST yields the same object; a retried commit may differ (its date), and only the one whose
-    answer arrived is recorded and used."""
+    answer arrived is recorded and used. Also the file's text on the head ("" when it is new),
+    which the fix's blast radius is measured against; (None, text) when it already is the fix."""
     path = attempt.finding.file
     progress.at(f"uploading the fixed {path}")
     blob = repo.create_git_blob(new_text, "utf-8")
     mode = "100644"
+    old_text = ""
     try:
         current = repo.get_contents(path, ref=head.sha)
-        if not isinstance(current, list) and current.sha == blob.sha:
-            return None
+        if not isinstance(current, list):
+            if current.sha == blob.sha:
+                return None, new_text
+            old_text = _text_of(current)
     except GithubException as exc:
         if exc.status != 404:
             raise
@@ -339,4 +385,13 @@ def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt:
     commit = repo.create_git_commit(commit_message(attempt, verification), tree, [head])
     progress.at("recording the fix commit as iacbot's")
     ownership.commits.record(repo_full_name, attempt.finding.fingerprint(), commit.sha)
-    return commit
+    return commit, old_text
+
+
+def _text_of(content) -> str:
+    """A file's text from the contents API. Content it does not inline (files over 1 MB) reads as
+    "", so every line of the fix counts as changed: a larger blast radius, never a smaller one."""
+    try:
+        return (content.decoded_content or b"").decode("utf-8", "replace")
+    except (AssertionError, ValueError, TypeError):  # PyGithub asserts the encoding is base64
+        return ""

@@ -1,8 +1,10 @@
-"""Pure routing: (GitHub event name, parsed payload) -> a plain job description or Ignored.
+"""Pure routing: (GitHub event name, parsed payload) -> a typed job (jobs.kinds) or Ignored.
 
-A job description is a small JSON-able dict of ids and short values (``kind`` says which job);
-never a whole payload. The worker re-fetches whatever else it needs through the API. Nothing
-here raises on a strange payload: anything unexpected becomes ``Ignored`` with a reason.
+A job is a small description of ids and short values (its ``kind`` says which job), never a
+whole payload; :func:`route` gives its message (``to_message()``), the JSON sent through Celery.
+The worker re-fetches whatever else it needs through the API. Nothing here raises on a strange
+payload: anything unexpected (including a value the job kind refuses) becomes ``Ignored`` with a
+reason.
 """
 from __future__ import annotations
 
@@ -11,15 +13,23 @@ from typing import Any, Callable
 
 from bot.github.names import is_repository
 from fixers.iac_files import MAX_PUSH_FILES, is_iac_path
-BOT_BRANCH_PREFIX = "iacbot/"
+from jobs import kinds
+from jobs.branches import has_bot_prefix
+from jobs.fields import JobFieldError
+from jobs.kinds import MAX_PULL_REQUEST_NUMBERS, MAX_REPOSITORY_IDS
+
 #: GitHub lists at most this many commits in a push payload; more means the list is cut.
 PUSH_MAX_COMMITS = 2048
-#: Above this many repository ids an installation job asks the worker to list them itself.
-MAX_REPOSITORY_IDS = 500
 
 CODE_SCANNING_ACTIONS = frozenset({"created", "reopened", "appeared_in_branch"})
+#: A commit status that has finished (``pending`` has not: nothing to decide yet).
+FINAL_STATUS_STATES = frozenset({"success", "failure", "error"})
 
+#: A job's message: what route() returns and Celery carries.
 Job = dict[str, Any]
+
+__all__ = ["HANDLED_EVENTS", "MAX_PUSH_FILES", "MAX_REPOSITORY_IDS", "Ignored", "Job", "changed_iac_files",
+           "job_for", "route"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,14 @@ def _installation_id(payload: dict) -> int:
 
 
 def _repo(payload: dict) -> dict:
+    """installation_id, repository and repository_id: what every repository job starts with."""
     repo = payload.get("repository")
     if not isinstance(repo, dict) or not repo.get("full_name"):
         raise _Skip("no repository in payload")
     if not is_repository(repo["full_name"]):
         raise _Skip("repository.full_name is not a GitHub owner/name")
-    return {"repository": repo["full_name"], "repository_id": repo.get("id")}
+    return {"installation_id": _installation_id(payload), "repository": repo["full_name"],
+            "repository_id": repo.get("id")}
 
 
 def changed_iac_files(commits: list[dict]) -> list[str]:
@@ -59,7 +71,7 @@ def changed_iac_files(commits: list[dict]) -> list[str]:
     return sorted(present)
 
 
-def _push(payload: dict) -> Job:
+def _push(payload: dict) -> kinds.ScanPush:
     ref = payload.get("ref") or ""
     if ref.startswith("refs/tags/"):
         raise _Skip(f"tag push ({ref})")
@@ -76,42 +88,38 @@ def _push(payload: dict) -> Job:
         raise _Skip(f"push to {branch!r}, not the default branch {default_branch!r}")
     commits = [c for c in payload.get("commits") or [] if isinstance(c, dict)]
     changed = changed_iac_files(commits)
-    return {
-        "kind": "scan_push",
-        "installation_id": _installation_id(payload),
+    return kinds.ScanPush(
         **_repo(payload),
-        "ref": ref,
-        "before": payload.get("before"),
-        "head_sha": payload["after"],
+        ref=ref,
+        before=payload.get("before"),
+        head_sha=payload["after"],
         # At most MAX_PUSH_FILES paths, so the message stays small whatever the push listed.
-        "changed_files": changed[:MAX_PUSH_FILES],
+        changed_files=changed[:MAX_PUSH_FILES],
         # False when the list may not tell every changed file (forced, too many commits, or
         # more files than a job carries): the worker then diffs before..head through the API.
-        "files_complete": (not payload.get("forced") and len(commits) < PUSH_MAX_COMMITS
-                           and len(changed) <= MAX_PUSH_FILES),
-    }
+        files_complete=bool(not payload.get("forced") and len(commits) < PUSH_MAX_COMMITS
+                            and len(changed) <= MAX_PUSH_FILES),
+    )
 
 
-def _code_scanning_alert(payload: dict) -> Job:
+def _code_scanning_alert(payload: dict) -> kinds.CodeScanningAlert:
     action = payload.get("action")
     if action not in CODE_SCANNING_ACTIONS:
         raise _Skip(f"code_scanning_alert action {action!r} needs no work")
     alert = payload["alert"]
     rule = alert.get("rule") or {}
     tool = alert.get("tool") or {}
-    return {
-        "kind": "code_scanning_alert",
-        "action": action,
-        "installation_id": _installation_id(payload),
+    return kinds.CodeScanningAlert(
+        action=action,
         **_repo(payload),
-        "alert_number": alert["number"],
-        "rule_id": rule.get("id"),
-        "tool": tool.get("name"),
-        "ref": payload.get("ref") or None,
-        "commit_oid": payload.get("commit_oid") or None,
+        alert_number=alert["number"],
+        rule_id=rule.get("id"),
+        tool=tool.get("name"),
+        ref=payload.get("ref") or None,
+        commit_oid=payload.get("commit_oid") or None,
         # No location in the payload: the worker must GET the alert (and its instances).
-        "fetch_alert": alert.get("most_recent_instance") is None,
-    }
+        fetch_alert=alert.get("most_recent_instance") is None,
+    )
 
 
 def _ids(repos: Any) -> tuple[list[int], bool]:
@@ -121,30 +129,29 @@ def _ids(repos: Any) -> tuple[list[int], bool]:
     return ids, False
 
 
-def _installation(payload: dict, event: str) -> Job:
+def _installation(payload: dict, event: str) -> kinds.InstallationChanged:
     installation = payload.get("installation") or {}
     account = installation.get("account") or {}
-    job: Job = {
-        "kind": "installation_changed",
-        "event": event,
-        "action": payload.get("action"),
-        "installation_id": _installation_id(payload),
-        "account": account.get("login"),
-        "repository_selection": installation.get("repository_selection")
-        or payload.get("repository_selection"),
-    }
+    ids: dict[str, Any] = {}
     truncated = False
     if event == "installation":
-        job["repository_ids"], truncated = _ids(payload.get("repositories"))
+        ids["repository_ids"], truncated = _ids(payload.get("repositories"))
     else:
-        job["repository_ids_added"], t1 = _ids(payload.get("repositories_added"))
-        job["repository_ids_removed"], t2 = _ids(payload.get("repositories_removed"))
+        ids["repository_ids_added"], t1 = _ids(payload.get("repositories_added"))
+        ids["repository_ids_removed"], t2 = _ids(payload.get("repositories_removed"))
         truncated = t1 or t2
-    job["refetch_repositories"] = truncated
-    return job
+    return kinds.InstallationChanged(
+        event=event,
+        action=payload.get("action"),
+        installation_id=_installation_id(payload),
+        account=account.get("login"),
+        repository_selection=installation.get("repository_selection") or payload.get("repository_selection"),
+        refetch_repositories=truncated,
+        **ids,
+    )
 
 
-def _pull_request(payload: dict) -> Job:
+def _pull_request(payload: dict) -> kinds.PullRequestClosed:
     action = payload.get("action")
     if action != "closed":
         raise _Skip(f"pull_request action {action!r} needs no work")
@@ -154,47 +161,62 @@ def _pull_request(payload: dict) -> Job:
     repo = _repo(payload)
     head_ref = head.get("ref") or ""
     same_repo = head_repo.get("full_name") == repo["repository"]
-    return {
-        "kind": "pull_request_closed",
-        "installation_id": _installation_id(payload),
+    sender = payload.get("sender") or {}
+    return kinds.PullRequestClosed(
         **repo,
-        "number": pr.get("number") or payload.get("number"),
-        "merged": bool(pr.get("merged")),
-        "head_ref": head_ref,
-        "head_sha": head.get("sha"),
-        "base_ref": (pr.get("base") or {}).get("ref"),
+        number=pr.get("number") or payload.get("number"),
+        merged=bool(pr.get("merged")),
+        head_ref=head_ref or None,
+        head_sha=head.get("sha"),
+        base_ref=(pr.get("base") or {}).get("ref"),
         # A fork can name a branch iacbot/...: only a branch in the repository itself is ours.
-        "iacbot_branch": head_ref.startswith(BOT_BRANCH_PREFIX) and same_repo,
-        # Who closed it: a close by another bot is not a person declining the fix.
-        "sender": (payload.get("sender") or {}).get("login"),
-        "sender_type": (payload.get("sender") or {}).get("type"),
-    }
+        iacbot_branch=has_bot_prefix(head_ref) and same_repo,
+        # Who closed it, and when (a risk acceptance's owner and start): a close by another bot
+        # is not a person declining the fix.
+        sender=sender.get("login"),
+        sender_type=sender.get("type"),
+        closed_at=pr.get("closed_at"),
+    )
 
 
-def _checks(payload: dict, event: str) -> Job:
+def _checks(payload: dict, event: str) -> kinds.ChecksCompleted:
     action = payload.get("action")
     if action != "completed":
         raise _Skip(f"{event} action {action!r} needs no work")
     obj = payload[event]
     suite = obj if event == "check_suite" else (obj.get("check_suite") or {})
     app = obj.get("app") or {}
-    return {
-        "kind": "checks_completed",
-        "event": event,
-        "installation_id": _installation_id(payload),
+    return kinds.ChecksCompleted(
+        event=event,
         **_repo(payload),
-        "check_id": obj.get("id"),
-        "head_sha": obj.get("head_sha") or suite.get("head_sha"),
-        "head_branch": suite.get("head_branch"),
-        "conclusion": obj.get("conclusion"),
-        "app_id": app.get("id"),
-        "pull_request_numbers": [
+        check_id=obj.get("id"),
+        head_sha=obj.get("head_sha") or suite.get("head_sha"),
+        head_branch=suite.get("head_branch"),
+        conclusion=obj.get("conclusion"),
+        app_id=app.get("id"),
+        pull_request_numbers=[
             p["number"] for p in obj.get("pull_requests") or [] if isinstance(p, dict) and "number" in p
-        ][:50],
-    }
+        ][:MAX_PULL_REQUEST_NUMBERS],
+    )
 
 
-_HANDLERS: dict[str, Callable[[dict, str], Job]] = {
+def _status(payload: dict) -> kinds.ChecksCompleted:
+    """A commit status that finished is a checks_completed job too: some CI posts statuses, not
+    checks. It names no pull request (GitHub does not say which PRs the commit is the head of)."""
+    state = payload.get("state")
+    if state not in FINAL_STATUS_STATES:
+        raise _Skip(f"status state {state!r} has not finished")
+    return kinds.ChecksCompleted(
+        event="status",
+        **_repo(payload),
+        check_id=payload.get("id"),
+        head_sha=payload["sha"],
+        conclusion=state,
+        context=payload.get("context"),
+    )
+
+
+_HANDLERS: dict[str, Callable[[dict, str], kinds.Job]] = {
     "push": lambda p, e: _push(p),
     "code_scanning_alert": lambda p, e: _code_scanning_alert(p),
     "installation": _installation,
@@ -202,13 +224,20 @@ _HANDLERS: dict[str, Callable[[dict, str], Job]] = {
     "pull_request": lambda p, e: _pull_request(p),
     "check_suite": _checks,
     "check_run": _checks,
+    "status": lambda p, e: _status(p),
 }
 
 HANDLED_EVENTS = frozenset(_HANDLERS)
 
 
 def route(event: str, payload: Any) -> Job | Ignored:
-    """Map one delivery to a job description, or say why it needs none. Never raises."""
+    """Map one delivery to a job's message, or say why it needs none. Never raises."""
+    job = job_for(event, payload)
+    return job if isinstance(job, Ignored) else job.to_message()
+
+
+def job_for(event: str, payload: Any) -> kinds.Job | Ignored:
+    """Map one delivery to a typed job, or say why it needs none. Never raises."""
     handler = _HANDLERS.get(event)
     if handler is None:
         if event == "ping":
@@ -220,5 +249,7 @@ def route(event: str, payload: Any) -> Job | Ignored:
         return handler(payload, event)
     except _Skip as skip:
         return Ignored(str(skip))
+    except JobFieldError as exc:  # a value of the wrong type or size for the job: named, not sent
+        return Ignored(f"{event} payload gives a value the job refuses: {exc}")
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         return Ignored(f"{event} payload lacks an expected field ({type(exc).__name__}: {exc})")

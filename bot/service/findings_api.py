@@ -52,12 +52,12 @@ from bot.service.findings_doc import (
 from bot.service.http import SMALL_BODY_BYTES, BodyReader, BodyRefused
 from bot.service.json_body import MAX_JSON_DEPTH
 from bot.service.tenants import Claim, SignedRequest, Tenants, Unauthorized, claim_from_headers, verify_claim
-from workers.store import SUBMISSION_PREFIX  # the key the worker reads the submission back from
+from jobs.kinds import SUBMISSION_PREFIX, FindingsSubmitted  # noqa: F401  SUBMISSION_PREFIX: the key the worker reads back
 
 log = logging.getLogger(__name__)
 
 FINDINGS_PATH = "/v1/findings"
-JOB_KIND = "findings_submitted"
+JOB_KIND = FindingsSubmitted.KIND
 MAX_PROBLEMS_SHOWN = 100
 _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -182,11 +182,10 @@ def add_findings_api(app: FastAPI, *, tenants: Tenants, submit: Submit, bodies: 
         record = json.dumps({"tenant": tenant.id, "installation_id": tenant.installation_id,
                              "repository": repository, "commit_sha": commit,
                              "findings": [dataclasses.asdict(f) for f in findings], "problems": problems})
-        job = {"kind": JOB_KIND, "submission_id": sid, "tenant": tenant.id,
-               "installation_id": tenant.installation_id, "repository": repository, "commit_sha": commit,
-               "delivery_id": sid}
+        job = FindingsSubmitted(submission_id=sid, tenant=tenant.id, installation_id=tenant.installation_id,
+                                repository=repository, commit_sha=commit, delivery_id=sid)
         try:
-            outcome = await submit(sid, job, (SUBMISSION_PREFIX + sid, record, record_ttl))
+            outcome = await submit(sid, job.to_message(), (job.submission_key, record, record_ttl))
         except redis.RedisError as exc:
             log.warning("findings submission %s: Redis unavailable (%s)", sid, type(exc).__name__)
             return error(503, tenant.id, "redis_unavailable", "submission store unavailable; retry later",

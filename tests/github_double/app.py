@@ -15,6 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import handlers as h
+from . import handlers_checks as hc
+from . import handlers_issues as hi
+from . import handlers_merge as hm
+from . import handlers_people as hp
 from . import render
 from .auth import HTTPError, authenticate, authorize_repo
 from .faults import Faults
@@ -47,6 +51,15 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("POST", R + r"/git/refs", h.create_ref, ("contents", "write")),
         ("PATCH", R + r"/git/refs/(?P<ref>.+)", h.update_ref, ("contents", "write")),
         ("DELETE", R + r"/git/refs/(?P<ref>.+)", h.delete_ref, ("contents", "write")),
+        ("GET", R + r"/branches", hm.list_branches, ("contents", "read")),
+        ("GET", R + r"/rules/branches/(?P<branch>.+)", hm.branch_rules, ("metadata", "read")),
+        # Before get_branch: a branch name may hold '/', so the longer paths must match first.
+        ("GET", R + r"/branches/(?P<branch>.+)/protection/required_status_checks/contexts",
+         hc.get_required_contexts, ("administration", "read")),
+        ("GET", R + r"/branches/(?P<branch>.+)/protection/required_status_checks",
+         hc.get_required_status_checks, ("administration", "read")),
+        ("GET", R + r"/branches/(?P<branch>.+)/protection", hc.get_protection, ("administration", "read")),
+        ("PUT", R + r"/branches/(?P<branch>.+)/protection", hc.put_protection, ("administration", "write")),
         ("GET", R + r"/branches/(?P<branch>.+)", h.get_branch, ("contents", "read")),
         ("POST", R + r"/pulls", h.create_pull, ("pull_requests", "write")),
         ("GET", R + r"/pulls", h.list_pulls, ("pull_requests", "read")),
@@ -62,13 +75,40 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         ("GET", R + r"/check-runs/(?P<check_run_id>\d+)", h.get_check_run, ("checks", "read")),
         ("PATCH", R + r"/check-runs/(?P<check_run_id>\d+)", h.update_check_run, ("checks", "write")),
         ("GET", R + r"/commits/(?P<ref>.+)/check-runs", h.list_check_runs_for_ref, ("checks", "read")),
+        ("GET", R + r"/commits/(?P<ref>.+)/check-suites", hc.list_suites_for_ref, ("checks", "read")),
+        ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)", hc.get_suite, ("checks", "read")),
+        ("GET", R + r"/check-suites/(?P<check_suite_id>\d+)/check-runs", hc.list_runs_for_suite, ("checks", "read")),
+        ("POST", R + r"/statuses/(?P<sha>[^/]+)", hc.create_status, ("statuses", "write")),
+        ("GET", R + r"/statuses/(?P<ref>[^/]+)", hc.list_statuses, ("statuses", "read")),  # the older spelling
+        ("GET", R + r"/commits/(?P<ref>.+)/status", hc.combined_status, ("statuses", "read")),
+        ("GET", R + r"/commits/(?P<ref>.+)/statuses", hc.list_statuses, ("statuses", "read")),
+        ("GET", R + r"/commits/(?P<commit_sha>[^/]+)/pulls", hm.pulls_for_commit, ("pull_requests", "read")),
+        ("GET", R + r"/commits/(?P<ref>.+)", hm.get_commit, ("contents", "read")),  # after the longer ones
+        # Merging writes the base branch: GitHub asks for contents:write, not pull_requests.
+        ("PUT", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.merge_pull, ("contents", "write")),
+        ("GET", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.check_merged, ("pull_requests", "read")),
+        ("GET", R + r"/pulls/(?P<pull_number>\d+)/commits", hm.list_pull_commits, ("pull_requests", "read")),
+        ("GET", R + r"/pulls/(?P<pull_number>\d+)/files", hm.list_pull_files, ("pull_requests", "read")),
+        ("GET", R + r"/compare/(?P<basehead>.+)", hm.compare, ("contents", "read")),
+        ("GET", R + r"/collaborators/(?P<username>[^/]+)/permission", hp.collaborator_permission,
+         ("metadata", "read")),
         ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)", h.get_code_scanning_alert,
          ("security_events", "read")),
         ("GET", R + r"/code-scanning/alerts/(?P<alert_number>\d+)/instances", h.list_code_scanning_instances,
          ("security_events", "read")),
-        # GitHub accepts issues:write or pull_requests:write here for a PR; the double asks for
-        # pull_requests:write because every issue it knows is a PR.
-        ("POST", R + r"/issues/(?P<issue_number>\d+)/labels", h.add_labels, ("pull_requests", "write")),
+        # Issue routes: issues:<level>, or for a PR's number pull_requests:<level> (see _authorize).
+        ("POST", R + r"/issues", hi.create_issue, ("issues", "write")),
+        ("GET", R + r"/issues", hi.list_issues, ("issues", "read")),
+        ("GET", R + r"/issues/comments/(?P<comment_id>\d+)", hi.get_comment, ("issues", "read")),
+        ("PATCH", R + r"/issues/comments/(?P<comment_id>\d+)", hi.update_comment, ("issues", "write")),
+        ("GET", R + r"/issues/(?P<issue_number>\d+)", hi.get_issue, ("issues", "read")),
+        ("PATCH", R + r"/issues/(?P<issue_number>\d+)", hi.update_issue, ("issues", "write")),
+        ("GET", R + r"/issues/(?P<issue_number>\d+)/comments", hi.list_comments, ("issues", "read")),
+        ("POST", R + r"/issues/(?P<issue_number>\d+)/comments", hi.create_comment, ("issues", "write")),
+        ("POST", R + r"/issues/(?P<issue_number>\d+)/labels", hi.add_labels, ("issues", "write")),
+        ("GET", R + r"/issues/(?P<issue_number>\d+)/labels", hi.list_labels, ("issues", "read")),
+        ("PUT", R + r"/issues/(?P<issue_number>\d+)/labels", hi.set_labels, ("issues", "write")),
+        ("DELETE", R + r"/issues/(?P<issue_number>\d+)/labels/(?P<name>[^/]+)", hi.remove_label, ("issues", "write")),
     ]
 ]
 
@@ -146,7 +186,7 @@ def _serve(world: World, method: str, path: str, query: dict, raw: bytes, req_he
                     raise HTTPError(400, "Problems parsing JSON")
                 ctx = h.Ctx(world, caller, params, query, body, path=path)
                 if perm is not None:
-                    ctx.repo = authorize_repo(caller, world.repo(params["owner"], params["repo"]), *perm)
+                    ctx.repo = _authorize(caller, world.repo(params["owner"], params["repo"]), perm, params)
                 if invalid:  # GitHub rejects bodies/parameters its schema rejects
                     raise HTTPError(422, "Invalid request.\n\n" + invalid[0].splitlines()[0])
                 result = handler(ctx)
@@ -159,6 +199,18 @@ def _serve(world: World, method: str, path: str, query: dict, raw: bytes, req_he
         import traceback
         validator_note = f"{method} {path}: double crashed: {exc!r}\n{traceback.format_exc()}"
         raise _Crash(validator_note) from exc
+
+
+def _authorize(caller, repo, perm: tuple[str, str], params: dict):
+    """authorize_repo, with GitHub's one alternative: a pull request's number on an issues route
+    is also open to a token with pull_requests at that level (a PR is an issue)."""
+    try:
+        return authorize_repo(caller, repo, *perm)
+    except HTTPError as refused:
+        number = params.get("issue_number")
+        if refused.status != 403 or perm[0] != "issues" or number is None or int(number) not in repo.pulls:
+            raise
+        return authorize_repo(caller, repo, "pull_requests", perm[1])
 
 
 class _Crash(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from . import render
+from . import merging, render
 from .auth import Caller, HTTPError, issue_token, require_app
 from .gitobjects import BLOB_MODES, SUBMODULE_MODE, TREE_MODE, Commit, Signature
 from .state import CheckRun, Label, PullRequest, Repo, Review, World, next_id
@@ -362,7 +362,7 @@ def create_pull(ctx: Ctx):
                      login, draft=bool(body.get("draft")),
                      maintainer_can_modify=bool(body.get("maintainer_can_modify")))
     repo.pulls[number] = pr
-    out = render.pull(repo, pr, full=True)
+    out = full_pull(repo, pr)
     return 201, out, {"Location": out["url"]}
 
 
@@ -403,8 +403,30 @@ def _pull(ctx: Ctx) -> PullRequest:
     return _refresh(ctx.repo, pr)
 
 
+def pull_details(repo: Repo, pr: PullRequest) -> dict:
+    """What GitHub computes for a PR's full form: mergeability and the size of its change."""
+    m = merging.mergeability(repo, pr)
+    if pr.mergeable_override == "unknown" and pr.state == "open":  # GitHub has not computed it yet
+        m = merging.Mergeability(None, "unknown", m.refusal)
+    base = pr.base_sha
+    if pr.merged_at is not None:  # after a merge the base contains the head: count against the old base
+        base = repo.objects.commit(pr.merge_commit_sha).parents[0] if pr.merge_commit_sha else base
+    commits = merging.pull_commits(repo.objects, base, pr.head_sha)
+    common = repo.objects.merge_base(base, pr.head_sha)
+    changes = merging.file_changes(repo.objects, repo.objects.commit(common).tree if common else None,
+                                   repo.objects.commit(pr.head_sha).tree)
+    return {"mergeable": m.mergeable, "rebaseable": m.mergeable, "mergeable_state": m.state,
+            "commits": len(commits), "additions": sum(c.additions for c in changes),
+            "deletions": sum(c.deletions for c in changes), "changed_files": len(changes),
+            "comments": sum(1 for c in repo.comments.values() if c.issue_number == pr.number)}
+
+
+def full_pull(repo: Repo, pr: PullRequest) -> dict:
+    return render.pull(repo, pr, full=True, details=pull_details(repo, _refresh(repo, pr)))
+
+
 def get_pull(ctx: Ctx):
-    return 200, render.pull(ctx.repo, _pull(ctx), full=True)
+    return 200, full_pull(ctx.repo, _pull(ctx))
 
 
 def update_pull(ctx: Ctx):
@@ -423,24 +445,9 @@ def update_pull(ctx: Ctx):
             raise _validation("Validation Failed", resource="PullRequest", field="state", code="invalid")
         pr.state = body["state"]
         pr.closed_at = time.time() if pr.state == "closed" else None
+        pr.closed_by = (_actor_login(ctx) or "octocat") if pr.state == "closed" else None
     pr.updated_at = time.time()
-    return 200, render.pull(ctx.repo, _refresh(ctx.repo, pr), full=True)
-
-
-def add_labels(ctx: Ctx):
-    repo, body = ctx.repo, ctx.body
-    pr = repo.pulls.get(int(ctx.params["issue_number"]))  # issues other than PRs: not in this slice
-    if pr is None:
-        raise HTTPError(404, "Not Found")
-    names = body if isinstance(body, list) else (body or {}).get("labels") or []
-    names = [n["name"] if isinstance(n, dict) else n for n in names]
-    for name in names:
-        if name.lower() not in repo.labels:  # GitHub creates unknown labels on the fly
-            repo.labels[name.lower()] = Label(next_id(), name)
-        canonical = repo.labels[name.lower()].name
-        if canonical.lower() not in (n.lower() for n in pr.labels):
-            pr.labels.append(canonical)
-    return 200, [render.label(repo, repo.labels[n.lower()]) for n in pr.labels]
+    return 200, full_pull(ctx.repo, pr)
 
 
 # -- review requests ---------------------------------------------------------------------
@@ -635,12 +642,9 @@ def update_check_run(ctx: Ctx):
     return 200, render_check_run(ctx.world, ctx.repo, changed)
 
 
-def list_check_runs_for_ref(ctx: Ctx):
-    repo, q, ref = ctx.repo, ctx.query, ctx.params["ref"]
-    sha = resolve_commitish(repo, ref) or repo.refs.get(f"refs/{ref}")  # also heads/x and tags/x
-    if sha is None:
-        raise HTTPError(422, f"No commit found for SHA: {ref}")
-    runs = [r for r in repo.check_runs.values() if r.head_sha == sha]
+def filter_runs(ctx: Ctx, runs: list) -> list:
+    """check_name, status, app_id and filter (latest by default) as GitHub applies them."""
+    q = ctx.query
     if q.get("check_name"):
         runs = [r for r in runs if r.name == q["check_name"]]
     if q.get("status"):
@@ -649,5 +653,14 @@ def list_check_runs_for_ref(ctx: Ctx):
         runs = [r for r in runs if str(r.app_id) == q["app_id"]]
     if q.get("filter", "latest") == "latest":  # the most recent run of each name, per App
         runs = list({(r.app_id, r.name): r for r in sorted(runs, key=lambda r: r.id)}.values())
+    return runs
+
+
+def list_check_runs_for_ref(ctx: Ctx):
+    repo, ref = ctx.repo, ctx.params["ref"]
+    sha = resolve_commitish(repo, ref) or repo.refs.get(f"refs/{ref}")  # also heads/x and tags/x
+    if sha is None:
+        raise HTTPError(422, f"No commit found for SHA: {ref}")
+    runs = filter_runs(ctx, [r for r in repo.check_runs.values() if r.head_sha == sha])
     page, links = paginate(ctx, runs)
     return 200, {"total_count": len(runs), "check_runs": [render_check_run(ctx.world, repo, r) for r in page]}, links

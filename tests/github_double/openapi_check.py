@@ -32,8 +32,11 @@ SPEC_HOST = "https://api.github.com"  # the description's `servers`; requests ar
 _SLASHY_TAILS = [
     re.compile(r"^(/repos/[^/]+/[^/]+/contents/)(.+)\Z", re.DOTALL),  # git allows a newline in a name
     re.compile(r"^(/repos/[^/]+/[^/]+/git/(?:ref|refs|matching-refs)/)(.+)$"),
-    re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection)?$"),
-    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)(/protection(?:/required_status_checks(?:/contexts)?)?)?$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)(/check-runs|/check-suites|/status|/statuses|/pulls)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/compare/)(.+)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/rules/branches/)(.+)$"),
+    re.compile(r"^(/repos/[^/]+/[^/]+/commits/)(.+)$"),  # a bare commits/{ref}, tried after the above  # base...head, each may be a branch with '/'
 ]
 
 
@@ -200,14 +203,20 @@ class Validator:
                        Headers(list(headers.items())), body or None,
                        (headers.get("content-type") or "application/json").split(";")[0])
         req.original_path = path  # type: ignore[attr-defined]
+        # KNOWN DIFFERENCE 12: PyGithub's Commit.get_statuses() calls GET /repos/{o}/{r}/statuses/{sha},
+        # the older spelling GitHub still serves for "list commit statuses for a reference"; the
+        # description has only GET .../commits/{ref}/statuses. Match it as that operation.
+        legacy = re.fullmatch(r"(/repos/[^/]+/[^/]+)/statuses/([^/]+)", path)
+        if method == "get" and legacy:
+            req.path = f"{legacy.group(1)}/commits/{legacy.group(2)}/statuses"
         if _is_git_refs_listing(method, path):
             return req, []  # KNOWN DIFFERENCE 2 (see check_response): nothing to match against
 
         errors = []
-        # KNOWN DIFFERENCE 3: PyGithub's add_to_labels() sends a bare JSON array of names, which
-        # GitHub accepts (its docs say so) but the description's oneOf has only the object form.
-        # Check the array ourselves, then validate it wrapped the documented way.
-        if method == "post" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels", path):
+        # KNOWN DIFFERENCE 3: PyGithub's add_to_labels() and set_labels() send a bare JSON array of
+        # names, which GitHub accepts (its docs say so) but the description's oneOf has only the
+        # object form. Check the array ourselves, then validate it wrapped the documented way.
+        if method in ("post", "put") and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+/labels", path):
             try:
                 parsed = json.loads(body or b"null")
             except ValueError:
@@ -216,6 +225,13 @@ class Validator:
                 if not parsed or not all(isinstance(x, str) and x for x in parsed):
                     errors.append("bare labels array must hold non-empty strings")
                 req.body = json.dumps({"labels": parsed}).encode()
+        # KNOWN DIFFERENCE 11: PyGithub's Branch.edit_protection() sends `null` for every optional
+        # boolean setting it was not given (required_linear_history, allow_force_pushes, ...) and,
+        # with `checks`, no `contexts` (deprecated for `checks`). GitHub accepts both (PyGithub's
+        # replays of GitHub record it); the description says boolean and required. Validate the
+        # body with those nulls left out and an empty `contexts` beside `checks`, nothing else.
+        if method == "put" and re.fullmatch(r"/repos/[^/]+/[^/]+/branches/.+/protection", path, re.DOTALL):
+            req.body = _protection_body_as_documented(body)
         _, openapi, _ = load_spec()
         try:
             openapi.validate_request(req)
@@ -256,6 +272,27 @@ class Validator:
                 else:
                     errors = [_explain(exc)]
         self.violations.extend(f"{where}: {e}" for e in errors)
+
+
+PROTECTION_OPTIONAL_BOOLEANS = ("required_linear_history", "allow_force_pushes", "allow_deletions",
+                                "block_creations", "required_conversation_resolution", "lock_branch",
+                                "allow_fork_syncing")
+
+
+def _protection_body_as_documented(body: bytes | None) -> bytes | None:
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError:
+        return body
+    if not isinstance(parsed, dict):
+        return body
+    for key in PROTECTION_OPTIONAL_BOOLEANS:
+        if key in parsed and parsed[key] is None:
+            del parsed[key]
+    checks = parsed.get("required_status_checks")
+    if isinstance(checks, dict) and "checks" in checks and "contexts" not in checks:
+        checks["contexts"] = []
+    return json.dumps(parsed).encode()
 
 
 def _is_git_refs_listing(method: str, path: str) -> bool:

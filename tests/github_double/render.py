@@ -154,10 +154,21 @@ def branch(repo: Repo, name: str, sha: str) -> dict:
     return {
         "name": name, "commit": commit(repo, sha, repo.objects.commit(sha)),
         "_links": {"self": u, "html": f"{WEB}/{repo.full_name}/tree/{name}"},
-        "protected": False,
-        "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
+        "protected": name in repo.protection,
+        "protection": _branch_protection_summary(repo.protection.get(name)),
         "protection_url": f"{u}/protection",
     }
+
+
+def _branch_protection_summary(settings: dict | None) -> dict:
+    required = (settings or {}).get("required_status_checks")
+    if required is None:
+        return {"enabled": settings is not None,
+                "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}}
+    level = "everyone" if settings["enforce_admins"] else "non_admins"
+    return {"enabled": True, "required_status_checks": {
+        "enforcement_level": level, "contexts": [c["context"] for c in required["checks"]],
+        "checks": [dict(c) for c in required["checks"]]}}
 
 
 def content_file(repo: Repo, path: str, sha: str, data: bytes, ref: str) -> dict:
@@ -195,7 +206,8 @@ def label(repo: Repo, lab: Label) -> dict:
             "description": lab.description, "color": lab.color, "default": False}
 
 
-def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
+def pull(repo: Repo, pr: PullRequest, full: bool, details: dict | None = None) -> dict:
+    """`details`: what GitHub computes for the full form (mergeable, mergeable_state, counts)."""
     u = f"{API}/repos/{repo.full_name}"
     n = pr.number
 
@@ -227,10 +239,13 @@ def pull(repo: Repo, pr: PullRequest, full: bool) -> dict:
     }
     if full:
         out.update({"merged": pr.merged_at is not None, "mergeable": None, "rebaseable": None,
-                    "mergeable_state": "unknown", "merged_by": user(pr.merged_by) if pr.merged_by else None,
+                    "mergeable_state": "unknown",
+                    "merged_by": user(pr.merged_by, "Bot" if pr.merged_by.endswith("[bot]") else "User")
+                    if pr.merged_by else None,
                     "comments": 0, "review_comments": 0,
                     "maintainer_can_modify": pr.maintainer_can_modify, "commits": 1, "additions": 0,
                     "deletions": 0, "changed_files": 0})
+        out.update(details or {})
     return out
 
 
@@ -347,3 +362,140 @@ def error(status: int, message: str, errors: list | None = None) -> dict:
     if errors:
         body["errors"] = errors
     return body
+
+
+# -- issues, statuses, suites, protection, comparisons (issue 8) ------------------------------
+def minimal_repository(repo: Repo) -> dict:
+    return {k: v for k, v in repository(repo).items() if k != "permissions"}
+
+
+def commit_with_accounts(repo: Repo, sha: str, c: Commit, account_for_email) -> dict:
+    """The `commit` schema with `author`/`committer` linked by e-mail, as GitHub links them
+    (None when the address belongs to no account)."""
+    out = commit(repo, sha, c)
+    out["author"] = account_for_email(c.author.email)
+    out["committer"] = account_for_email(c.committer.email)
+    return out
+
+
+def diff_entry(repo: Repo, change, head_sha: str) -> dict:
+    u, path = f"{API}/repos/{repo.full_name}", quote(change.filename)
+    out = {"sha": change.sha, "filename": change.filename, "status": change.status,
+           "additions": change.additions, "deletions": change.deletions,
+           "changes": change.additions + change.deletions,
+           "blob_url": f"{WEB}/{repo.full_name}/blob/{head_sha}/{path}",
+           "raw_url": f"{WEB}/{repo.full_name}/raw/{head_sha}/{path}",
+           "contents_url": f"{u}/contents/{path}?ref={head_sha}"}
+    if change.patch is not None:
+        out["patch"] = change.patch
+    return out
+
+
+def issue(repo: Repo, number: int, title: str, body: str | None, user_login: str, state: str,
+          state_reason: str | None, labels: list[str], created_at: float, updated_at: float,
+          closed_at: float | None, closed_by: str | None, comments: int, pull: PullRequest | None = None) -> dict:
+    u = f"{API}/repos/{repo.full_name}/issues/{number}"
+    kind = "Bot" if user_login.endswith("[bot]") else "User"
+    out = {
+        "id": pull.id if pull else zlib.crc32(f"issue:{repo.id}:{number}".encode()),
+        "node_id": node_id("Issue", f"{repo.id}:{number}"), "url": u,
+        "repository_url": f"{API}/repos/{repo.full_name}", "labels_url": f"{u}/labels{{/name}}",
+        "comments_url": f"{u}/comments", "events_url": f"{u}/events",
+        "html_url": f"{WEB}/{repo.full_name}/{'pull' if pull else 'issues'}/{number}",
+        "number": number, "state": state, "state_reason": state_reason, "title": title, "body": body,
+        "user": user(user_login, kind), "labels": [label(repo, repo.labels[n.lower()]) for n in labels],
+        "assignee": None, "assignees": [], "milestone": None, "locked": False, "active_lock_reason": None,
+        "comments": comments, "closed_at": iso(closed_at), "created_at": iso(created_at),
+        "updated_at": iso(updated_at),
+        "closed_by": user(closed_by, "Bot" if closed_by.endswith("[bot]") else "User") if closed_by else None,
+        "author_association": "COLLABORATOR" if user_login.lower() in repo.collaborators else "NONE",
+        "timeline_url": f"{u}/timeline",
+    }
+    if pull is not None:
+        p = f"{API}/repos/{repo.full_name}/pulls/{number}"
+        out["pull_request"] = {"url": p, "html_url": f"{WEB}/{repo.full_name}/pull/{number}",
+                               "diff_url": f"{WEB}/{repo.full_name}/pull/{number}.diff",
+                               "patch_url": f"{WEB}/{repo.full_name}/pull/{number}.patch",
+                               "merged_at": iso(pull.merged_at)}
+        out["draft"] = pull.draft
+    return out
+
+
+def issue_comment(repo: Repo, comment) -> dict:
+    base = f"{API}/repos/{repo.full_name}/issues"
+    kind = "Bot" if comment.user_login.endswith("[bot]") else "User"
+    return {
+        "id": comment.id, "node_id": node_id("IssueComment", comment.id),
+        "url": f"{base}/comments/{comment.id}",
+        "html_url": f"{WEB}/{repo.full_name}/issues/{comment.issue_number}#issuecomment-{comment.id}",
+        "issue_url": f"{base}/{comment.issue_number}", "body": comment.body, "user": user(comment.user_login, kind),
+        "created_at": iso(comment.created_at), "updated_at": iso(comment.updated_at),
+        "author_association": "COLLABORATOR" if comment.user_login.lower() in repo.collaborators else "NONE",
+    }
+
+
+def status(repo: Repo, s, with_creator: bool = True) -> dict:
+    kind = "Bot" if s.creator_login.endswith("[bot]") else "User"
+    creator = user(s.creator_login, kind)
+    out = {"url": f"{API}/repos/{repo.full_name}/statuses/{s.sha}", "avatar_url": creator["avatar_url"],
+           "id": s.id, "node_id": node_id("StatusContext", s.id), "state": s.state,
+           "description": s.description, "target_url": s.target_url, "context": s.context,
+           "created_at": iso(s.created_at), "updated_at": iso(s.created_at)}
+    if with_creator:
+        out["creator"] = creator
+    return out
+
+
+def combined_status(repo: Repo, sha: str, state: str, statuses: list, total: int) -> dict:
+    u = f"{API}/repos/{repo.full_name}"
+    return {"state": state, "sha": sha, "total_count": total,
+            "statuses": [status(repo, s, with_creator=False) for s in statuses],
+            "repository": minimal_repository(repo), "commit_url": f"{u}/commits/{sha}",
+            "url": f"{u}/commits/{sha}/status"}
+
+
+def check_suite(repo: Repo, suite_id: int, app: dict, head_sha: str, c: Commit, head_branch: str | None,
+                status_: str, conclusion: str | None, runs: int, created_at: float | None,
+                updated_at: float | None, pulls: list[PullRequest]) -> dict:
+    u = f"{API}/repos/{repo.full_name}/check-suites/{suite_id}"
+    return {
+        "id": suite_id, "node_id": node_id("CheckSuite", suite_id), "head_branch": head_branch,
+        "head_sha": head_sha, "status": status_, "conclusion": conclusion, "url": u,
+        "before": c.parents[0] if c.parents else "0" * 40, "after": head_sha,
+        "pull_requests": [pull_minimal(repo, p) for p in pulls], "app": app,
+        "repository": minimal_repository(repo), "created_at": iso(created_at), "updated_at": iso(updated_at),
+        "head_commit": {"id": head_sha, "tree_id": c.tree, "message": c.message, "timestamp": iso(c.committer.timestamp),
+                        "author": {"name": c.author.name, "email": c.author.email},
+                        "committer": {"name": c.committer.name, "email": c.committer.email}},
+        "latest_check_runs_count": runs, "check_runs_url": f"{u}/check-runs",
+        "rerequestable": True, "runs_rerequestable": True,
+    }
+
+
+def status_check_policy(repo: Repo, branch_name: str, required: dict) -> dict:
+    u = f"{API}/repos/{repo.full_name}/branches/{branch_name}/protection/required_status_checks"
+    return {"url": u, "strict": required["strict"], "contexts": [c["context"] for c in required["checks"]],
+            "contexts_url": f"{u}/contexts",
+            "checks": [{"context": c["context"], "app_id": c["app_id"]} for c in required["checks"]]}
+
+
+def protection(repo: Repo, branch_name: str, settings: dict) -> dict:
+    """The `protected-branch` answer of PUT and (a subset of the same keys) of GET."""
+    u = f"{API}/repos/{repo.full_name}/branches/{branch_name}/protection"
+    out = {"url": u,
+           "enforce_admins": {"url": f"{u}/enforce_admins", "enabled": settings["enforce_admins"]},
+           "required_signatures": {"url": f"{u}/required_signatures", "enabled": False}}
+    for key in ("required_linear_history", "allow_force_pushes", "allow_deletions", "block_creations",
+                "required_conversation_resolution", "lock_branch", "allow_fork_syncing"):
+        out[key] = {"enabled": settings[key]}
+    if settings["required_status_checks"] is not None:
+        out["required_status_checks"] = status_check_policy(repo, branch_name, settings["required_status_checks"])
+    reviews = settings["required_pull_request_reviews"]
+    if reviews is not None:
+        out["required_pull_request_reviews"] = {
+            "url": f"{u}/required_pull_request_reviews",
+            "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+            "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews")),
+            "required_approving_review_count": int(reviews.get("required_approving_review_count") or 0),
+            "require_last_push_approval": bool(reviews.get("require_last_push_approval"))}
+    return out

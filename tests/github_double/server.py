@@ -12,14 +12,19 @@ from cryptography.hazmat.primitives import serialization
 
 from . import faults as f
 from . import handlers as h
+from . import handlers_checks as hc
+from . import handlers_issues as hi
+from . import handlers_merge as hm
+from . import people, protection
+from .auth import issue_token
 from .app import build_app
 from .gitobjects import Commit, Signature
 from .openapi_check import Validator, load_spec
-from .state import App, CheckRun, CodeScanningAlert, Installation, PullRequest, Repo, Review, World, next_id
+from .state import App, CheckRun, CodeScanningAlert, Installation, Issue, PullRequest, Repo, Review, World, next_id
 from .traffic import Gathering, Traffic
 
 DEFAULT_PERMISSIONS = {"metadata": "read", "contents": "write", "pull_requests": "write",
-                       "issues": "write", "checks": "write", "security_events": "read"}
+                       "issues": "write", "checks": "write", "statuses": "read", "security_events": "read"}
 SEVERITIES = ("none", "note", "warning", "error")
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
 CHECK_STATUSES = ("queued", "in_progress", "completed")
@@ -51,13 +56,17 @@ class GitHubDouble:
 
     def push_commit(self, full_name: str, changes: dict[str, str | bytes | tuple[str, bytes] | None],
                     message: str = "A push\n", branch: str | None = None, login: str = "octocat",
-                    parent: str | None = None) -> tuple[str, str]:
+                    parent: str | None = None, *, author: tuple[str, str] | None = None,
+                    committer: tuple[str, str] | None = None) -> tuple[str, str]:
         """A person ``login`` with push access pushes one commit to ``branch`` (the default branch
         unless given; created if missing, force-moved if ``parent`` is not its head): each path set to
         its content (or ``(mode, content)``, e.g. ``("120000", b"target")`` for a symbolic link), or
         removed for None, on top of ``parent`` (default: the branch's head, else the default
         branch's). Any name git can store is allowed, as on GitHub. Author and committer are
-        ``login``. Returns (sha the branch had before or "", sha after)."""
+        ``login`` unless ``author`` / ``committer`` give another (name, email): e.g. author
+        ``("iacbot[bot]", gh.bot_email())`` and a person as committer stages "authored by the bot,
+        committed by someone else". ``login``'s e-mail is linked to its account, as GitHub links a
+        verified address. Returns (sha the branch had before or "", sha after)."""
         with self.world.lock:
             repo = self._repo(full_name)
             ref = f"refs/heads/{branch or repo.default_branch}"
@@ -71,8 +80,12 @@ class GitHubDouble:
                     mode, objects.put_blob(data.encode() if isinstance(data, str) else data))
             tree = objects.apply_changes(objects.commit(base).tree, tree_changes)
             email = "octocat@users.noreply.github.com" if login == "octocat" else f"{login}@example.com"
-            who = Signature(login, email, int(time.time()))
-            repo.refs[ref] = objects.put_commit(Commit(tree, (base,), who, who, message))
+            self.world.emails.setdefault(email.lower(), login)
+            now = int(time.time())
+            who = Signature(login, email, now)
+            by = Signature(*author, now) if author else who
+            via = Signature(*committer, now) if committer else who
+            repo.refs[ref] = objects.put_commit(Commit(tree, (base,), by, via, message))
             return before, repo.refs[ref]
 
     def install_app(self, app_id: int, public_key_pem: bytes | str, repos: list[str],
@@ -96,6 +109,24 @@ class GitHubDouble:
             self.world.installations[inst.id] = inst
             return inst
 
+    def installation_token(self, installation: Installation | int, permissions: dict[str, str] | None = None,
+                           repos: list[str] | None = None) -> str:
+        """A token of `installation` (down-scoped like POST .../access_tokens), without a JWT: how a
+        test acts as another App (install_app with its own id and slug first)."""
+        with self.world.lock:
+            inst = self.world.installations[installation if isinstance(installation, int) else installation.id]
+            body = {"permissions": permissions} if permissions is not None else {}
+            if repos is not None:
+                body["repositories"] = [r.split("/")[-1] for r in repos]
+            return issue_token(self.world, inst, body).value
+
+    def bot_login(self, slug: str = "iacbot") -> str:
+        return f"{slug}[bot]"
+
+    def bot_email(self, slug: str = "iacbot") -> str:
+        """The noreply address GitHub gives App `slug`'s bot account (what its commits carry)."""
+        return people.noreply_email(self.bot_login(slug))
+
     def repo(self, full_name: str) -> Repo:
         return self.world.repo(*full_name.split("/"))
 
@@ -113,10 +144,25 @@ class GitHubDouble:
                 return inst
         raise KeyError(f"no App is installed on {full_name}")
 
-    def add_collaborators(self, full_name: str, *logins: str) -> None:
-        """Users who may be asked for a review (GitHub answers 422 for anyone else)."""
+    def add_collaborators(self, full_name: str, *logins: str, permission: str = "write") -> None:
+        """Users who may be asked for a review (GitHub answers 422 for anyone else), with a role:
+        read, triage, write, maintain or admin (what .../collaborators/{u}/permission reports)."""
+        if permission not in people.ROLES:
+            raise ValueError(f"permission must be one of {people.ROLES}")
         with self.world.lock:
-            self._repo(full_name).collaborators.update({login.lower(): login for login in logins})
+            repo = self._repo(full_name)
+            repo.collaborators.update({login.lower(): login for login in logins})
+            repo.roles.update({login.lower(): permission for login in logins})
+
+    def set_permission(self, full_name: str, login: str, permission: str | None) -> None:
+        """Change `login`'s role on the repository; None removes the collaborator."""
+        if permission is None:
+            with self.world.lock:
+                repo = self._repo(full_name)
+                repo.collaborators.pop(login.lower(), None)
+                repo.roles.pop(login.lower(), None)
+            return
+        self.add_collaborators(full_name, login, permission=permission)
 
     def add_teams(self, full_name: str, *slugs: str) -> None:
         """Teams of the repository's organisation that have access (and so may be asked for a review)."""
@@ -181,6 +227,136 @@ class GitHubDouble:
             repo.check_runs[run.id] = run
             return run.id
 
+    def add_status(self, repo_full_name: str, sha: str, state: str, context: str = "default", *,
+                   login: str = "ci-user", app_slug: str | None = None, description: str | None = None,
+                   target_url: str | None = None) -> int:
+        """A commit status on `sha` (or a branch) from person `login`, or from App `app_slug`'s
+        token (then the creator is its bot and the status counts as that App's). Returns its id."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            commit = h.resolve_commitish(repo, sha)
+            if commit is None:
+                raise ValueError(f"{repo_full_name}: no commit for {sha}")
+            app_id = None
+            if app_slug is not None:
+                app_id = next((a.id for a in self.world.apps.values() if a.slug == app_slug),
+                              zlib.crc32(f"app:{app_slug}".encode()))
+                login = self.bot_login(app_slug)
+            return hc.add_status(self.world, repo, commit, state, context, login, app_id,
+                                 description, target_url).id
+
+    def app_id(self, slug: str) -> int:
+        """The id of App `slug`: a registered one, else the one add_check_run makes up for it."""
+        with self.world.lock:
+            return next((a.id for a in self.world.apps.values() if a.slug == slug), zlib.crc32(f"app:{slug}".encode()))
+
+    def protect_branch(self, repo_full_name: str, branch: str, checks: list[tuple[str, int | None]] = (),
+                       strict: bool = False, enforce_admins: bool = False) -> None:
+        """An admin turns on branch protection with required status checks [(context, app_id)]
+        (app_id None: any source), as PUT .../protection with `checks` would."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            if f"refs/heads/{branch}" not in repo.refs:
+                raise ValueError(f"{repo_full_name}: no branch {branch}")
+            body = {"required_status_checks": {"strict": strict, "contexts": [], "checks": [
+                {"context": c, "app_id": -1 if a is None else a} for c, a in checks]},
+                "enforce_admins": enforce_admins, "required_pull_request_reviews": None, "restrictions": None}
+            repo.protection[branch] = protection.normalise(repo, body)
+
+    def unprotect_branch(self, repo_full_name: str, branch: str) -> None:
+        with self.world.lock:
+            self._repo(repo_full_name).protection.pop(branch, None)
+
+    def set_mergeable(self, repo_full_name: str, number: int, mergeable: bool | str | None) -> None:
+        """What GitHub's mergeability job found: False makes PR `number` unmergeable (405 on merge,
+        `mergeable_state: dirty`); "unknown" shows `mergeable: null` as right after a push, before
+        GitHub has computed it (a merge still goes by the real state); None lets the double compute
+        it again (conflicts, protection)."""
+        if mergeable not in (True, False, None, "unknown"):
+            raise ValueError("mergeable must be True, False, None or 'unknown'")
+        with self.world.lock:
+            hm.set_mergeable_checked(self._repo(repo_full_name), number, mergeable)
+
+    def move_branch(self, repo_full_name: str, branch: str, sha: str) -> str:
+        """Force-move `branch` to commit `sha` (or to another branch's head); returns the old head."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            target = h.resolve_commitish(repo, sha)
+            if target is None:
+                raise ValueError(f"{repo_full_name}: no commit for {sha}")
+            ref = f"refs/heads/{branch}"
+            before = repo.refs.get(ref, "")
+            repo.refs[ref] = target
+            return before
+
+    # -- issues as a person -----------------------------------------------------------------
+    def open_issue(self, repo_full_name: str, title: str, body: str | None = None, login: str = "alice",
+                   labels: list[str] = ()) -> int:
+        """A person opens an issue; returns its number (shared with pull requests)."""
+        with self.world.lock:
+            return hi.open_issue(self._repo(repo_full_name), title, body, login, list(labels)).number
+
+    def issue(self, repo_full_name: str, number: int) -> dict:
+        """The issue (or PR) `number` as GET .../issues/{n} would show it."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            if number not in repo.issues and number not in repo.pulls:
+                raise ValueError(f"{repo_full_name}#{number} does not exist")
+            return hi.issue_json(repo, number)
+
+    def issues(self, repo_full_name: str, state: str = "all") -> list[dict]:
+        """Every issue that is not a pull request, by number."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            return [hi.issue_json(repo, n) for n in sorted(repo.issues)
+                    if state == "all" or repo.issues[n].state == state]
+
+    def edit_issue(self, repo_full_name: str, number: int, *, body: str | None = None, title: str | None = None,
+                   state: str | None = None, login: str = "alice") -> dict:
+        """A person edits an issue in the web UI (their text, outside any bot's markers, or a
+        closing/reopening). Returns the issue as the API shows it."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            item = repo.issues.get(number) or repo.pulls.get(number)
+            if item is None:
+                raise ValueError(f"{repo_full_name}#{number} does not exist")
+            now = time.time()
+            if body is not None:
+                item.body = body
+            if title is not None:
+                item.title = title
+            if state is not None and state != item.state:
+                item.state, item.closed_at = state, (now if state == "closed" else None)
+                item.closed_by = login if state == "closed" else None
+                if isinstance(item, Issue):
+                    item.state_reason = "completed" if state == "closed" else "reopened"
+            item.updated_at = now
+            return hi.issue_json(repo, number)
+
+    def tick_checkbox(self, repo_full_name: str, number: int, item_text: str, login: str = "alice",
+                      ticked: bool = True) -> dict:
+        """A person ticks (or unticks) the task-list item whose text contains `item_text`, as the
+        web UI does: only the "[ ]" of that first matching line changes."""
+        with self.world.lock:
+            body = self.issue(repo_full_name, number)["body"] or ""
+            lines = body.split("\n")
+            for i, line in enumerate(lines):
+                m = re.match(r"^(\s*[-*+] \[)([ xX])(\] .*)$", line)
+                if m and item_text in m.group(3):
+                    lines[i] = m.group(1) + ("x" if ticked else " ") + m.group(3)
+                    break
+            else:
+                raise ValueError(f"no task-list item containing {item_text!r} in {repo_full_name}#{number}")
+            return self.edit_issue(repo_full_name, number, body="\n".join(lines), login=login)
+
+    def comment(self, repo_full_name: str, number: int, body: str, login: str = "alice") -> int:
+        """A person comments on issue or PR `number`; returns the comment id."""
+        with self.world.lock:
+            repo = self._repo(repo_full_name)
+            if number not in repo.issues and number not in repo.pulls:
+                raise ValueError(f"{repo_full_name}#{number} does not exist")
+            return hi.add_comment(repo, number, body, login).id
+
     def open_pull(self, repo_full_name: str, head: str, base: str, title: str, body: str = "",
                   login: str = "mallory") -> int:
         """A person `login` opens a pull request from `head` onto `base`; returns its number."""
@@ -193,7 +369,7 @@ class GitHubDouble:
             repo.pulls[number] = PullRequest(next_id(), number, title, body, head, base, head_sha, base_sha, login)
             return number
 
-    def close_pull(self, repo_full_name: str, number: int, merged: bool = False) -> PullRequest:
+    def close_pull(self, repo_full_name: str, number: int, merged: bool = False, login: str = "octocat") -> PullRequest:
         """A human closes PR `number`, or merges it: then the base branch moves to a merge commit
         (parents: base head, PR head; a file-level three-way merge, ValueError on a conflict)."""
         with self.world.lock:
@@ -209,12 +385,13 @@ class GitHubDouble:
                 base_commit = objects.merge_base(pr.base_sha, pr.head_sha)
                 tree = objects.merge_trees(objects.commit(base_commit).tree if base_commit else None,
                                            objects.commit(pr.base_sha).tree, objects.commit(pr.head_sha).tree)
-                who = Signature("octocat", "octocat@users.noreply.github.com", int(now))
+                who = Signature(login, "octocat@users.noreply.github.com" if login == "octocat"
+                                else people.noreply_email(login), int(now))
                 message = f"Merge pull request #{number} from {repo.owner}/{pr.head_ref}\n\n{pr.title}\n"
                 merge = objects.put_commit(Commit(tree, (pr.base_sha, pr.head_sha), who, who, message))
                 repo.refs[base_ref] = merge
-                pr.merged_at, pr.merge_commit_sha, pr.merged_by = now, merge, "octocat"
-            pr.state, pr.closed_at, pr.updated_at = "closed", now, now
+                pr.merged_at, pr.merge_commit_sha, pr.merged_by = now, merge, login
+            pr.state, pr.closed_at, pr.updated_at, pr.closed_by = "closed", now, now, login
             return pr
 
     # -- faults -----------------------------------------------------------------------------

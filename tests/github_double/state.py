@@ -62,6 +62,50 @@ class PullRequest:
     merge_commit_sha: str | None = None
     merged_by: str | None = None
     reviews: list[Review] = field(default_factory=list)  # chronological
+    #: What a test says GitHub computed (set_mergeable): False, or "unknown" (not computed yet:
+    #: `mergeable: null`, while a merge still decides on the real state); None: the double computes it.
+    mergeable_override: bool | str | None = None
+    closed_by: str | None = None  # login of who closed or merged it
+
+
+@dataclass
+class Issue:
+    """An issue that is not a pull request (PRs answer the issues API from their PullRequest)."""
+    id: int
+    number: int
+    title: str
+    body: str | None
+    user_login: str
+    state: str = "open"
+    state_reason: str | None = None
+    labels: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    closed_at: float | None = None
+    closed_by: str | None = None
+
+
+@dataclass
+class IssueComment:
+    id: int
+    issue_number: int  # an issue's or a pull request's
+    user_login: str
+    body: str
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class CommitStatus:
+    id: int
+    sha: str
+    state: str  # error | failure | pending | success
+    context: str
+    description: str | None
+    target_url: str | None
+    creator_login: str
+    app_id: int | None  # the App whose token created it; None for a person
+    created_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -115,6 +159,11 @@ class Repo:
     alerts: dict[int, CodeScanningAlert] = field(default_factory=dict)  # code scanning, own numbering
     check_runs: dict[int, CheckRun] = field(default_factory=dict)  # by id (ids are global, as on GitHub)
     check_suites: dict[tuple[int, str], int] = field(default_factory=dict)  # (app id, head sha) -> suite id
+    issues: dict[int, Issue] = field(default_factory=dict)  # by number (shared with pulls)
+    comments: dict[int, IssueComment] = field(default_factory=dict)  # by id, on issues and PRs
+    statuses: list[CommitStatus] = field(default_factory=list)  # chronological
+    protection: dict[str, dict] = field(default_factory=dict)  # branch name -> normalised settings
+    roles: dict[str, str] = field(default_factory=dict)  # lower-case login -> admin|maintain|write|triage|read
     created_at: float = field(default_factory=time.time)
 
     @property
@@ -158,6 +207,8 @@ class World:
         self.apps: dict[int, App] = {}
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
+        #: e-mail (lower case) -> login of the account GitHub links a commit to (push_commit adds them).
+        self.emails: dict[str, str] = {}
         #: GitHub's most entries in one tree listing; more and it answers "truncated" (tests lower it).
         self.tree_entry_limit = 100_000
 

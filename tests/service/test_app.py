@@ -90,10 +90,10 @@ def test_oversize_413_when_streamed_without_length(client, settings):
 
 
 def test_unknown_event_202_ignored(client, redis_db):
-    body = json.dumps(example("status", "payload.json")).encode()
-    r = client.post(WEBHOOK_PATH, content=body, headers=headers(body, event="status"))
+    body = json.dumps(example("workflow_run", "completed.payload.json")).encode()
+    r = client.post(WEBHOOK_PATH, content=body, headers=headers(body, event="workflow_run"))
     assert r.status_code == 202
-    assert r.json()["status"] == "ignored" and "status" in r.json()["reason"]
+    assert r.json()["status"] == "ignored" and "workflow_run" in r.json()["reason"]
     assert broker_messages(redis_db) == []
     assert redis_db.keys("iacbot:delivery:*") == []  # ignored deliveries claim nothing
 

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from bot.service.app import WEBHOOK_PATH, create_app
 from bot.service.settings import CommonSettings
 from tests.celery_worker import celery_worker, wait_for
-from tests.service.conftest import TEST_REDIS_URL
+from jobs.kinds import PullRequestClosed
+from tests.service.conftest import TEST_REDIS_URL, example
 from tests.service.test_app import PUSH, headers
 from workers.celery_app import INGEST_QUEUE, INGEST_TASK, PR_CLOSED_TASK, PUBLISH_QUEUE, make_celery
 
@@ -74,6 +75,26 @@ def test_closed_pull_request_goes_on_to_the_publish_queue(worker, redis_db, deli
         message = json.loads(raw)
         assert message["headers"]["task"] == PR_CLOSED_TASK
         assert message["headers"]["id"] == f"{delivery_id}:pr-closed"
-        assert json.loads(base64.b64decode(message["body"]))[0] == [job]
+        # The job as its kind reads it: every field it came with, the ones it lacked at their defaults.
+        sent = json.loads(base64.b64decode(message["body"]))[0]
+        assert sent == [PullRequestClosed.from_message(job).to_message()]
+        assert {k: sent[0][k] for k in job} == job
     assert redis_db.xlen(STREAM) == 1
+    assert proc.poll() is None
+
+
+def test_without_an_app_finished_checks_are_recorded_and_no_merge_is_considered(worker, redis_db, settings,
+                                                                                delivery_id):
+    proc, log = worker
+    payload = example("status", "with-installation.payload.json")
+    body = json.dumps(payload).encode()
+    with TestClient(create_app(settings)) as client:
+        answer = client.post(WEBHOOK_PATH, content=body, headers=headers(body, event="status", delivery=delivery_id))
+    assert answer.status_code == 202 and answer.json()["status"] == "queued", answer.json()
+    stream = "iacbot:jobs:" + payload["repository"]["full_name"]
+    wait_for(lambda: f"delivery {delivery_id}: recorded only: IACBOT_GITHUB_APP_ID is not set, so no merge "
+                     "decision follows" in log.read_text(), 15, "ingest to record the status", log)
+    [(_, fields)] = redis_db.xrange(stream)
+    assert fields[b"kind"] == b"checks_completed" and json.loads(fields[b"job"])["event"] == "status"
+    assert redis_db.llen(PUBLISH_QUEUE) == 0
     assert proc.poll() is None

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from bot.service.events import HANDLED_EVENTS, MAX_PUSH_FILES, Ignored, changed_iac_files, route
+from jobs import from_message
 from tests.paths import GITHUB
 from tests.service.conftest import all_examples, example
 
@@ -37,6 +38,7 @@ def test_every_real_payload_routes(event, path):
     assert event in HANDLED_EVENTS
     assert result["kind"] in {"scan_push", "code_scanning_alert", "installation_changed",
                               "pull_request_closed", "checks_completed"}
+    assert from_message(result).to_message() == result  # what the workers read back is what was sent
     assert isinstance(result["installation_id"], int)
     assert all(_small(v) for v in result.values()), result
     assert len(json.dumps(result)) < 2000
@@ -65,6 +67,7 @@ def test_routing_summary_over_all_examples():
         "installation_repositories/removed.payload.json": "installation_changed",
         "pull_request/closed.payload.json": "pull_request_closed",
         "pull_request/closed.with-organization.payload.json": "pull_request_closed",
+        "status/with-installation.payload.json": "checks_completed",  # the only status example with one
     }
 
 

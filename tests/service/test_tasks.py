@@ -22,7 +22,8 @@ from workers.celery_app import (
 
 JOB = {"kind": "scan_push", "installation_id": 1, "repository": "Codertocat/Hello-World",
        "head_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "changed_files": ["main.tf"],
-       "files_complete": True, "event": "push", "delivery_id": "d-1"}
+       "files_complete": True, "delivery_id": "d-1", "repository_id": None, "ref": "refs/heads/main",
+       "before": None}
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ trailer, a replaced manifest and a workflow, and opens a PR from it.
 * publish_job reports it foreign and leaves it alone (no label, no push, no second PR);
 * it does not fill the open-PR cap: another fix still gets its PR under a cap of 1;
 * closing the forged PR records no decline, and frees nothing;
-* iacbot's own PRs still count: a person closing one records the decline.
+* iacbot's own PRs still count: a person closing one records the decline, as a risk acceptance
+  by that person (the signed webhook's sender), from GitHub's close time, for 90 days.
 """
 from __future__ import annotations
 
@@ -75,9 +76,17 @@ def test_a_forged_pr_is_not_claimed_does_not_fill_the_cap_and_its_close_is_no_de
         assert declined.load(redis_db, REPO_NAME, target.fingerprint) is None
 
         # iacbot's own PR, closed by a person: that is a decline.
-        gh.close_pull(REPO_NAME, mine["pr_number"])
+        gh.close_pull(REPO_NAME, mine["pr_number"], login="alice")
         send_close(gh, celery, mine["pr_number"])
         decision = wait_for(lambda: declined.load(redis_db, REPO_NAME, other.fingerprint), 60,
                             "the real decline to be recorded", log)
     assert decision.outcome == declined.DECLINED and decision.pr_number == mine["pr_number"]
+    closed_at = gh.repo(REPO_NAME).pulls[mine["pr_number"]].closed_at
+    assert decision.closed_by == "alice"                            # the signed delivery's sender
+    assert abs(decision.closed_at - closed_at) < 1                  # GitHub's time (to the second)
+    assert decision.expires_at == decision.closed_at + 90 * 24 * 3600 and decision.expired_at is None
+    [risk] = declined.accepted_risks(redis_db, REPO_NAME)
+    assert (risk.fingerprint, risk.pr_number, risk.closed_by) == (other.fingerprint, mine["pr_number"], "alice")
+    assert [e["event"] for e in declined.risk_events(redis_db, REPO_NAME)] == ["accepted"]
     assert declined.load(redis_db, REPO_NAME, target.fingerprint) is None
+    assert "risk accepted by alice until" in log.read_text()

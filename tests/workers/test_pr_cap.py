@@ -35,6 +35,8 @@ from tests.workers.test_reliability import (  # noqa: F401  (fixtures gh, privat
 )
 from workers import pr_cap
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_TASK
+from jobs.kinds import PullRequestClosed
+from policies.reasons import Reason
 from workers.pr_cap import PullHead, count_open, may_open_pr
 from workers.store import FIXES_PREFIX
 
@@ -43,26 +45,12 @@ FP_A, FP_B, FP_C = "a" * 16, "b" * 16, "c" * 16
 TTL = 3600
 
 
-# -- the decision ------------------------------------------------------------------------------
+# -- the decision (pure: tests/policies/test_pr_cap.py), as publish_job reads it -----------------
 
-@pytest.mark.parametrize("open_count, cap, exists, publish, why", [
-    (0, 1, False, True, "0 of at most 1"),
-    (9, 10, False, True, "9 of at most 10"),
-    (10, 10, False, False, "at the cap of 10"),
-    (12, 10, False, False, "12 iacbot pull requests are open"),   # the cap was lowered meanwhile
-    (10, 10, True, True, "never capped"),                         # updating its own PR
-    (50, 1, True, True, "never capped"),
-    (50, 0, False, True, "no cap"),
-])
-def test_a_new_pr_is_opened_only_below_the_cap(open_count, cap, exists, publish, why):
-    verdict = may_open_pr(open_count, cap, exists)
-    assert verdict.publish is publish
-    assert why in verdict.reason
-
-
-def test_a_deferral_says_how_to_change_the_cap():
-    reason = may_open_pr(3, 3, False).reason
-    assert "IACBOT_MAX_OPEN_PRS_PER_REPO" in reason and "0 for no cap" in reason
+def test_a_deferral_names_its_reason_and_how_to_change_the_cap():
+    verdict = may_open_pr(3, 3, False)
+    assert not verdict.publish and verdict.because.reason is Reason.AT_PR_CAP
+    assert verdict.reason.startswith("at-pr-cap (3 of at most 3; IACBOT_MAX_OPEN_PRS_PER_REPO): ")
 
 
 APP = AppIdentity("iacbot")
@@ -89,6 +77,8 @@ def test_only_iacbot_branches_of_the_repository_itself_opened_by_the_app_are_cou
 
 @pytest.mark.parametrize("job, frees", [
     ({"kind": "pull_request_closed", "repository": "octo/apps", "iacbot_branch": True}, True),
+    (PullRequestClosed(installation_id=1, repository="octo/apps", number=2, iacbot_branch=True), True),
+    (PullRequestClosed(installation_id=1, repository="octo/apps", number=2, iacbot_branch=False), False),
     ({"kind": "pull_request_closed", "repository": "octo/apps", "iacbot_branch": True, "sender_type": "Bot"}, True),
     ({"kind": "pull_request_closed", "repository": "octo/apps", "iacbot_branch": False}, False),
     ({"kind": "pull_request_closed", "iacbot_branch": True}, False),
@@ -229,7 +219,7 @@ def test_with_a_cap_of_one_the_second_fix_waits_for_the_first_pr_to_close(gh, re
             send_publish(celery, jobs[fix.fingerprint], fix.fingerprint)
         first, second = sorted((done(fix.fingerprint) for fix in fixes[:2]), key=lambda o: o["status"])
         assert (first["status"], second["status"]) == ("created", "deferred"), (first, second)
-        assert second["pr_number"] is None and "at the cap of 1" in second["reason"]
+        assert second["pr_number"] is None and second["reason"].startswith("at-pr-cap (1 of at most 1; ")
         assert "IACBOT_MAX_OPEN_PRS_PER_REPO" in second["reason"] and second["queue_place"] == 1
         waiting = next(f for f in fixes if f.fingerprint == second["fingerprint"])
         assert f"refs/heads/{branch_name(waiting.attempt)}" not in gh.repo(REPO_NAME).refs  # nothing pushed

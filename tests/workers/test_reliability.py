@@ -228,7 +228,7 @@ def test_a_declined_pr_is_not_reopened_until_its_file_changes(gh, redis_db, priv
         # The same finding found again (a later push, an alert): nothing is offered.
         again = publish(fix)
         assert again["status"] == "declined" and again["pr_number"] is None, again
-        assert f"PR #{first['pr_number']} was declined" in again["reason"]
+        assert f"declined (#{first['pr_number']} until " in again["reason"]  # the reason's code, PR and expiry
         assert len(gh.repo(REPO_NAME).pulls) == 1
         assert gh.repo(REPO_NAME).refs[f"refs/heads/{branch}"] == tip  # branch not pushed to
 

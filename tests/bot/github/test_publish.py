@@ -84,7 +84,7 @@ def test_token_never_shows_its_value(gh, private_key, caplog):
     assert token.value.startswith("ghs_")
     assert token.value not in repr(token) and token.value not in str(token) and "redacted" in repr(token)
     assert token.value not in f"{[token]}"
-    assert token.permissions == {"contents": "write", "pull_requests": "write", "metadata": "read"}
+    assert token.permissions == {"contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read"}
     assert token.value not in caplog.text
     revoke(token)
 

@@ -1,0 +1,36 @@
+"""The branch scheme, one fact shared by everything that makes or reads iacbot's branch names. Pure.
+
+A fix lives on ``iacbot/<fix-class>-<fingerprint>``: the fix class made readable, then the
+finding's fingerprint (16 hex digits, fixers.models.Finding.fingerprint). The receiver uses the
+prefix to say whether a closed PR came from one of iacbot's branches, the workers read the
+fingerprint back from a branch, and bot.provenance names the branch it creates.
+
+Branch names are predictable and anyone with push access can make one, so a name is never
+evidence that iacbot made the branch (bot.github.ownership decides that); it only says which
+finding a branch claims to be about.
+"""
+from __future__ import annotations
+
+import re
+
+BOT_BRANCH_PREFIX = "iacbot/"
+_FINGERPRINT = re.compile(r"-([0-9a-f]{16})\Z")
+
+
+def branch_name(fix_class: str, fingerprint: str) -> str:
+    """One branch per fingerprint, readable and stable across runs."""
+    readable = "".join(c if c.isalnum() or c in "-." else "-" for c in fix_class.lower())
+    return f"{BOT_BRANCH_PREFIX}{readable.strip('-.') or 'fix'}-{fingerprint}"
+
+
+def has_bot_prefix(ref: str) -> bool:
+    """The branch is named like iacbot's (say nothing yet about who made it or in which repository)."""
+    return isinstance(ref, str) and ref.startswith(BOT_BRANCH_PREFIX)
+
+
+def fingerprint_from_branch(branch: str) -> str | None:
+    """The fingerprint an iacbot branch name ends in, or None when the name is not one of iacbot's."""
+    if not has_bot_prefix(branch):
+        return None
+    m = _FINGERPRINT.search(branch)
+    return m.group(1) if m else None
