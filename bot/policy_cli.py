@@ -3,7 +3,8 @@
     iacbot policy check FILE... [--repo-policy | --central]
     iacbot policy explain --policy FILE [--repo-policy FILE] (--pr-body FILE | --finding FILE)
                           [--merge-facts FILE] [--repository OWNER/NAME] [--at ISO-8601] [--json]
-    iacbot policy simulate --policy FILE [--compare FILE] [--repo-policy FILE] (PATH | --findings FILE [PATH])
+    iacbot policy simulate --policy FILE [--compare FILE [--action-changes]] [--repo-policy FILE]
+                           (PATH | --findings FILE [PATH])
                            [--labels-only | --measure-all] [--repository OWNER/NAME] [--at ISO-8601] [--json FILE]
 
 Exit status (as the rest of the CLI): 0 done (check: every file is valid), 1 the scanner failed
@@ -54,6 +55,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     simulate.add_argument("--compare", type=Path, metavar="FILE",
                           help="the policy to compare with (the one in force): only findings whose action or "
                                "reasons change are listed, old -> new")
+    simulate.add_argument("--action-changes", action="store_true",
+                          help="with --compare: list only the findings whose action changes (not only its reasons)")
     size = simulate.add_mutually_exclusive_group()
     size.add_argument("--labels-only", action="store_true",
                       help="read no file and propose no patch: the blast radius (changed lines) is not measured")

@@ -95,7 +95,8 @@ def _now(args) -> datetime:
         raise UsageError(str(exc)) from None
 
 
-def _read_json(path: Path, flag: str) -> Any:
+def _read_input(path: Path, flag: str) -> bytes:
+    """An input file's bytes, bounded; a usage error that names the flag and the file otherwise."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_INPUT_BYTES + 1)
@@ -107,6 +108,11 @@ def _read_json(path: Path, flag: str) -> Any:
         raise UsageError(f"{flag} {path}: cannot read ({exc.strerror})") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise UsageError(f"{flag} {path}: larger than {MAX_INPUT_BYTES >> 20} MiB; not read")
+    return raw
+
+
+def _read_json(path: Path, flag: str) -> Any:
+    raw = _read_input(path, flag)
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -118,18 +124,7 @@ def _read_json(path: Path, flag: str) -> Any:
 
 
 def _read_text(path: Path, flag: str) -> str:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{flag} {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{flag} {path}: is a directory") from None
-    except OSError as exc:
-        raise UsageError(f"{flag} {path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_INPUT_BYTES:
-        raise UsageError(f"{flag} {path}: larger than {MAX_INPUT_BYTES >> 20} MiB; not read")
-    return raw.decode("utf-8", "replace")
+    return _read_input(path, flag).decode("utf-8", "replace")
 
 
 # -- explain ----------------------------------------------------------------------------------
@@ -164,8 +159,7 @@ def _explain(args, console: Console, errors: Console) -> int:
     published = decide_publish(policies, facts.fix, PublishFacts(now=now))
     merged = decide_merge(policies, facts.fix, merge) if merge is not None else None
     hypothetical = _if_automerge(policies, facts.fix, now)
-    explanation = policy_render.Explanation(given, facts, policies, now, published, merged, hypothetical,
-                                            repository_given=bool(args.repository or facts.fix.repository))
+    explanation = policy_render.Explanation(given, facts, policies, now, published, merged, hypothetical)
     if args.json:
         console.print_json(json.dumps(explanation.to_json()))
     else:
@@ -197,8 +191,11 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
         raise UsageError(f"--findings {args.findings}: no such file")
     if args.json:
         _check_writable(args.json)
+    if args.action_changes and not args.compare:
+        raise UsageError("--action-changes needs --compare FILE (the policy to compare with)")
     policies = _policy_set(args.policy, args.repo_policy, errors)
-    compare = _policy_set(args.compare, args.repo_policy, errors) if args.compare else None
+    compare = (PolicySet(_load_one(args.compare, policy_files.CENTRAL, "--compare", errors), policies.repo)
+               if args.compare else None)
     root = (args.path or Path.cwd()).resolve()
     catalog = load_catalog()
     problems: list[str] = []
@@ -214,7 +211,7 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
     results = policy_simulate.simulate(findings, policies, now, args.repository or "", catalog,
                                        None if args.labels_only else root, compare, args.measure_all)
     policy_render.print_simulation(console, results, policy_render.SimulationHeader(
-        args.policy, args.compare, now, args.repository, args.labels_only, args.measure_all))
+        args.policy, args.compare, now, args.repository, args.labels_only, args.measure_all, args.action_changes))
     for problem in problems:
         render.print_problem(errors, problem)
     if args.json:

@@ -15,11 +15,9 @@ from pathlib import Path
 from fixers import registry
 from fixers.catalog import load_catalog
 from policies.lint import lint
-from policies.load import load_policy, load_repo_policy
+from policies.load import MAX_BYTES, load_policy, load_repo_policy
 from policies.model import Policy, PolicyError, PolicyProblem
 
-#: A policy is a page of YAML; a file larger than this is refused unread (it is input like any other).
-MAX_POLICY_BYTES = 1 << 20
 REPO_POLICY_NAMES = frozenset({"iacbot.yml", ".iacbot.yml", "iacbot.yaml", ".iacbot.yaml"})
 
 CENTRAL, REPOSITORY = "central", "repository"
@@ -51,7 +49,7 @@ def read_bytes(path: Path) -> tuple[bytes | None, PolicyProblem | None]:
     name = str(path)
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_POLICY_BYTES + 1)
+            data = handle.read(MAX_BYTES + 1)   # enough to know it is too large, never more
     except FileNotFoundError:
         return None, PolicyProblem(name, 1, 1, "no such file")
     except IsADirectoryError:
@@ -60,8 +58,8 @@ def read_bytes(path: Path) -> tuple[bytes | None, PolicyProblem | None]:
         return None, PolicyProblem(name, 1, 1, "cannot read: permission denied")
     except OSError as exc:
         return None, PolicyProblem(name, 1, 1, f"cannot read: {exc.strerror or type(exc).__name__}")
-    if len(data) > MAX_POLICY_BYTES:
-        return None, PolicyProblem(name, 1, 1, f"larger than {MAX_POLICY_BYTES // 1024} KiB; not read")
+    if len(data) > MAX_BYTES:
+        return None, PolicyProblem(name, 1, 1, f"larger than {MAX_BYTES} bytes, the most a policy file may be; not read")
     return data, None
 
 

@@ -65,7 +65,6 @@ class Explanation:
     publish: Decision
     merge: Decision | None          # with --merge-facts
     if_automerge: Decision | None   # the guardrails on this fix whatever a rule says
-    repository_given: bool
 
     def to_json(self) -> dict:
         fix = self.facts.fix.to_json()
@@ -157,6 +156,7 @@ class SimulationHeader:
     repository: str | None
     labels_only: bool
     measure_all: bool = False
+    action_changes: bool = False    # list only the findings whose action changes
 
 
 def _reasons(decision: Decision) -> str:
@@ -170,9 +170,14 @@ def _fix_cell(result: Simulated) -> str:
 
 
 def print_simulation(console: Console, results: Sequence[Simulated], header: SimulationHeader) -> None:
-    rows = [r for r in results if r.changed] if header.compare else list(results)
+    if header.compare:
+        rows = [r for r in results if (r.compared.action is not r.decision.action if header.action_changes
+                                       else r.changed)]
+    else:
+        rows = list(results)
     findings = sum(len(r.findings) for r in results)
-    title = (f"{sum(len(r.findings) for r in rows)} of {findings} findings change between {header.compare} (old) and "
+    what = "change their action" if header.action_changes else "change"
+    title = (f"{sum(len(r.findings) for r in rows)} of {findings} findings {what} between {header.compare} (old) and "
              f"{header.policy} (new)" if header.compare else f"{findings} findings under {header.policy}")
     columns = ["fingerprint", "rule", "category", "risk", "confidence", "lines"]
     columns += ["action old -> new", "reasons old -> new"] if header.compare else ["action", "reasons"]
@@ -205,7 +210,8 @@ def summary(results: Sequence[Simulated], header: SimulationHeader) -> str:
     if header.compare:
         old = counts(results, compared=True)
         changed = sum(len(r.findings) for r in results if r.changed)
-        text += (f"; {changed} change from {header.compare}: "
+        moved = sum(len(r.findings) for r in results if r.compared.action is not r.decision.action)
+        text += (f"; {changed} change from {header.compare} ({moved} their action): "
                  + ", ".join(f"{a} {old[a]} -> {new[a]}" for a in order if old[a] or new[a]))
     no_pr = Counter()
     for result in results:
@@ -215,7 +221,9 @@ def summary(results: Sequence[Simulated], header: SimulationHeader) -> str:
         text += (f". {sum(no_pr.values())} would open no PR whatever the policy ("
                  + ", ".join(f"{k} {v}" for k, v in sorted(no_pr.items())) + ")")
     if header.labels_only:
-        text += ". Blast radius not measured (--labels-only): rules limited by max_changed_lines did not match"
+        unknown = sum(len(r.findings) for r in results if r.patch == NOT_MEASURED)
+        text += (f". Blast radius not measured (--labels-only): {unknown} findings ('?') would be decided otherwise "
+                 "if their fix were small enough; a rule limited by max_changed_lines did not match them")
     else:
         measured = sum(1 for r in results if r.patch not in (NOT_NEEDED, NOT_MEASURED, NO_FIXER))
         text += (f". Patches proposed (not verified) for every fix ({measured}; --measure-all)" if header.measure_all

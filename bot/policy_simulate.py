@@ -17,6 +17,7 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +41,7 @@ NO_CHANGE = "no-change"      # the file already satisfies the rule(s): no PR
 REFUSED = "refused"          # the fixer cannot propose a safe patch: no PR
 NO_FIXER = "no-fixer"        # no fixer handles the rule: no PR
 UNREADABLE = "unreadable"    # the file cannot be read or parsed here: no PR
-NOT_MEASURED = "not-measured"  # labels only: the files were not read
+NOT_MEASURED = "not-measured"  # labels only: the decision depends on the fix's size, which was not measured
 NOT_NEEDED = "not-needed"      # the decision is the same whatever the fix's size: no patch was proposed
 OPENS_NO_PR = frozenset({NO_CHANGE, REFUSED, NO_FIXER, UNREADABLE})
 
@@ -136,13 +137,12 @@ def simulate(findings: Sequence[Finding], policies: PolicySet, now: datetime, re
     for index, group in enumerate(groups):
         if registry.fixer_for(group[0].rule_id, catalog) is None:
             status[index] = (NO_FIXER, f"no fixer handles {group[0].rule_id}", None)
-        elif root is None:
-            status[index] = (NOT_MEASURED, "", None)
         elif not measure_all and decide(policy_facts.fix_facts(group, repository, catalog, 0)) == decided[index]:
             status[index] = (NOT_NEEDED, "", None)
+        elif root is None:   # labels only: the decision depends on a size nobody measured
+            status[index] = (NOT_MEASURED, "", None)
     wanted = [i for i in range(len(groups)) if i not in status]
-    terraform = any(file_kind(groups[i][0].file) == "terraform" for i in wanted)
-    repo = repository_facts(root) if root is not None and terraform else RepoFacts()
+    repo = _RepoFactsOnDemand(root) if root is not None else RepoFacts()
     status.update(_measure_all(groups, wanted, sources, problems, catalog, repo))
     results = []
     for index, group in enumerate(groups):
@@ -167,6 +167,22 @@ def repository_facts(root: Path) -> RepoFacts:
     return RepoFacts(aws_provider_major=aws_provider_major(texts))
 
 
+class _RepoFactsOnDemand(RepoFacts):
+    """RepoFacts read from the repository when a fixer first asks for them. Only the S3 fixers do,
+    and reading them parses Terraform files, which would cost more than a simulation of
+    Kubernetes findings takes."""
+
+    def __init__(self, root: Path) -> None:
+        object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_read", None)
+
+    @property
+    def aws_provider_major(self) -> int | None:  # type: ignore[override]
+        if self._read is None:
+            object.__setattr__(self, "_read", repository_facts(self._root))
+        return self._read.aws_provider_major
+
+
 #: Below this many fixes to measure, forking workers costs more than it saves.
 PARALLEL_FROM = 64
 _WORK: tuple | None = None     # what forked workers measure from (inherited, never pickled)
@@ -186,9 +202,12 @@ def _measure_all(groups, wanted: list[int], sources, problems, catalog, repo) ->
     try:
         if len(wanted) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return dict(pair for batch in batches for pair in _measure_batch(batch))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return dict(pair for done in pool.map(_measure_batch, batches, chunksize=max(1, len(batches) // (workers * 4)))
-                        for pair in done)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                chunks = max(1, len(batches) // (workers * 4))
+                return dict(pair for done in pool.map(_measure_batch, batches, chunksize=chunks) for pair in done)
+        except (BrokenProcessPool, OSError):  # a worker killed (memory) or no process to be had: measure here
+            return dict(pair for batch in batches for pair in _measure_batch(batch))
     finally:
         _WORK = None
 

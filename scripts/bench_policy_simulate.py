@@ -110,9 +110,9 @@ def main() -> int:
         rows.append(("all", combined(root, files), root))
     print(f"iacbot policy simulate --policy {args.policy.relative_to(REPO) if args.policy.is_relative_to(REPO) else args.policy}"
           f" --findings F; median of {args.runs} runs, wall clock incl. Python start-up; target < {TARGET_SECONDS:.0f} s")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r} (1: every start compiles "
-          "every module)")
+    cached = any((REPO / "bot" / "__pycache__").glob("policy_commands.*.pyc"))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; bytecode caches "
+          f"{'present' if cached else 'absent (every start compiles every module: PYTHONDONTWRITEBYTECODE?)'}")
     print(f"{'corpus':<16} {'findings':>8} {'wall s':>7} {'cpu s':>6} {'labels-only wall':>17} {'cpu':>5}  summary")
     worst = 0.0
     for name, findings, cwd in rows:

@@ -219,6 +219,6 @@ def read_provenance(text: str | None) -> dict | None:
         return None
     try:
         data = json.loads(matches[-1])
-    except ValueError:
+    except (ValueError, RecursionError):  # a PR body is editable: nesting deep enough stops json.loads
         return None
     return data if isinstance(data, dict) else None

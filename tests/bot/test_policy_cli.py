@@ -138,6 +138,13 @@ def test_a_missing_or_unreadable_policy_is_a_problem_at_1_1(run, tmp_path):
     assert f"{tmp_path}:1:1: is a directory, not a policy file" in out
 
 
+def test_a_policy_over_the_size_limit_is_not_read(run, tmp_path):
+    big = tmp_path / "big.yml"
+    big.write_bytes(b"#" * (300 * 1024))
+    code, out, _ = run("policy", "check", str(big))
+    assert code == 2 and f"{big}:1:1: larger than 262144 bytes" in out
+
+
 def test_check_escapes_control_characters_from_the_file(run, tmp_path):
     hostile = tmp_path / "hostile.yml"
     # YAML's "\e" is ESC: the loaded value holds a terminal escape sequence, which the message quotes.
@@ -237,6 +244,22 @@ def test_explain_a_finding_from_the_json_report_ignores_its_labels(run, tmp_path
     code, out, _ = run("policy", "explain", "--policy", str(all_automerge), "--finding", str(path), "--at", WEEKDAY)
     assert code == 0 and ": pull_request" in out and "category-network" in out
     assert "note: the file says category 'hardening'; the registry's label is used" in out
+
+
+def test_explain_an_entry_of_the_fix_report_decides_its_whole_fix(run, tmp_path):
+    from bot.report_json import attempt_record
+    one = attempt_for("CKV_K8S_37", "envs/dev/api.yaml", "Deployment.dev.api")       # k8s.drop-capabilities
+    other = Finding(**{**one.finding.__dict__, "rule_id": "CKV_K8S_28"})
+    entry = attempt_record(Attempt(one.finding, FIXED, fixer=one.fixer, findings=(one.finding, other)))
+    path = tmp_path / "entry.json"
+    path.write_text(json.dumps(entry))
+    code, out, err = run("policy", "explain", "--policy", str(LOW_RISK), "--finding", str(path), "--json", "--at", WEEKDAY)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["fix"]["rule_ids"] == ["CKV_K8S_37", "CKV_K8S_28"] and data["fix"]["fix_class"] == "k8s.drop-capabilities"
+    assert data["publish"]["rule"] == "review-the-rest"
+    assert {g["reason"] for g in data["if_automerge"]["guardrails"]} == {"risk-not-low", "assumed-value",
+                                                                           "impact-not-named"}
 
 
 def test_explain_with_merge_facts_applies_the_merge_time_guardrails(run, tmp_path):
@@ -370,12 +393,20 @@ def test_simulate_compare_lists_only_what_changes_old_to_new(run, tmp_path):
     assert not any(e["changed"] for e in document["findings"])
     assert "0 of 40 findings change" in out
 
+    _, out, _, _ = simulate(run, tmp_path, "--compare", str(MERGE_NOTHING), "--action-changes", "--at", WEEKDAY)
+    rows = [l for l in out.splitlines() if re.match(r"│ [0-9a-f]{16} ", l)]
+    assert len(rows) == 4 and all("pull_request -> automerge" in r for r in rows)
+    assert "4 of 40 findings change their action" in out
+
 
 def test_simulate_labels_only_fails_closed_on_size(run, tmp_path):
     _, out, _, document = simulate(run, tmp_path, "--labels-only", "--at", WEEKDAY)
-    dev = by_place(document)[("CKV_K8S_20", "envs/dev/api.yaml")]
+    entries = by_place(document)
+    dev = entries[("CKV_K8S_20", "envs/dev/api.yaml")]
     assert dev["changed_lines"] is None and dev["action"] == "pull_request" and dev["rule"] == "review-the-rest"
-    assert document["blast_radius_measured"] is False and "--labels-only" in out
+    assert dev["patch"] == "not-measured" and entries[("CKV_K8S_20", "envs/prod/api.yaml")]["patch"] == "not-needed"
+    assert document["blast_radius_measured"] is False
+    assert "--labels-only): 4 findings ('?') would be decided otherwise" in out
 
 
 def test_simulate_measure_all_measures_every_fix_with_a_fixer(run, tmp_path):
@@ -401,6 +432,8 @@ def test_simulate_usage_errors_exit_2(run, tmp_path):
     assert code == 2 and "needs a repository PATH to scan, or --findings FILE" in err
     code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), "--findings", str(tmp_path / "none.json"))
     assert code == 2 and "no such file" in err
+    code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), str(tmp_path), "--action-changes")
+    assert code == 2 and "--action-changes needs --compare" in err
     code, _, err = run("policy", "simulate", "--policy", str(LOW_RISK), str(tmp_path / "nothing"))
     assert code == 2 and "not a directory" in err
     code, _, err = run("policy", "simulate", "--policy", str(MALFORMED / "yaml-syntax.yml"), str(tmp_path))
@@ -426,3 +459,51 @@ def test_simulate_scans_a_path_with_the_scanner(scanner, capsys, tmp_path):
     assert scanned["summary"] == {"automerge": 4, "pull_request": 36}
     given = json.loads((SIMULATE / "findings.json").read_text())
     assert len(scanned["findings"]) == len(given["results"]["failed_checks"])
+
+
+def test_the_table_folds_its_last_column_to_fit_a_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from bot.policy_table import print_table
+    out = io.StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None, highlight=False)
+    reasons = "rule-matched(low-risk-outside-prod) category-network(network) assumed-value(tf.sg-descriptions)"
+    print_table(console, "2 findings", ["fingerprint", "rule", "reasons"],
+                [[Text("a" * 16), Text("CKV_AWS_23"), Text(reasons)], [Text("b" * 16), Text("CKV_K8S_20"), Text("x")]])
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines), lines
+    assert lines[0] == "2 findings" and lines[2].startswith("┃ fingerprint")
+    body = [line for line in lines if line.startswith("│")]
+    assert body[0].startswith("│ aaaaaaaaaaaaaaaa │ CKV_AWS_23 │ ") and body[1].startswith("│                  │            │ ")
+    assert "".join(line.split("│")[3].strip() for line in body[:-1]).replace(" ", "") == reasons.replace(" ", "")
+    assert body[-1].startswith("│ bbbbbbbbbbbbbbbb │ CKV_K8S_20 │ x ")
+
+
+def test_explain_refuses_a_pr_body_whose_block_is_nested_too_deeply(run, tmp_path):
+    body = tmp_path / "deep.md"
+    body.write_text("<!-- iacbot:provenance {\"a\": " + "[" * 100_000 + "]" * 100_000 + "} -->")
+    code, _, err = run("policy", "explain", "--policy", str(LOW_RISK), "--pr-body", str(body))
+    assert code == 2 and "no iacbot provenance block" in err
+
+
+def test_measuring_in_forked_workers_gives_what_measuring_here_gives(monkeypatch):
+    from datetime import datetime, timezone
+
+    from bot import policy_simulate
+    from bot.findings import load_findings_file
+    from policies.load import load_policy
+    from policies.model import PolicySet
+    root = SIMULATE / "repo"
+    findings, _ = load_findings_file(SIMULATE / "findings.json", root)
+    policies = PolicySet(load_policy(LOW_RISK.read_bytes(), str(LOW_RISK)))
+    now = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
+
+    def run_with(threshold: int) -> list[dict]:
+        monkeypatch.setattr(policy_simulate, "PARALLEL_FROM", threshold)
+        return policy_simulate.to_json(policy_simulate.simulate(findings, policies, now, "", load_catalog(), root,
+                                                                measure_all=True))
+    here, forked = run_with(10**9), run_with(1)
+    assert here == forked and sum(1 for e in here if e["patch"] == "patch") >= 20

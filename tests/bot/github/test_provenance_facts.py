@@ -64,3 +64,9 @@ def test_without_facts_the_block_has_the_labels_and_no_size():
     block = pr_body.read_provenance(pr_body.body(attempt(), "a" * 40, VERIFICATION))
     assert block["category"] == "encryption" and block["paths"] == ["terraform/main.tf"]
     assert "changed_lines" not in block and "repository" not in block
+
+
+def test_a_provenance_block_nested_too_deeply_reads_as_none():
+    """Anyone who can edit the PR body can write one; json.loads stops it with RecursionError."""
+    deep = "<!-- iacbot:provenance {\"a\": " + "[" * 100_000 + "]" * 100_000 + "} -->"
+    assert pr_body.read_provenance(deep) is None
