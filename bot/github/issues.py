@@ -60,11 +60,13 @@ def is_ours(issue: Issue, app: AppIdentity, kind: str) -> bool:
         marker(kind) in (issue.body or "")
 
 
-def find(repo: Repository, app: AppIdentity, kind: str, state: str = "open") -> Issue | None:
+def find(repo: Repository, app: AppIdentity, kind: str, state: str = "open", *, by_creator: bool = True) -> Issue | None:
     """iacbot's issue of ``kind`` in ``state`` ("open", "closed", "all"): the oldest open one (the
-    one people have been reading), else the most recently closed."""
+    one people have been reading), else the most recently closed. ``by_creator``: let GitHub list
+    the App's issues only (``creator=<slug>[bot]``); either way the author is checked here."""
     found: list[Issue] = []
-    listing = repo.get_issues(state=state, creator=app.bot_login, sort="created", direction="asc")
+    narrowed = {"creator": app.bot_login} if by_creator else {}
+    listing = repo.get_issues(state=state, sort="created", direction="asc", **narrowed)
     for i, issue in enumerate(listing):
         if i >= MAX_SCANNED:
             log.warning("%s: more than %d issues by %s; looked no further for the %s issue", repo.full_name,
@@ -87,6 +89,10 @@ def ensure(repo: Repository, app: AppIdentity, kind: str, title: str, body: str)
         raise ValueError(f"the issue body is over {BODY_LIMIT} characters")
     title = title[:TITLE_LIMIT]
     issue = find(repo, app, kind, "open") or find(repo, app, kind, "closed")
+    if issue is None:
+        # Before creating one, look once without GitHub's creator filter: should it not match the
+        # App's bot account, the issue would otherwise be duplicated on every run.
+        issue = find(repo, app, kind, "all", by_creator=False)
     if issue is None:
         created = repo.create_issue(title=title, body=body)
         log.info("%s: opened issue #%s (%s)", repo.full_name, created.number, kind)

@@ -115,6 +115,15 @@ def test_an_invalid_policy_fails_closed_and_one_issue_says_why_until_it_is_fixed
         [closed] = iacbot_issues(gh)
         assert closed["number"] == ours["number"] and closed["state"] == "closed"
         assert closed["state_reason"] == "completed"
+
+        # the repository's own .github/iacbot.yml breaks (on the default branch): the issue is back
+        gh.push_commit(REPO_NAME, {".github/iacbot.yml": "version: 1\nautomerge: {max_per_hour: 3}\nrules: []\n"})
+        fourth = publish(gh, redis_db, celery, log, escalation_fix(), central, policy("automerge", "[{name: t}]"))
+        assert fourth["decision"]["action"] == "pull_request"
+        assert {"reason": "repo-policy-invalid", "subject": ".github/iacbot.yml:2:13"} in fourth["decision"]["reasons"]
+        [back] = iacbot_issues(gh)
+        assert back["number"] == ours["number"] and back["state"] == "open"
+        assert ".github/iacbot.yml:2:13" in back["body"] and "central.yml" not in back["body"]
     person = gh.issue(REPO_NAME, theirs)
     assert person["state"] == "open" and person["body"] == f"{MARKER}\nI copied iacbot's marker."
     for token in gh.world.tokens:
