@@ -89,7 +89,9 @@ def _guardrails(central: Policy, repo: Policy | None, rule: Rule | None, repo_ru
     out = guardrails.fix_guardrails(fix, rule)
     # A repository rule that also said automerge can narrow the window (tighten), never widen it.
     out += guardrails.time_guardrails(now, central, (rule, repo_rule), global_kill, repo_kill)
-    out += guardrails.no_checks_guardrail(checks)
+    # Only the security team's own required checks make a fix eligible: a repository may add
+    # checks to them, but a check it names cannot stand in for a central policy that names none.
+    out += guardrails.no_checks_guardrail(central.required_checks)
     if merge is not None:
         out += guardrails.merge_guardrails(fix, merge, central)
         out += guardrails.check_guardrails(checks, merge)

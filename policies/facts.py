@@ -46,7 +46,7 @@ class FixFacts:
                    str(data["fix_class"]), enum(Category, data.get("category")), enum(Risk, data.get("risk")),
                    enum(Confidence, data.get("confidence")), frozenset(Impact(i) for i in data.get("impact") or ()),
                    data.get("severity"), tuple(str(p) for p in data.get("paths") or ()),
-                   int(data.get("changed_lines") or 0), int(data.get("resources") or 1))
+                   int(data["changed_lines"]), int(data.get("resources") or 1))  # no size: not a fix to decide on
 
 
 @dataclass(frozen=True)

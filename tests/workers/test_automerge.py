@@ -371,3 +371,41 @@ def test_a_pr_published_outside_the_window_merges_inside_it_and_not_outside(gh, 
     inside = datetime.combine(now.date(), time_of_day(3, 30), timezone.utc).timestamp()
     [merged] = stage.consider(pr.number, clock=lambda: inside)
     assert merged.outcome == automerge.MERGED and stage.merged() == [pr.number]
+
+
+def _record(decision, stage=decision_store.PUBLISH, pr=7, head="a" * 40, facts=None):
+    from policies.facts import FixFacts
+    fix = FixFacts("fp", REPO_NAME, ("CKV_K8S_20",), "k8s.allow-privilege-escalation", None, None, None)
+    return decision_store.DecisionRecord(REPO_NAME, 1, "fp", "job", stage, fix, decision, 1.0, pr, head, "main",
+                                         facts or {})
+
+
+def test_which_publish_decisions_make_a_candidate():
+    from policies.decision import Because, Decision
+    from policies.reasons import Action
+    rule = Because(Reason.RULE_MATCHED, "low-risk")
+    automerge_ = Decision(Action.AUTOMERGE, (rule,))
+    window = Decision(Action.PULL_REQUEST, (rule, Because(Reason.OUTSIDE_WINDOW, "mon 09:00-17:00")))
+    switch_and_network = Decision(Action.PULL_REQUEST, (rule, Because(Reason.KILL_SWITCH_GLOBAL),
+                                                        Because(Reason.CATEGORY_NETWORK, "network")))
+    review = Decision(Action.PULL_REQUEST, (Because(Reason.RULE_MATCHED, "review-all"),))
+    assert automerge.is_candidate(_record(automerge_)) and automerge.is_candidate(_record(window))
+    assert not automerge.is_candidate(_record(switch_and_network))  # the fix itself never merges alone
+    assert not automerge.is_candidate(_record(review))
+    assert not automerge.is_candidate(_record(automerge_, head=None))    # no commit iacbot made
+    assert not automerge.is_candidate(_record(automerge_, pr=None))
+    assert not automerge.is_candidate(_record(automerge_, stage=decision_store.MERGE))
+    assert not automerge.is_candidate(None)
+
+
+def test_only_what_passes_within_seconds_is_decided_again_shortly():
+    from policies.decision import Because, Decision
+    from policies.reasons import Action
+    rule = Because(Reason.RULE_MATCHED, "low-risk")
+    busy = Decision(Action.PULL_REQUEST, (rule, Because(Reason.MERGE_IN_PROGRESS, "main"),
+                                          Because(Reason.NOT_MERGEABLE, "unknown")))
+    also_pending = Decision(Action.PULL_REQUEST, busy.reasons + (Because(Reason.CHECK_PENDING, "test"),))
+    conflict = Decision(Action.PULL_REQUEST, (rule, Because(Reason.NOT_MERGEABLE, "false")))
+    assert automerge.soon(busy)
+    assert not automerge.soon(also_pending) and not automerge.soon(conflict)
+    assert not automerge.soon(Decision(Action.AUTOMERGE, (rule,)))
