@@ -189,7 +189,7 @@ class PullRequestClosed(RepositoryJob):
     closed_at: str | None = _field(optional(_NAME), None)
 
 
-CHECK_EVENTS = ("check_suite", "check_run", "status")
+CHECK_EVENTS = ("check_suite", "check_run", "status", "sweep")  # sweep: iacbot's own periodic look (workers.sweep)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,7 +24,6 @@ from typing import Any, Iterator
 import redis
 
 import jobs
-from jobs.kinds import CHECK_EVENTS
 from workers import decision_store
 from workers.automerge import MAX_PULLS_PER_JOB, is_candidate, is_settled, publish_records
 from workers.celery_app import MERGE_TASK, PUBLISH_QUEUE, SWEEP_TASK, app
@@ -69,8 +68,8 @@ def open_candidates(r: redis.Redis) -> dict[tuple[str, int], dict[int, str]]:
     return dict(found)
 
 
-#: The job's ``event``: "sweep" once jobs.kinds knows it, else the event a check suite sends.
-SWEEP_EVENT = "sweep" if "sweep" in CHECK_EVENTS else "check_suite"
+#: The job's ``event``: iacbot's own look, not a GitHub event (jobs.kinds.CHECK_EVENTS).
+SWEEP_EVENT = "sweep"
 
 
 def sweep(r: redis.Redis, interval: int, now: float | None = None, send=None) -> list[dict[str, Any]]:
