@@ -89,6 +89,8 @@ ROUTES: list[tuple[str, re.Pattern, Callable, tuple[str, str] | None]] = [
         # Merging writes the base branch: GitHub asks for contents:write, not pull_requests.
         ("PUT", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.merge_pull, ("contents", "write")),
         ("GET", R + r"/pulls/(?P<pull_number>\d+)/merge", hm.check_merged, ("pull_requests", "read")),
+        # Updating the branch writes it: contents:write, as a push would need.
+        ("PUT", R + r"/pulls/(?P<pull_number>\d+)/update-branch", hm.update_branch, ("contents", "write")),
         ("GET", R + r"/pulls/(?P<pull_number>\d+)/commits", hm.list_pull_commits, ("pull_requests", "read")),
         ("GET", R + r"/pulls/(?P<pull_number>\d+)/files", hm.list_pull_files, ("pull_requests", "read")),
         ("GET", R + r"/compare/(?P<basehead>.+)", hm.compare, ("contents", "read")),

@@ -180,8 +180,22 @@ def get_blob(ctx: Ctx):
     return 200, render.blob(ctx.repo, sha, data)
 
 
+WORKFLOWS_DIR = ".github/workflows/"
+
+
+def _may_write_workflows(ctx: Ctx) -> bool:
+    """GitHub lets an App write under .github/workflows/ only with `workflows: write`; without it
+    the Git data API answers 404 for a tree that writes there (a person's push is not checked)."""
+    if ctx.caller.kind != "installation":
+        return True
+    return ctx.caller.token.permissions.get("workflows") == "write"
+
+
 def create_tree(ctx: Ctx):
     repo, body = ctx.repo, ctx.body or {}
+    if not _may_write_workflows(ctx) and any(
+            str(item.get("path") or "").lstrip("/").startswith(WORKFLOWS_DIR) for item in body.get("tree") or []):
+        raise HTTPError(404, "Not Found")
     base = body.get("base_tree")
     if base is not None and repo.objects.kind(base) != "tree":
         raise _validation("Invalid tree info", resource="Tree", field="base_tree", code="invalid")

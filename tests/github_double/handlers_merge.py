@@ -154,3 +154,24 @@ def branch_rules(ctx: Ctx):
     """GET rules/branches/{branch}: the double has no rulesets, only classic protection."""
     page, links = paginate(ctx, [])
     return 200, page, links
+
+
+def update_branch(ctx: Ctx):
+    """PUT .../update-branch: merge the base into the PR's branch (a real merge commit on the head
+    branch, written by the caller with GitHub as committer). GitHub does it asynchronously (202);
+    the double at once. Its head then moves, so a later merge pinned to the old head gets 409."""
+    repo, body = ctx.repo, ctx.body or {}
+    pr = _pull(ctx)
+    if pr.state != "open":
+        raise HTTPError(422, "Pull Request is not open")  # the double's wording
+    expected = (body.get("expected_head_sha") or pr.head_sha).lower()
+    if expected != pr.head_sha:
+        raise HTTPError(422, "expected head sha didn't match current head ref.")
+    if repo.objects.is_ancestor(pr.base_sha, pr.head_sha):
+        raise HTTPError(422, "There are no new commits on the base branch.")
+    try:
+        merging.update_head(repo, pr, _actor_login(ctx) or "octocat")
+    except ValueError:
+        raise HTTPError(422, "merge conflict between base and head")  # the double's wording
+    return 202, {"message": "Updating pull request branch.",
+                 "url": f"{render.WEB}/repos/{repo.full_name}/pulls/{pr.number}"}

@@ -208,3 +208,16 @@ def merge(repo: Repo, pr: PullRequest, method: str, title: str | None, message: 
     pr.state, pr.merged_at, pr.closed_at, pr.updated_at = "closed", float(now), float(now), float(now)
     pr.merge_commit_sha, pr.merged_by, pr.closed_by = new, merger, merger
     return new
+
+
+def update_head(repo: Repo, pr: PullRequest, actor: str) -> str:
+    """Merge the base branch into the PR's head branch (the "Update branch" button); returns the
+    new head. ValueError on a conflict."""
+    objects, now = repo.objects, int(time.time())
+    tree = merged_tree(objects, pr.head_sha, pr.base_sha)
+    text = f"Merge branch '{pr.base_ref}' into {pr.head_ref}\n"
+    new = objects.put_commit(Commit(tree, (pr.head_sha, pr.base_sha), _who(actor, now),
+                                    Signature(*people.WEB_FLOW, now), text))
+    repo.refs[f"refs/heads/{pr.head_ref}"] = new
+    pr.head_sha, pr.updated_at = new, float(now)
+    return new

@@ -225,3 +225,23 @@ def test_a_moved_file_is_one_renamed_entry_naming_both_paths(gh, private_key):
     files = [(f.filename, f.status, f.previous_filename, f.changes) for f in repo.get_pull(pr.number).get_files()]
     assert ("docs/README.md", "renamed", "README.md", 0) in files
     assert all(f[0] != "README.md" for f in files)
+
+
+def test_an_app_without_workflows_permission_cannot_write_a_workflow(gh, private_key):
+    """GitHub answers 404 for a tree that writes under .github/workflows/ unless the App has
+    workflows: write (its documented refusal to let Apps change CI without that permission)."""
+    from github import InputGitTreeElement
+    repo = bot_repo(gh, token(gh, private_key))
+    base = repo.get_git_commit(repo.get_branch("main").commit.sha)
+    with pytest.raises(GithubException) as err:
+        repo.create_git_tree([InputGitTreeElement(".github/workflows/ci.yml", "100644", "blob", content="on: push\n")],
+                             base_tree=base.tree)
+    assert err.value.status == 404
+    ok = repo.create_git_tree([InputGitTreeElement(".github/CODEOWNERS", "100644", "blob", content="* @a\n")],
+                              base_tree=base.tree)
+    assert ok.sha
+    inst = gh.install_app(575757, private_key, repos=["octo/infra"], slug="ci-editor",
+                          permissions={"metadata": "read", "contents": "write", "workflows": "write"})
+    editor = bot_repo(gh, gh.installation_token(inst))
+    assert editor.create_git_tree([InputGitTreeElement(".github/workflows/ci.yml", "100644", "blob",
+                                                       content="on: push\n")], base_tree=base.tree).sha

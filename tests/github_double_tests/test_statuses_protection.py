@@ -216,3 +216,46 @@ def test_required_reviews_block_until_a_writer_approves_the_head(gh, private_key
     gh.add_review("octo/infra", pr.number, "alice", "CHANGES_REQUESTED", "no")
     gh.add_review("octo/infra", pr.number, "alice")
     assert pr.merge(sha=moved).merged is True
+
+
+def test_update_branch_merges_the_base_into_the_head(gh, private_key):
+    tok = token(gh, private_key)
+    repo = bot_repo(gh, tok)
+    gh.protect_branch("octo/infra", "main", strict=True)
+    pr = bot_pr(gh, repo, "fix-behind")
+    old_head = pr.head.sha
+    gh.push_commit("octo/infra", {"other.tf": "# o\n"}, login="alice")
+    assert repo.get_pull(pr.number).mergeable_state == "behind"
+    r = httpx.put(f"{gh.base_url}/repos/octo/infra/pulls/{pr.number}/update-branch",
+                  json={"expected_head_sha": "0" * 40}, headers=auth(tok))
+    assert r.status_code == 422
+    assert pr.update_branch(expected_head_sha=old_head) is True  # PyGithub: 202
+    fresh = repo.get_pull(pr.number)
+    assert fresh.head.sha != old_head and fresh.mergeable_state == "clean"
+    assert [p.sha for p in repo.get_git_commit(fresh.head.sha).parents] == [old_head, repo.get_branch("main").commit.sha]
+    with pytest.raises(GithubException) as err:
+        pr.merge(sha=old_head)  # the decision was about the old head
+    assert err.value.status == 409
+    r = httpx.put(f"{gh.base_url}/repos/octo/infra/pulls/{pr.number}/update-branch", json={}, headers=auth(tok))
+    assert r.status_code == 422  # nothing new on the base
+
+
+def test_known_differences_11_and_12_loosen_nothing_else(gh, private_key):
+    """PyGithub's nulls in a protection body and its legacy statuses path are let through; a
+    wrong type in the same fields, or a missing required key, is still refused."""
+    inst = gh.install_app(555555, new_app_key_pem(), repos=["octo/infra"], slug="settings-bot",
+                          permissions={"metadata": "read", "administration": "write", "statuses": "read"})
+    tok = gh.installation_token(inst)
+    url = f"{gh.base_url}/repos/octo/infra/branches/main/protection"
+    base = {"required_status_checks": None, "enforce_admins": None, "required_pull_request_reviews": None,
+            "restrictions": None}
+    assert httpx.put(url, json={**base, "allow_force_pushes": None}, headers=auth(tok)).status_code == 200
+    assert httpx.put(url, json={**base, "allow_force_pushes": "yes"}, headers=auth(tok)).status_code == 422
+    assert httpx.put(url, json={"enforce_admins": None}, headers=auth(tok)).status_code == 422
+    assert httpx.put(url, json={**base, "required_status_checks": {"checks": [{"context": "t"}]}},
+                     headers=auth(tok)).status_code == 422  # strict is still required
+    assert len(gh.violations) == 3
+    gh.violations.clear()
+    sha = gh.repo("octo/infra").refs["refs/heads/main"]
+    r = httpx.get(f"{gh.base_url}/repos/octo/infra/statuses/{sha}", headers=auth(tok))
+    assert (r.status_code, r.json()) == (200, [])
