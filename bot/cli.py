@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot import git_branches, policy_cli, render, report_json, set_aside
+from bot.cli_usage import UsageError, check_writable
 from bot.branch_run import commit_branches
 from bot.findings import checkov_json, load_findings_file
 from bot.local_scan import scan_directory
@@ -30,10 +31,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROGRESS_THRESHOLD = 20  # findings; below this a bar only flickers
 # Not a terminal: no width to fit, so lines are never cut or wrapped (ids and paths stay whole).
 UNBOUNDED_WIDTH = 1_000_000
-
-
-class UsageError(Exception):
-    """Found before any work: the message says what to change (exit 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +108,7 @@ def _check_usage(args) -> Path:
         raise UsageError(f"{args.path}: not a directory (give the repository to scan or fix)")
     root = args.path.resolve()
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     if getattr(args, "branch", False):
         try:
             git_branches.toplevel(root)
@@ -124,14 +121,6 @@ def _check_usage(args) -> Path:
     return root
 
 
-def _check_writable(path: Path) -> None:
-    parent = path.parent
-    if path.is_dir():
-        raise UsageError(f"--json {path}: is a directory; give a file name")
-    if not parent.is_dir():
-        raise UsageError(f"--json {path}: directory {parent} does not exist")
-    if not os.access(path if path.exists() else parent, os.W_OK):
-        raise UsageError(f"--json {path}: not writable")
 
 
 def _write_json(path: Path, document: dict, errors: Console) -> int:

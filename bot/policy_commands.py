@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, Callable, ContextManager
 from rich.console import Console
 
 from bot import policy_facts, policy_files, policy_render, policy_simulate, render
+from bot.cli_usage import UsageError, check_writable
 from bot.findings import load_findings_file
 from bot.github.pr_body import read_provenance
 from bot.local_scan import scan_directory
@@ -24,10 +24,6 @@ from policies.reasons import Action
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: A PR body or a finding is a page of text; a bigger input file is refused unread.
 MAX_INPUT_BYTES = 4 << 20
-
-
-class UsageError(Exception):
-    """Found before any work: the message says what to change (exit 2)."""
 
 
 def run(args, console: Console, errors: Console,
@@ -190,7 +186,7 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
     if args.findings is not None and not args.findings.is_file():
         raise UsageError(f"--findings {args.findings}: no such file")
     if args.json:
-        _check_writable(args.json)
+        check_writable(args.json)
     if args.action_changes and not args.compare:
         raise UsageError("--action-changes needs --compare FILE (the policy to compare with)")
     policies = _policy_set(args.policy, args.repo_policy, errors)
@@ -231,12 +227,3 @@ def _simulate(args, console: Console, errors: Console, open_scanner) -> int:
     return EXIT_OK
 
 
-def _check_writable(path: Path) -> None:
-    """As `iacbot fix --json` checks its file (bot.cli), before any work."""
-    parent = path.parent
-    if path.is_dir():
-        raise UsageError(f"--json {path}: is a directory; give a file name")
-    if not parent.is_dir():
-        raise UsageError(f"--json {path}: directory {parent} does not exist")
-    if not os.access(path if path.exists() else parent, os.W_OK):
-        raise UsageError(f"--json {path}: not writable")

@@ -201,6 +201,8 @@ def merge_facts(data: Any, now: datetime) -> MergeFacts:
             base_ref=_string(data.get("base_ref", "main"), "base_ref"),
             head_sha=_string(data.get("head_sha"), "head_sha"),
             decided_head_sha=_optional_string(data.get("decided_head_sha"), "decided_head_sha"),
+            # Offline what-if: unless told otherwise, the base is the one iacbot published onto.
+            decided_base_ref=_string(data.get("decided_base_ref", data.get("base_ref", "main")), "decided_base_ref"),
             commits=tuple(_record(CommitFacts, c, f"commits[{n}]") for n, c in enumerate(_list(data, "commits"))),
             files=tuple(_record(ChangedFile, c, f"files[{n}]") for n, c in enumerate(_list(data, "files"))),
             checks=tuple(_record(CheckFacts, c, f"checks[{n}]") for n, c in enumerate(_list(data, "checks"))),

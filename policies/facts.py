@@ -105,6 +105,7 @@ class MergeFacts:
     repo_kill_switch: bool = False
     merges_last_hour: int = 0        # iacbot's automatic merges in this repository in the last hour
     merge_in_progress: bool = False  # another merge into base_ref holds its lock
+    decided_base_ref: str | None = None  # the base iacbot published onto (its record); None: unknown
 
 
 def changed_lines(old: str, new: str) -> int:

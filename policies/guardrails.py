@@ -95,6 +95,9 @@ def merge_guardrails(fix: FixFacts, facts: MergeFacts, policy: Policy) -> list[B
         out.append(Because(Reason.PR_NOT_IACBOT))
     if facts.mergeable is not True:     # None: GitHub has not computed it yet, so it is not known to be mergeable
         out.append(Because(Reason.NOT_MERGEABLE, "unknown" if facts.mergeable is None else "false"))
+    if facts.decided_base_ref is None or facts.base_ref != facts.decided_base_ref:
+        # A retargeted PR would merge the fix into a branch nobody decided about.
+        out.append(Because(Reason.BASE_CHANGED, facts.base_ref))
     if facts.decided_head_sha is None or facts.head_sha != facts.decided_head_sha:
         out.append(Because(Reason.HEAD_NOT_IACBOT_COMMIT, facts.head_sha))
     elif facts.head_sha not in {c.sha for c in facts.commits}:

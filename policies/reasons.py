@@ -61,6 +61,7 @@ class Reason(str, Enum):
     FOREIGN_COMMITTER = "foreign-committer"                # subject: the commit sha
     DIFF_OUTSIDE_FIX = "diff-outside-fix"                  # subject: the file
     PROTECTED_PATH = "protected-path"                      # subject: the file
+    BASE_CHANGED = "base-changed"                          # subject: the base branch now
     # -- checks on the head sha ---------------------------------------------------------------
     NO_REQUIRED_CHECKS = "no-required-checks"
     CHECK_MISSING = "check-missing"                        # subject: the check's name
@@ -122,6 +123,7 @@ EXPLAINED: dict[Reason, str] = {
     Reason.FOREIGN_COMMITTER: "a commit between base and head was committed by someone other than iacbot",
     Reason.DIFF_OUTSIDE_FIX: "the pull request changes a file or lines outside the fix",
     Reason.PROTECTED_PATH: "the pull request touches policy, .github/, CODEOWNERS or CI files",
+    Reason.BASE_CHANGED: "the pull request's base branch is not the one iacbot published it onto (retargeted)",
     Reason.NO_REQUIRED_CHECKS: "the policy names no required check, and no check means nothing was verified",
     Reason.CHECK_MISSING: "a required check has not reported on the head commit",
     Reason.CHECK_PENDING: "a required check is still running on the head commit",
@@ -161,6 +163,6 @@ BLOCKING: frozenset[Reason] = frozenset({
     Reason.KILL_SWITCH_GLOBAL, Reason.KILL_SWITCH_REPOSITORY, Reason.HOURLY_LIMIT, Reason.MERGE_IN_PROGRESS,
     Reason.PR_NOT_OPEN, Reason.PR_NOT_IACBOT, Reason.NOT_MERGEABLE, Reason.HEAD_NOT_IACBOT_COMMIT,
     Reason.HEAD_MOVED, Reason.COMMIT_NOT_RECORDED, Reason.FOREIGN_AUTHOR, Reason.FOREIGN_COMMITTER,
-    Reason.DIFF_OUTSIDE_FIX, Reason.PROTECTED_PATH, Reason.NO_REQUIRED_CHECKS, Reason.CHECK_MISSING,
+    Reason.DIFF_OUTSIDE_FIX, Reason.PROTECTED_PATH, Reason.BASE_CHANGED, Reason.NO_REQUIRED_CHECKS, Reason.CHECK_MISSING,
     Reason.CHECK_PENDING, Reason.CHECK_NOT_SUCCESSFUL, Reason.CHECK_WRONG_APP,
 })

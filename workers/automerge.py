@@ -274,7 +274,8 @@ def consider_pull(ctx: Context, number: int) -> Considered:
 def _gather(ctx: Context, record: decision_store.DecisionRecord, number: int):
     redis_facts = _redis_facts(ctx)  # before the API: a switch turned on from here on is seen at the re-check
     return merge_facts.gather(ctx.repo, number, app=ctx.app, ledger=ctx.ledger, repository=ctx.repository,
-                              fingerprint=record.fingerprint, decided_head_sha=record.head_sha, now=_now(ctx),
+                              fingerprint=record.fingerprint, decided_head_sha=record.head_sha,
+                              decided_base_ref=record.base_ref, now=_now(ctx),
                               **redis_facts)
 
 

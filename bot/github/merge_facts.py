@@ -76,7 +76,8 @@ class PullState:
 
 
 def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLedger, repository: str,
-           fingerprint: str, decided_head_sha: str | None, now: datetime, global_kill_switch: bool = False,
+           fingerprint: str, decided_head_sha: str | None, now: datetime, decided_base_ref: str | None = None,
+           global_kill_switch: bool = False,
            repo_kill_switch: bool = False, merges_last_hour: int = 0,
            merge_in_progress: bool = False) -> tuple[MergeFacts, PullState]:
     """The MergeFacts of PR ``number`` now, and its PullState. Raises PublishError (GitHub failed:
@@ -108,7 +109,8 @@ def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLed
         now=now, pr_open=state.state == "open" and not state.merged, pr_by_iacbot=by_iacbot,
         mergeable=pull.mergeable, base_ref=base_ref, head_sha=head_sha, decided_head_sha=decided_head_sha,
         commits=commits, files=files, checks=checks, global_kill_switch=global_kill_switch,
-        repo_kill_switch=repo_kill_switch, merges_last_hour=merges_last_hour, merge_in_progress=merge_in_progress)
+        repo_kill_switch=repo_kill_switch, merges_last_hour=merges_last_hour, merge_in_progress=merge_in_progress,
+        decided_base_ref=decided_base_ref)
     return facts, state
 
 

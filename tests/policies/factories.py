@@ -39,7 +39,7 @@ def green_check(name="test", app="github-actions", sha=HEAD, conclusion="success
 
 
 def merge(**changes) -> MergeFacts:
-    base = MergeFacts(now=NOW, pr_open=True, pr_by_iacbot=True, mergeable=True, base_ref="main", head_sha=HEAD,
+    base = MergeFacts(now=NOW, pr_open=True, pr_by_iacbot=True, mergeable=True, base_ref="main", decided_base_ref="main", head_sha=HEAD,
                       decided_head_sha=HEAD, commits=(CommitFacts(HEAD, True, True, True),),
                       files=(ChangedFile("k8s/app.yaml", 2),), checks=(green_check(),))
     return replace(base, **changes)

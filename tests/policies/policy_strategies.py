@@ -115,7 +115,7 @@ changed_file = st.builds(ChangedFile, path=st.sampled_from(PATHS), changed_lines
 
 
 def _green(now, fix: FixFacts, head: str, merges: int) -> MergeFacts:
-    return MergeFacts(now=now, pr_open=True, pr_by_iacbot=True, mergeable=True, base_ref="main", head_sha=head,
+    return MergeFacts(now=now, pr_open=True, pr_by_iacbot=True, mergeable=True, base_ref="main", decided_base_ref="main", head_sha=head,
                       decided_head_sha=head, commits=(CommitFacts(head, True, True, True),),
                       files=tuple(ChangedFile(p, 0) for p in fix.paths),
                       checks=tuple(CheckFacts(n, head, "completed", "success", a) for n in CHECK_NAMES for a in APPS),
@@ -138,7 +138,8 @@ def _break(draw, facts: MergeFacts) -> MergeFacts:
         return replace(facts, **draw(st.sampled_from([{"pr_open": False}, {"pr_by_iacbot": False},
                                                       {"mergeable": None}, {"mergeable": False}])))
     if kind == 5:
-        return replace(facts, decided_head_sha=draw(st.sampled_from([None, other])))
+        return replace(facts, **draw(st.sampled_from([{"decided_head_sha": None}, {"decided_head_sha": other},
+                                                      {"decided_base_ref": None}, {"decided_base_ref": "release"}])))
     if kind == 6:
         flags = draw(st.sampled_from([(False, True, True), (True, False, True), (True, True, False)]))
         foreign = CommitFacts(draw(st.sampled_from(SHAS)), *flags)
@@ -178,6 +179,7 @@ def merge_facts(draw, fix: FixFacts):
     return MergeFacts(
         now=draw(instants), pr_open=draw(st.booleans()), pr_by_iacbot=draw(st.booleans()),
         mergeable=draw(st.none() | st.booleans()), base_ref="main", head_sha=head,
+        decided_base_ref=draw(st.none() | st.sampled_from(["main", "release"])),
         decided_head_sha=draw(st.none() | st.sampled_from(SHAS)), commits=tuple(draw(st.lists(commit, max_size=3))),
         files=tuple(draw(st.lists(changed_file, max_size=3))), checks=tuple(draw(st.lists(check, max_size=5))),
         global_kill_switch=draw(st.booleans()), repo_kill_switch=draw(st.booleans()),

@@ -65,6 +65,8 @@ def _merge_violations(policies: PolicySet, fix, facts) -> list[str]:
         out.append("hourly")
     if facts.merge_in_progress or not facts.pr_open or not facts.pr_by_iacbot or facts.mergeable is not True:
         out.append("pr state")
+    if facts.decided_base_ref != facts.base_ref:
+        out.append("base")
     if facts.decided_head_sha != facts.head_sha or facts.decided_head_sha is None:
         out.append("head")
     if not facts.commits or not all(c.recorded_by_iacbot and c.author_is_iacbot and c.committer_is_iacbot
