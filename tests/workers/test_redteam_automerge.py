@@ -256,7 +256,9 @@ def test_a_pr_retargeted_to_another_base_branch(world):
     print(f"[{seen.outcome}] " + ", ".join(sorted(r.value for r in seen.reasons)))
     assert release == main, "iacbot merged its fix into a branch it never decided about"
     assert seen.record.decision.action is not Action.AUTOMERGE
+    assert Reason.BASE_CHANGED in seen.reasons, seen.record.decision
     world.assert_not_merged(pr)
+    assert world.merge_calls(repo) == []
 
 
 def test_the_central_policy_tightened_after_publishing(world):
