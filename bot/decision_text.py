@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot import quoting as q
 from policies.decision import Because, Decision
-from policies.reasons import EXPLAINED, Action
+from policies.reasons import EXPLAINED, Action, Reason
 
 #: At most this many reasons are listed (a decision has a handful; a hostile policy cannot make more
 #: than the guardrails, but the bound keeps any caller's text small).
@@ -68,3 +68,23 @@ def short_reasons(decision: Decision, limit: int = 5) -> str:
     if len(picked) > limit:
         items.append(f"and {len(picked) - limit} more")
     return ", ".join(items) or "none given"
+
+
+#: A PR carries at most this many reason labels ("iacbot:category-network"), besides its action's.
+MAX_REASON_LABELS = 3
+REASON_LABEL_PREFIX = "iacbot:"
+
+
+def reason_labels(decision: Decision) -> tuple[str, ...]:
+    """Labels that say why a fix waits for review: its blocking reasons (else the one that chose
+    the action), from the closed set only, never a policy's or a finding's text."""
+    chosen = decision.blocked_by() or decision.reasons[:1]
+    names = dict.fromkeys(REASON_LABEL_PREFIX + b.reason.value for b in chosen)
+    return tuple(names)[:MAX_REASON_LABELS]
+
+
+def is_reason_label(name: str) -> bool:
+    return name.lower() in _REASON_LABELS
+
+
+_REASON_LABELS = frozenset(REASON_LABEL_PREFIX + r.value for r in Reason)

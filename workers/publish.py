@@ -42,7 +42,7 @@ from github import GithubException
 from github.Repository import Repository
 from kombu.exceptions import OperationalError
 
-from bot.decision_text import decision_lines
+from bot.decision_text import decision_lines, reason_labels
 from bot.github import repo_files
 from bot.github.auth import PUBLISH_PERMISSIONS, AuthError, installation_session
 from bot.github.client import client
@@ -266,7 +266,8 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                                 cap=cap, queue_place=place, **told)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
                              trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
-                             decision_label=ACTION_LABELS[chosen.action],
+                             decision_labels=(ACTION_LABELS[chosen.action],
+                                              *(reason_labels(chosen) if chosen.action is Action.PULL_REQUEST else ())),
                              request_reviews=chosen.action is Action.PULL_REQUEST)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
     pr_cap.discard(r, repository, fingerprint)  # published: a queued entry for it would only waste a freed slot

@@ -20,6 +20,7 @@ from github import Github, GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.Repository import Repository
 
+from bot.decision_text import is_reason_label
 from bot.github import codeowners, pr_body
 from bot.github.auth import Token
 from bot.github.client import client
@@ -89,15 +90,16 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
                 trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
                 fix: FixFacts | None = None, decision_lines: list[str] | None = None,
-                decision_label: str | None = None) -> PublishResult:
+                decision_labels: tuple[str, ...] = ()) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
     ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
     recorded there before a branch points at it). ``repo``: the repository already read through
     ``github`` by the caller (saves a request). ``fix``: the policy facts the fix was decided on,
     written into the PR's provenance block; when not given they are measured here, against the
     file as it is on the default branch's head. ``decision_lines``: the policy decision section of
-    the PR body (bot.decision_text); ``decision_label``: one of DECISION_LABELS, put on the PR (and
-    the other taken off, when the decision changed on an open PR).
+    the PR body (bot.decision_text); ``decision_labels``: one of DECISION_LABELS and the reason labels
+    (bot.decision_text.reason_labels), put on the PR; the decision labels it no longer has are taken
+    off, when the decision changed on an open PR.
 
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
@@ -108,7 +110,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
                         progress, request_reviews, ownership, trigger, fix=fix,
-                        decision=_Decided(decision_lines, decision_label))
+                        decision=_Decided(decision_lines, tuple(decision_labels)))
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -142,7 +144,7 @@ class _Decided:
     """What policy decided, as the PR shows it (nothing: the PR shows no decision)."""
 
     lines: list[str] | None = None
-    label: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
@@ -171,7 +173,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         ours = ownership.commits.made(repo_full_name, fingerprint, [tip.sha]) and len(parents) == 1
         if pr is not None and ours and parents == [head_sha]:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
-            _ensure_labels(repo, pr, attempt, progress, decision.label)  # an earlier run may have stopped before
+            _ensure_labels(repo, pr, attempt, progress, decision.labels)  # an earlier run may have stopped before
             if decision.lines is not None:  # the decision may have changed since the PR was written
                 text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
                 if (pr.body or "") != text:
@@ -215,7 +217,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
             return _foreign(repo_full_name, branch, _open_pull(repo, branch, default), commit.sha, head_sha,
                             Foreign.PR_AUTHOR)
         progress.at(f"labelling pull request #{pr.number}")
-        pr.add_to_labels(*_labels(attempt), *([decision.label] if decision.label else []))
+        pr.add_to_labels(*_labels(attempt), *decision.labels)
         status = CREATED
         if request_reviews:
             progress.at(f"requesting reviews on pull request #{pr.number}")
@@ -223,7 +225,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     else:
         progress.at(f"updating pull request #{pr.number}")
         pr.edit(title=title, body=text)
-        _ensure_labels(repo, pr, attempt, progress, decision.label)
+        _ensure_labels(repo, pr, attempt, progress, decision.labels)
     log.info("%s: %s PR #%s on %s", repo_full_name, status, pr.number, branch)
     return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha,
                          reviewers=reviewers, team_reviewers=teams, review_note=note)
@@ -312,12 +314,12 @@ def _codeowners_text(repo: Repository, ref: str) -> str | None:
 
 
 def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: _Progress,
-                   decision_label: str | None = None) -> None:
+                   decision_labels: tuple[str, ...] = ()) -> None:
     """The fix's labels and the decision's are on the PR, and no other decision's label."""
     names = [label.name for label in pr.labels]
     have = {name.lower() for name in names}
-    wanted = [*_labels(attempt), *([decision_label] if decision_label else [])]
-    stale = {d.lower() for d in DECISION_LABELS if decision_label and d != decision_label} & have
+    wanted = [*_labels(attempt), *decision_labels]
+    stale = {n.lower() for n in names if decision_labels and _is_decision_label(n)} - {w.lower() for w in wanted}
     if stale:
         # PATCH the issue's whole label list: the double and GitHub both take it (no per-label DELETE needed).
         progress.at(f"relabelling pull request #{pr.number}")
@@ -328,6 +330,10 @@ def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: _Progress,
     if missing:
         progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*missing)
+
+
+def _is_decision_label(name: str) -> bool:
+    return name.lower() in {d.lower() for d in DECISION_LABELS} or is_reason_label(name)
 
 
 def _labels(attempt: Attempt) -> list[str]:

@@ -3,7 +3,7 @@ Action-required issue names each problem as FILE:LINE:COL and says what to do.""
 from __future__ import annotations
 
 from bot import policy_issue
-from bot.decision_text import decision_lines
+from bot.decision_text import MAX_REASON_LABELS, decision_lines, is_reason_label, reason_labels
 from policies.decision import Because, Decision
 from policies.model import PolicyProblem
 from policies.reasons import EXPLAINED, Action, Reason
@@ -44,3 +44,16 @@ def test_the_policy_issue_fits_githubs_limit_whatever_the_problems_quote():
     hostile = tuple(PolicyProblem(".github/iacbot.yml", i, 1, "@-" * 400 + "\U0001F600" * 100) for i in range(1, 200))
     text = policy_issue.body(hostile, hostile, "main", None)
     assert units(text) <= BODY_LIMIT and "more (run `iacbot policy check`" in text
+
+
+def test_a_pr_is_labelled_with_its_blocking_reasons_from_the_closed_set_only():
+    decision = Decision(Action.PULL_REQUEST, (Because(Reason.RULE_MATCHED, "evil label"),
+                                              Because(Reason.CATEGORY_NETWORK), Because(Reason.RISK_NOT_LOW, "medium"),
+                                              Because(Reason.ASSUMED_VALUE), Because(Reason.IMPACT_NOT_NAMED, "cost")))
+    labels = reason_labels(decision)
+    assert labels == ("iacbot:category-network", "iacbot:risk-not-low", "iacbot:assumed-value")
+    assert len(labels) == MAX_REASON_LABELS and all(is_reason_label(name) for name in labels)
+    # No blocking reason: the reason that chose the action; never the rule's (policy-written) name.
+    chosen = Decision(Action.PULL_REQUEST, (Because(Reason.RULE_MATCHED, "evil label"),))
+    assert reason_labels(chosen) == ("iacbot:rule-matched",)
+    assert not is_reason_label("iacbot:evil label") and not is_reason_label("network")
