@@ -157,8 +157,10 @@ def refresh(cfg, r: redis.Redis, installation_id: int, repository: str) -> dict[
     with repo_lock(r, repository, ttl=LOCK_TTL_SECONDS, wait=10.0), \
             installation_session(cfg.github_app_id, cfg.app_private_key(), installation_id, repository,
                                  DASHBOARD_PERMISSIONS, cfg.github_api_url) as token:
-        gh = client(cfg.github_api_url, token, seconds_between_writes=cfg.github_write_interval_seconds,
-                    per_page=100)
+        interval = cfg.github_write_interval_seconds
+        # Reads paced as publish_job paces them (PyGithub's own default is 0.25 s a request).
+        gh = client(cfg.github_api_url, token, seconds_between_requests=min(interval, 0.25),
+                    seconds_between_writes=interval, per_page=100)
         repo = gh.get_repo(repository)
         policies = load_policies(cfg, gh, repository, repo.default_branch, installation_id=installation_id,
                                  repo=repo)
