@@ -55,7 +55,6 @@ class Reason(str, Enum):
     PR_NOT_IACBOT = "pr-not-iacbot"
     NOT_MERGEABLE = "not-mergeable"
     HEAD_NOT_IACBOT_COMMIT = "head-not-iacbot-commit"      # subject: the head sha
-    HEAD_MOVED = "head-moved"                              # subject: the head sha now
     COMMIT_NOT_RECORDED = "commit-not-recorded"            # subject: the commit sha
     FOREIGN_AUTHOR = "foreign-author"                      # subject: the commit sha
     FOREIGN_COMMITTER = "foreign-committer"                # subject: the commit sha
@@ -117,7 +116,6 @@ EXPLAINED: dict[Reason, str] = {
     Reason.PR_NOT_IACBOT: "the pull request was not opened by iacbot's App",
     Reason.NOT_MERGEABLE: "GitHub says the pull request cannot be merged as it is",
     Reason.HEAD_NOT_IACBOT_COMMIT: "the pull request's head is not the commit iacbot made",
-    Reason.HEAD_MOVED: "the head moved after the decision; a new decision is needed",
     Reason.COMMIT_NOT_RECORDED: "a commit between base and head is not one iacbot recorded making",
     Reason.FOREIGN_AUTHOR: "a commit between base and head was authored by someone other than iacbot",
     Reason.FOREIGN_COMMITTER: "a commit between base and head was committed by someone other than iacbot",
@@ -162,7 +160,7 @@ BLOCKING: frozenset[Reason] = frozenset({
     Reason.ASSUMED_VALUE, Reason.IMPACT_NOT_NAMED, Reason.NO_FIXER_LABELS, Reason.OUTSIDE_WINDOW,
     Reason.KILL_SWITCH_GLOBAL, Reason.KILL_SWITCH_REPOSITORY, Reason.HOURLY_LIMIT, Reason.MERGE_IN_PROGRESS,
     Reason.PR_NOT_OPEN, Reason.PR_NOT_IACBOT, Reason.NOT_MERGEABLE, Reason.HEAD_NOT_IACBOT_COMMIT,
-    Reason.HEAD_MOVED, Reason.COMMIT_NOT_RECORDED, Reason.FOREIGN_AUTHOR, Reason.FOREIGN_COMMITTER,
+    Reason.COMMIT_NOT_RECORDED, Reason.FOREIGN_AUTHOR, Reason.FOREIGN_COMMITTER,
     Reason.DIFF_OUTSIDE_FIX, Reason.PROTECTED_PATH, Reason.BASE_CHANGED, Reason.NO_REQUIRED_CHECKS, Reason.CHECK_MISSING,
     Reason.CHECK_PENDING, Reason.CHECK_NOT_SUCCESSFUL, Reason.CHECK_WRONG_APP,
 })

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "<!-- iacbot:merge-note -->"
 #: The normal wait before a merge: never a reason to comment.
-WAITING = frozenset({Reason.CHECK_PENDING, Reason.CHECK_MISSING, Reason.MERGE_IN_PROGRESS, Reason.HEAD_MOVED})
+WAITING = frozenset({Reason.CHECK_PENDING, Reason.CHECK_MISSING, Reason.MERGE_IN_PROGRESS})
 #: Reasons whose subject is a count that changes by itself ("3 of at most 5"): compared without it.
 COUNTED = frozenset({Reason.HOURLY_LIMIT})
 #: Without a blocking reason, what said "not automatically" (a rule, the repository's policy).

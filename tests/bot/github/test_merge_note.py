@@ -12,7 +12,7 @@ def decision(*reasons: Because, action: Action = Action.PULL_REQUEST) -> Decisio
 
 def test_the_normal_wait_is_no_news():
     waiting = decision(Because(Reason.CHECK_PENDING, "test"), Because(Reason.CHECK_MISSING, "lint"),
-                       Because(Reason.MERGE_IN_PROGRESS, "main"), Because(Reason.HEAD_MOVED, "a" * 40))
+                       Because(Reason.MERGE_IN_PROGRESS, "main"))
     assert lasting_reasons(waiting) == []
 
 
