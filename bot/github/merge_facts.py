@@ -107,7 +107,7 @@ def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLed
         raise GitHubRetryLater(exc.retry_after, f"{step} paused: {exc.message}") from None
     facts = MergeFacts(
         now=now, pr_open=state.state == "open" and not state.merged, pr_by_iacbot=by_iacbot,
-        mergeable=pull.mergeable, base_ref=base_ref, head_sha=head_sha, decided_head_sha=decided_head_sha,
+        mergeable=_mergeable(pull), base_ref=base_ref, head_sha=head_sha, decided_head_sha=decided_head_sha,
         commits=commits, files=files, checks=checks, global_kill_switch=global_kill_switch,
         repo_kill_switch=repo_kill_switch, merges_last_hour=merges_last_hour, merge_in_progress=merge_in_progress,
         decided_base_ref=decided_base_ref)
@@ -125,6 +125,18 @@ def _pull_with_mergeable(repo: Repository, number: int):
         time.sleep(MERGEABLE_WAIT_SECONDS)
         pull = repo.get_pull(number)
     return pull
+
+
+#: GitHub's mergeable_state values under which a merge call would be refused (405): a conflict,
+#: a draft, branch protection's rules not met (approvals, its own required checks) or a base the
+#: PR must first be brought up to date with. Known before the call, so no PUT is spent on them.
+REFUSING_STATES = frozenset({"dirty", "draft", "blocked", "behind"})
+
+
+def _mergeable(pull) -> bool | None:
+    if pull.mergeable and pull.mergeable_state in REFUSING_STATES:
+        return False
+    return pull.mergeable
 
 
 def _is_app(app: AppIdentity, user) -> bool:

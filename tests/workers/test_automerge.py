@@ -142,10 +142,22 @@ def test_the_head_moving_between_decision_and_merge_is_a_409_and_the_moved_head_
     assert stage.merged() == [] and len(stage.merge_calls()) == 1
 
 
-def test_a_405_from_branch_protection_is_decided_again_and_not_retried_on_the_old_decision(stage, gh):
+def test_a_pr_branch_protection_blocks_is_not_mergeable_and_costs_no_merge_call(stage, gh):
     pr = stage.publish()
     stage.green(pr)
     gh.protect_branch(REPO_NAME, "main", required_approvals=1)  # GitHub: mergeable, but blocked for a review
+    for _ in range(2):   # every check event or sweep: decided again, and no PUT GitHub would refuse
+        [blocked] = stage.consider(pr.number)
+        assert blocked.outcome == automerge.DECIDED, blocked
+        assert "not-mergeable" in stage.reasons(pr), stage.reasons(pr)
+    assert stage.merged() == [] and stage.merge_calls() == []
+
+
+def test_a_405_is_decided_again_and_not_retried_on_the_old_decision(stage, gh):
+    pr = stage.publish()
+    stage.green(pr)
+    # GitHub says clean when asked, and refuses the call itself (as when protection changes between).
+    gh.inject_fault("PUT", rf"/pulls/{pr.number}/merge$", 405)
     [refused] = stage.consider(pr.number)
     assert refused.outcome == automerge.DECIDE_AGAIN and refused.merge["http_status"] == 405, refused
     assert stage.merged() == [] and len(stage.merge_calls()) == 1
