@@ -127,7 +127,7 @@ def _check_usage(args) -> Path:
         from bot.attest import keys
         try:
             args.signing_key_loaded = keys.load_private_key(args.signing_key)
-        except keys.KeyError_ as exc:
+        except keys.KeyFileError as exc:
             raise UsageError(f"--signing-key {exc}") from None
     findings = getattr(args, "findings", None)
     if findings and not findings.is_file():

@@ -65,7 +65,7 @@ def _verify(args, console, errors) -> int:
         return _usage(errors, "give --pr-body FILE, --envelope FILE, or --repo PATH --commit REV")
     try:
         trusted = keys.load_public_keys(args.key)
-    except keys.KeyError_ as exc:
+    except keys.KeyFileError as exc:
         return _usage(errors, str(exc))
     source = args.pr_body or args.envelope
     try:

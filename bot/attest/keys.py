@@ -15,17 +15,17 @@ MAX_KEY_FILE_BYTES = 16 * 1024  # a PEM Ed25519 key is about 120 bytes
 PRIVATE_NAME, PUBLIC_NAME = "iacbot-signing.pem", "iacbot-signing.pub.pem"
 
 
-class KeyError_(ValueError):
+class KeyFileError(ValueError):
     """A key file that cannot be used; the message names the file."""
 
 
 def _read(path: Path) -> bytes:
     try:
         if path.stat().st_size > MAX_KEY_FILE_BYTES:
-            raise KeyError_(f"{path}: larger than {MAX_KEY_FILE_BYTES} bytes, not a key file")
+            raise KeyFileError(f"{path}: larger than {MAX_KEY_FILE_BYTES} bytes, not a key file")
         return path.read_bytes()
     except OSError as exc:
-        raise KeyError_(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        raise KeyFileError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -33,11 +33,11 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = load_pem_private_key(data, password=None)
     except TypeError:
-        raise KeyError_(f"{path}: the key is encrypted; iacbot reads an unencrypted PKCS8 PEM key") from None
-    except (ValueError, Exception) as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
-        raise KeyError_(f"{path}: not a PEM private key ({type(exc).__name__})") from None
+        raise KeyFileError(f"{path}: the key is encrypted; iacbot reads an unencrypted PKCS8 PEM key") from None
+    except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
+        raise KeyFileError(f"{path}: not a PEM private key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"{path}: not an Ed25519 key ({type(key).__name__})")
+        raise KeyFileError(f"{path}: not an Ed25519 key ({type(key).__name__})")
     return key
 
 
@@ -46,9 +46,9 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         key = load_pem_public_key(data)
     except Exception as exc:  # ValueError, UnsupportedAlgorithm
-        raise KeyError_(f"{path}: not a PEM public key ({type(exc).__name__})") from None
+        raise KeyFileError(f"{path}: not a PEM public key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyError_(f"{path}: not an Ed25519 public key ({type(key).__name__})")
+        raise KeyFileError(f"{path}: not an Ed25519 public key ({type(key).__name__})")
     return key
 
 

@@ -112,6 +112,8 @@ def _check_commit(statement: dict, repo: Path, rev: str, result: VerifyResult) -
     if commit is None:
         result.problems.append(f"commit {rev[:80]!r}: not found in {repo}")
         return
+    if not any(s["name"] == COMMIT_SUBJECT for s in statement["subject"]):
+        result.checked.append("no git+commit subject: tied to the commit by its files' digests only")
     for subject in statement["subject"]:
         name = subject["name"]
         if name == COMMIT_SUBJECT:
@@ -124,7 +126,7 @@ def _check_commit(statement: dict, repo: Path, rev: str, result: VerifyResult) -
         if size is None:
             result.problems.append(f"{name}: not in commit {commit[:12]}")
             continue
-        if int(size) > MAX_SUBJECT_BYTES:
+        if not size.strip().isdigit() or int(size) > MAX_SUBJECT_BYTES:
             result.problems.append(f"{name}: larger than {MAX_SUBJECT_BYTES} bytes, not hashed")
             continue
         data = _git(repo, "cat-file", "blob", f"{commit}:{name}")

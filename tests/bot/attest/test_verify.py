@@ -205,5 +205,5 @@ def test_keygen_writes_a_usable_pair_and_never_overwrites(tmp_path, capsys):
     [pk] = keys.load_public_keys([tmp_path / "k" / keys.PUBLIC_NAME])
     assert verify_envelope(signed(make_statement({"a": b"x"}), sk).dumps(), [pk]).ok
     assert cli(capsys, "provenance", "keygen", "--out", str(tmp_path / "k"))[0] == 2
-    with pytest.raises(keys.KeyError_, match="not a PEM private key"):
+    with pytest.raises(keys.KeyFileError, match="not a PEM private key"):
         keys.load_private_key(tmp_path / "k" / keys.PUBLIC_NAME)
