@@ -11,11 +11,12 @@ from fixers.models import RuleMeta
 from fixers.scanner import Scanner
 
 
-def commit_branches(root: Path, report: RunReport, scanner: Scanner,
-                    catalog: Mapping[str, RuleMeta]) -> tuple[list[tuple[str, str]], list[str]]:
+def commit_branches(root: Path, report: RunReport, scanner: Scanner, catalog: Mapping[str, RuleMeta],
+                    signing_key=None) -> tuple[list[tuple[str, str]], list[str]]:
     """Returns ([(branch, summary)], problems). A fix (every finding of one fingerprint) is re-made
     on the committed file alone, so each branch holds exactly one fix's change, carrying all its
-    findings, and passes verification by itself."""
+    findings, and passes verification by itself. With `signing_key`, each commit's signed provenance
+    goes in its git note under refs/notes/iacbot (bot.attest.local_sign)."""
     try:
         top = git_branches.toplevel(root)
     except git_branches.GitError as exc:
@@ -42,7 +43,11 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner,
             continue
         problems += [f"{finding.file}: {', '.join(left.rule_ids)} left out of branch {name}: it does not verify "
                      f"without the rest of the run ({left.reason})" for left in alone.left]
-        git_branches.commit_on_new_branch(top, name, repo_path, alone.new_text,
-                                          commit_message(alone.attempt, alone.verification))
+        commit = git_branches.commit_on_new_branch(top, name, repo_path, alone.new_text,
+                                                   commit_message(alone.attempt, alone.verification))
+        if signing_key is not None:
+            from bot.attest.local_sign import sign_commit
+            sign_commit(top, commit, {repo_path: alone.new_text.encode()}, alone.attempt, alone.verification,
+                        signing_key, version)
         made.append((name, f"{alone.attempt.summary} ({', '.join(alone.attempt.rule_ids)})"))
     return made, problems

@@ -15,7 +15,7 @@ from typing import Callable, ContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import git_branches, policy_cli, render, report_json, set_aside
+from bot import git_branches, policy_cli, provenance_cli, render, report_json, set_aside
 from bot.cli_usage import UsageError, check_writable
 from bot.branch_run import commit_branches
 from bot.findings import checkov_json, load_findings_file
@@ -58,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--findings", type=Path, metavar="FILE",
                      help="fix these findings (checkov JSON, `iacbot scan --json`, or SARIF) instead of scanning")
     fix.add_argument("--json", type=Path, metavar="FILE", help="write a machine-readable report of every fix and every finding left")
+    fix.add_argument("--signing-key", type=Path, metavar="FILE",
+                     help="with --branch: sign each branch's provenance with this Ed25519 key (PEM) into a "
+                          "refs/notes/iacbot git note (docs/provenance.md)")
 
     policy_cli.add_commands(commands, common)
+    provenance_cli.add_commands(commands, common)
     return parser
 
 
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManage
         return EXIT_OK
     if args.command == "policy":
         return policy_cli.run(args, console, errors, open_scanner)
+    if args.command == "provenance":
+        return provenance_cli.run(args, console, errors)
     try:
         root = _check_usage(args)
     except UsageError as exc:
@@ -115,6 +121,14 @@ def _check_usage(args) -> Path:
         except git_branches.GitError:
             raise UsageError(f"{args.path} is not inside a git repository: --branch commits each fix to a new "
                              "local branch and needs one (git init, or use --write or a dry run)") from None
+    if getattr(args, "signing_key", None):
+        if not args.branch:
+            raise UsageError("--signing-key signs the commits of --branch; give --branch too")
+        from bot.attest import keys
+        try:
+            args.signing_key_loaded = keys.load_private_key(args.signing_key)
+        except keys.KeyFileError as exc:
+            raise UsageError(f"--signing-key {exc}") from None
     findings = getattr(args, "findings", None)
     if findings and not findings.is_file():
         raise UsageError(f"--findings {findings}: no such file")
@@ -166,7 +180,8 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
         report.problems[:0] = problems
         branches = []
         if args.branch:  # before --write: each branch starts from the committed file
-            branches, branch_problems = commit_branches(root, report, scanner, catalog)
+            branches, branch_problems = commit_branches(root, report, scanner, catalog,
+                                                        getattr(args, "signing_key_loaded", None))
             report.problems.extend(branch_problems)
         if args.write:
             report.problems.extend(apply_changes(root, report))
