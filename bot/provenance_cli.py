@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.attest import dsse, keys, verify
+from bot import attest
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -27,10 +27,13 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
                                                        "unless --envelope or --pr-body gives one")
     gen = sub.add_parser("keygen", parents=[common], help="write a new Ed25519 signing key pair")
     gen.add_argument("--out", type=Path, required=True, metavar="DIR",
-                     help=f"directory for {keys.PRIVATE_NAME} (mode 0600) and {keys.PUBLIC_NAME}")
+                     help=f"directory for {attest.PRIVATE_NAME} (mode 0600) and {attest.PUBLIC_NAME}")
 
 
 def run(args, console, errors) -> int:
+    # cryptography is imported only by the commands that sign or verify: every other
+    # `iacbot` start (scan, fix) stays without it.
+    from bot.attest import keys
     if args.provenance_command == "keygen":
         try:
             private, public = keys.keygen(args.out)
@@ -51,12 +54,14 @@ def _usage(errors, text: str) -> int:
 
 
 def _read(path: Path) -> str:
+    from bot.attest import dsse
     if path.stat().st_size > dsse.MAX_ENVELOPE_BYTES * 2:
         raise ValueError(f"{path}: larger than {dsse.MAX_ENVELOPE_BYTES * 2} bytes, not read")
     return path.read_text(encoding="utf-8", errors="replace")
 
 
 def _verify(args, console, errors) -> int:
+    from bot.attest import keys, verify
     if not args.key:
         return _usage(errors, "provenance verify needs at least one --key PUB.pem")
     if (args.repo is None) != (args.commit is None):

@@ -28,14 +28,14 @@ from bot.github.auth import AuthError, installation_session
 from bot.github.client import client
 from bot.github.repo_files import FileUnavailable
 from policies.declines import DEFAULT_EXPIRY_DAYS
-from policies.load import load_policy, load_repo_policy
+from policies.load import MAX_BYTES, load_policy, load_repo_policy
 from policies.model import Policy, PolicyError, PolicyProblem, PolicySet
 
 log = logging.getLogger(__name__)
 
 REPO_POLICY_PATH = ".github/iacbot.yml"
 #: A policy is a page of YAML; anything near this is not one (and parsing it would cost).
-MAX_POLICY_BYTES = 256 * 1024
+MAX_POLICY_BYTES = MAX_BYTES  # the loader's own bound: one figure for CLI, service and loader
 #: What reading the central policy repository needs, and nothing more.
 POLICY_READ_PERMISSIONS = {"contents": "read"}
 

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
                                                           load_pem_private_key, load_pem_public_key)
 
+from bot.attest import PRIVATE_NAME, PUBLIC_NAME  # noqa: F401  (re-exported: keys.PRIVATE_NAME)
+
 MAX_KEY_FILE_BYTES = 16 * 1024  # a PEM Ed25519 key is about 120 bytes
-PRIVATE_NAME, PUBLIC_NAME = "iacbot-signing.pem", "iacbot-signing.pub.pem"
 
 
 class KeyFileError(ValueError):
