@@ -51,6 +51,10 @@ class CommonSettings(BaseSettings):
     automerge_kill_switch: bool = False
     #: How often iacbot's open pull requests are swept for check and status events it missed.
     sweep_interval_seconds: int = Field(default=600, gt=0)
+    #: The Ed25519 private key (PKCS8 PEM file, `iacbot provenance keygen`) that signs every
+    #: change's provenance and the audit log's checkpoints. Unset: iacbot opens no pull request
+    #: (an unsigned change is one a reviewer cannot check), and says so.
+    signing_key_file: str | None = None
 
     @field_validator("redis_url")
     @classmethod
