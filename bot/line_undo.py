@@ -144,8 +144,8 @@ def _place(h: Hunk, after: Sequence[bytes], current: Sequence[bytes], where: lis
     lo, hi = max(0, j1 - CONTEXT_LINES), min(len(after), j2 + CONTEXT_LINES)
     if any(where[k] < 0 for k in range(j1, j2)) or any(where[k + 1] != where[k] + 1 for k in range(j1, j2 - 1)):
         return Why.CHANGED
-    if lo == hi:  # an empty file as the fix left it, which is not empty now
-        return Why.SURROUNDINGS
+    if lo == hi:  # the fix emptied the file: it must still be empty
+        return 0 if not current else Why.SURROUNDINGS
     if any(where[k] < 0 for k in range(lo, hi)) or any(where[k + 1] != where[k] + 1 for k in range(lo, hi - 1)):
         return Why.SURROUNDINGS
     at_start, at_end = j1 - CONTEXT_LINES < 0, j2 + CONTEXT_LINES > len(after)

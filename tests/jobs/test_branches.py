@@ -35,3 +35,22 @@ def test_the_fix_class_is_made_readable(fix_class, expected):
 ])
 def test_a_name_that_is_not_iacbots_scheme_has_no_fingerprint(branch):
     assert branches.fingerprint_from_branch(branch) is None
+
+
+def test_a_revert_branch_is_named_by_the_original_pr_and_read_back():
+    name = branches.revert_branch_name(41)
+    assert name == "iacbot/revert/41" and branches.has_bot_prefix(name)
+    assert branches.pr_from_revert_branch(name) == 41
+    assert branches.fingerprint_from_branch(name) is None  # not a fix's branch
+
+
+@pytest.mark.parametrize("number", [0, -1, True, "41", 4.0, None])
+def test_a_revert_branch_needs_a_pr_number(number):
+    with pytest.raises(ValueError):
+        branches.revert_branch_name(number)
+
+
+@pytest.mark.parametrize("branch", ["iacbot/revert/", "iacbot/revert/041", "iacbot/revert/41\n",
+                                    "iacbot/revert/41/x", "iacbot/revert/x", f"iacbot/x-{FP}", "revert/41", None])
+def test_a_name_that_is_not_a_revert_branch_names_no_pr(branch):
+    assert branches.pr_from_revert_branch(branch) is None
