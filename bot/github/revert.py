@@ -444,6 +444,10 @@ def open_revert_issue(gh: Github, repository: str, *, original_pr: int, title: s
         repo = repo or gh.get_repo(repository)
         found = _our_open_issues(repo, app, kind)
         if not found:
+            # Once more without GitHub's creator filter: should it not match the App's bot account,
+            # the issue would otherwise be opened again on every run (as bot.github.issues.ensure does).
+            found = _our_open_issues(repo, app, kind, by_creator=False)
+        if not found:
             step = f"opening an issue about reverting PR #{original_pr}"
             created = repo.create_issue(title=title[:issues.TITLE_LIMIT], body=text)
             log.info("%s: opened issue #%s about reverting #%s", repository, created.number, original_pr)
@@ -461,8 +465,9 @@ def open_revert_issue(gh: Github, repository: str, *, original_pr: int, title: s
                            f"({type(exc).__name__}); try again later", None, step) from None
 
 
-def _our_open_issues(repo: Repository, app: AppIdentity, kind: str) -> list:
-    """iacbot's open issues of ``kind``, oldest first (the App's only: GitHub's creator filter, and
-    the author checked here too)."""
-    listing = repo.get_issues(state="open", sort="created", direction="asc", creator=app.bot_login)
+def _our_open_issues(repo: Repository, app: AppIdentity, kind: str, by_creator: bool = True) -> list:
+    """iacbot's open issues of ``kind``, oldest first (the author checked here whether or not
+    GitHub's creator filter was asked to narrow the listing)."""
+    narrowed = {"creator": app.bot_login} if by_creator else {}
+    listing = repo.get_issues(state="open", sort="created", direction="asc", **narrowed)
     return [i for i in islice(listing, issues.MAX_SCANNED) if issues.is_ours(i, app, kind)]

@@ -332,3 +332,29 @@ def test_a_lost_answer_on_opening_the_issue_converges_on_one_open_issue(gh):
     closed = [i for i in gh.issues(gh.name, "closed")]
     assert len(closed) == 1 and closed[0]["state_reason"] == "duplicate"
     assert issue(gh) == number
+
+
+def test_a_refused_review_request_is_noted_and_a_rerun_asks_only_who_was_not_asked(gh):
+    gh.inject_fault("POST", r"/requested_reviewers$", 422, times=1,
+                    body={"message": "Reviews may only be requested from collaborators.",
+                          "documentation_url": "https://docs.github.com/rest"})
+    result = revert(gh)
+    assert result.status == CREATED and result.reviewers == ()
+    assert "HTTP 422" in result.review_note and "collaborators" in result.review_note
+    gh.add_review(gh.name, result.pr_number, "carol", "COMMENTED")  # carol is reviewing already
+    again = revert(gh)
+    assert again.status == EXISTS and (again.reviewers, again.team_reviewers) == (("alice",), ("platform",))
+    with gh.world.lock:
+        pr = gh.repo(gh.name).pulls[result.pr_number]
+        assert (pr.requested_reviewers, pr.requested_teams) == (["alice"], ["platform"])
+
+
+def test_the_file_mode_on_the_head_is_kept_and_a_top_level_file_is_found(gh):
+    gh.push_commit(gh.name, {"run.sh": ("100755", b"#!/bin/sh\necho fixed\n")}, login="alice")
+    files = (RevertFile("run.sh", b"#!/bin/sh\necho old\n", b"#!/bin/sh\necho fixed\n"),)
+    result = revert(gh, files=files)
+    assert result.status == CREATED
+    assert_one_revert_pr(gh, result, {"run.sh": b"#!/bin/sh\necho old\n"})
+    repo = gh.repo(gh.name)
+    with gh.world.lock:
+        assert repo.objects.lookup(repo.objects.commit(result.commit_sha).tree, "run.sh").mode == "100755"
