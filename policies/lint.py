@@ -1,6 +1,7 @@
 """What a valid policy may still get wrong: globs that name no known rule or fixer, rules that can
-never match or that an earlier rule shadows, windows that never open, and automerge rules that a
-guardrail always blocks. ``iacbot policy check`` prints these beside the load errors.
+never match or that an earlier rule shadows, windows that never open, automerge rules that a
+guardrail always blocks, and rollback settings that do nothing (policies.rollback.lint).
+``iacbot policy check`` prints these beside the load errors.
 
 Every finding is certain, never a guess: the glob comparisons below answer "does this glob match
 everything that glob matches" only when they can prove it (``path_glob_covers``), so a rule
@@ -15,6 +16,7 @@ from fixers.models import Category, Confidence, Risk
 from policies.guardrails import PROTECTED_PATHS
 from policies.model import Match, Policy, PolicyProblem, Rule
 from policies.reasons import Action, Reason
+from policies.rollback import lint as rollback_lint
 
 _WILD = re.compile(r"[*?\[]")
 _UNSAFE_CATEGORIES = frozenset({Category.IDENTITY, Category.NETWORK, Category.SECRET})
@@ -56,6 +58,7 @@ def lint(policy: Policy, known_rule_ids: frozenset[str], known_fix_classes: froz
         elif m.window is not None:
             at(rule, f"window has no effect: a rule's window limits when it may auto-merge, and this rule's "
                      f"action is {rule.action.value}")
+    out += rollback_lint(policy, repository=repository)
     return tuple(sorted(out, key=lambda p: (p.line, p.column, p.message)))
 
 

@@ -32,7 +32,8 @@ from ruamel.yaml.events import (
 )
 
 from fixers.models import Category, Confidence, Impact, Risk
-from policies.model import DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck, Rule, Window
+from policies.model import (DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck,
+                            RollbackSettings, Rule, Window)
 from policies.reasons import Action
 
 MAX_BYTES = 256 * 1024
@@ -452,6 +453,19 @@ def _has(tree: dict, path: list) -> bool:
     return True
 
 
+def _rollback(data: dict | None) -> RollbackSettings:
+    data = data or {}
+    cap = data.get("max_reverts_per_day")
+    return RollbackSettings(
+        auto_revert=bool(data["auto_revert"]) if "auto_revert" in data else None,
+        max_reverts_per_day=int(cap) if cap is not None else None,
+        automerge_reverts=bool(data["automerge_reverts"]) if "automerge_reverts" in data else None)
+
+
+_ROLLBACK_MARKS = (["rollback"], ["rollback", "auto_revert"], ["rollback", "max_reverts_per_day"],
+                   ["rollback", "automerge_reverts"])
+
+
 def _build(tree: dict, source: str, digest: str, repository: bool) -> Policy:
     rules = []
     for i, data in enumerate(tree.get("rules") or ()):
@@ -459,14 +473,16 @@ def _build(tree: dict, source: str, digest: str, repository: bool) -> Policy:
         rules.append(Rule(str(data["name"]), _match(data["match"]), Action(data["action"]), line, col))
     automerge = tree.get("automerge") or {}
     marks = tuple((".".join(map(str, path)), *_node_position(tree, path))
-                  for path in (["automerge"], ["automerge", "window"], ["automerge", "required_checks"], ["rules"])
+                  for path in (["automerge"], ["automerge", "window"], ["automerge", "required_checks"], ["rules"],
+                               *_ROLLBACK_MARKS)
                   if _has(tree, path))
+    rollback = _rollback(tree.get("rollback"))
     if repository:
         return Policy(version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
-                      source=source, digest=digest, marks=marks)
+                      rollback=rollback, source=source, digest=digest, marks=marks)
     return Policy(
         version=1, rules=tuple(rules), required_checks=_checks(automerge.get("required_checks")),
         max_automerges_per_hour=int(automerge.get("max_per_hour", 5)), window=_window(automerge.get("window")),
         repo_may_disable=bool((tree.get("repository_policy") or {}).get("may_disable", False)),
         decline_expiry_days=int((tree.get("declines") or {}).get("expire_after_days", 90)),
-        source=source, digest=digest, marks=marks)
+        rollback=rollback, source=source, digest=digest, marks=marks)

@@ -114,6 +114,23 @@ class Rule:
     column: int = 0
 
 
+#: The rollback settings' defaults (docs/rollback.md): revert a fix that did not work, at most 3
+#: times a day per repository, and a revert waits for a person unless the policy says otherwise.
+DEFAULT_AUTO_REVERT = True
+DEFAULT_MAX_REVERTS_PER_DAY = 3
+DEFAULT_AUTOMERGE_REVERTS = False
+
+
+@dataclass(frozen=True)
+class RollbackSettings:
+    """``rollback:`` as a file states it; None: the file does not say (policies.rollback.effective
+    composes the central and repository values, the repository's only tightening)."""
+
+    auto_revert: bool | None = None
+    max_reverts_per_day: int | None = None
+    automerge_reverts: bool | None = None
+
+
 @dataclass(frozen=True)
 class Policy:
     """A central policy, or a repository's ``.github/iacbot.yml`` (then only ``rules`` and
@@ -126,6 +143,7 @@ class Policy:
     window: Window | None = None
     repo_may_disable: bool = False
     decline_expiry_days: int = 90
+    rollback: RollbackSettings = RollbackSettings()
     source: str = ""
     digest: str = ""                 # sha256 hex of the file's bytes
     #: Where settings that ``policies.lint`` may report on sit in the file: (dotted key, line, column).

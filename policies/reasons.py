@@ -85,6 +85,20 @@ class Reason(str, Enum):
     CLOSE_NO_FINGERPRINT = "close-no-fingerprint"          # subject: the branch
     CLOSED_BY_BOT = "closed-by-bot"                        # subject: the bot's login
     # -- end jobs-direction -------------------------------------------------------------------
+    # -- rollback: what followed a merged fix (policies.rollback) -------------------------------
+    FINDING_STILL_PRESENT = "finding-still-present"        # subject: "RULE on RESOURCE"
+    CHECK_TURNED_RED = "check-turned-red"                  # subject: "name: conclusion (app)"
+    FINDING_CLEARED = "finding-cleared"                    # subject: the rules re-checked
+    NO_CHECK_TURNED_RED = "no-check-turned-red"            # subject: how many checks were compared
+    FINDING_NOT_RECHECKED = "finding-not-rechecked"
+    FINDING_RECHECK_BLIND = "finding-recheck-blind"        # subject: the file checkov could not read
+    CHECK_STILL_RUNNING = "check-still-running"            # subject: the check's name
+    CHECK_NEVER_COMPLETED = "check-never-completed"        # subject: the check's name
+    AUTO_REVERT_DISABLED = "auto-revert-disabled"          # subject: which policy said so
+    NO_AUTO_REVERT_MARKER = "no-auto-revert-marker"        # subject: the PR number
+    REVERT_CAP_REACHED = "revert-cap-reached"              # subject: "N of at most M"
+    FIX_REVERTED = "fix-reverted"                          # subject: the PR number (publish_job's verdict)
+    # -- end rollback ---------------------------------------------------------------------------
 
 
 #: Every reason's meaning, as shown on a PR, the dashboard and by ``iacbot policy explain``.
@@ -151,6 +165,28 @@ EXPLAINED: dict[Reason, str] = {
     Reason.CLOSED_BY_BOT: "a bot closed the pull request (iacbot superseding its own, a cleanup App): not a "
                           "person's decline, so nothing is recorded",
     # -- end jobs-direction -------------------------------------------------------------------
+    # -- rollback -------------------------------------------------------------------------------
+    Reason.FINDING_STILL_PRESENT: "re-scanned at the merge commit, the rule the fix was for still fails on the "
+                                  "same resource: the fix did not work",
+    Reason.CHECK_TURNED_RED: "a check that passed on the merge commit's parent failed on the merge commit",
+    Reason.FINDING_CLEARED: "re-scanned at the merge commit, the rules the fix was for pass",
+    Reason.NO_CHECK_TURNED_RED: "every check that passed on the merge commit's parent completed on the merge "
+                                "commit without failing",
+    Reason.FINDING_NOT_RECHECKED: "the finding has not been re-scanned at the merge commit yet",
+    Reason.FINDING_RECHECK_BLIND: "checkov could not read the fixed file at the merge commit, so the re-scan "
+                                  "proves nothing either way: nothing is reverted on it",
+    Reason.CHECK_STILL_RUNNING: "a check that passed on the parent has not completed on the merge commit yet",
+    Reason.CHECK_NEVER_COMPLETED: "a check that passed on the parent never completed on the merge commit "
+                                  "while the merge was watched: nothing is reverted on it",
+    Reason.AUTO_REVERT_DISABLED: "the policy turns automatic reverts off (rollback.auto_revert: false): the "
+                                 "failure is reported, not reverted",
+    Reason.NO_AUTO_REVERT_MARKER: "the pull request's body carries <!-- iacbot:no-auto-revert -->: the "
+                                  "failure is reported, not reverted",
+    Reason.REVERT_CAP_REACHED: "iacbot made as many reverts in this repository today (UTC) as the policy "
+                               "allows (rollback.max_reverts_per_day)",
+    Reason.FIX_REVERTED: "iacbot reverted this fix because it did not work; the same fix is not proposed again "
+                         "until the file changes or the term ends",
+    # -- end rollback ---------------------------------------------------------------------------
 }
 
 #: Reasons that block an automatic merge (a decision carrying one is never AUTOMERGE).
