@@ -4,7 +4,9 @@ outside the markers stays as it was.
 
 Sections: policy errors, fixes waiting for review (with reasons), blocked from auto-merge (with
 reasons), merging automatically once checks pass, recommendations (no branch), ignored by policy,
-accepted risks (declined PRs, with their expiry), the last automatic merges. Every outside value
+accepted risks (declined PRs, with their expiry), the last automatic merges, merged fixes that
+were verified, reverted (with why) or failed and were not reverted (docs/rollback.md), and the
+audit log's size and last checkpoint. Every outside value
 (rule ids, paths, rule names, logins, problem messages) is quoted by bot.quoting; nothing here
 renders a checkbox, so nothing a person ticks is iacbot's to keep or lose. Bounded: at most
 ``MAX_PER_SECTION`` entries per section ("and N more"), fewer when the body would pass GitHub's limit.
@@ -18,7 +20,7 @@ from typing import Iterable
 from bot import quoting as q
 from bot.decision_text import rule_text, short_reasons
 from bot.github.issues import BODY_LIMIT, marker, units
-from policies.decision import Decision
+from policies.decision import Because, Decision
 from policies.reasons import Action
 
 KIND = "dashboard"
@@ -65,6 +67,19 @@ class Merge:
 
 
 @dataclass(frozen=True)
+class Watched:
+    """A merged fix whose watch ended (workers.rollback): verified, reverted, or not reverted."""
+
+    pr_number: int
+    merge_sha: str
+    at: float | None
+    rule_ids: tuple[str, ...]
+    reasons: tuple[Because, ...]
+    revert_pr: int | None = None
+    issue: int | None = None
+
+
+@dataclass(frozen=True)
 class Sections:
     waiting: tuple[Entry, ...] = ()
     blocked: tuple[Entry, ...] = ()
@@ -75,6 +90,10 @@ class Sections:
     merges: tuple[Merge, ...] = ()
     policy_problems: tuple[str, ...] = ()     # "FILE:LINE:COL: message"
     notes: tuple[str, ...] = field(default=())  # iacbot's own wording (e.g. a listing cut short)
+    verified: tuple[Watched, ...] = ()
+    reverted: tuple[Watched, ...] = ()        # reverted, or an issue asks for the revert
+    not_reverted: tuple[Watched, ...] = ()    # failed after the merge, held (opt-out, cap, policy)
+    audit: str | None = None                  # iacbot's own line: the audit log's size and last checkpoint
 
 
 def classify(entries: Iterable[Entry], open_prs: set[int]) -> dict[str, tuple[Entry, ...]]:
@@ -157,8 +176,38 @@ def render(repository: str, s: Sections, now: float, cap: int = MAX_PER_SECTION)
     lines += _section("Last automatic merges",
                       [f"- #{int(m.pr_number)} at {_when(m.at)} ({q.md_code(m.sha[:12], 20)})" for m in s.merges[:cap]],
                       len(s.merges), cap, "none yet")
+    lines += _section("Merged and verified", [f"- {_watched(w)}: {_because(w.reasons)}" for w in s.verified[:cap]],
+                      len(s.verified), cap, "none yet")
+    lines += _section("Reverted", [f"- {_watched(w)}: {_reverted(w)}, because {_because(w.reasons)}"
+                                   for w in s.reverted[:cap]], len(s.reverted), cap, "none")
+    if s.not_reverted:
+        lines += _section("Failed after merging, not reverted", [f"- {_watched(w)}: {_because(w.reasons)}"
+                                                                 for w in s.not_reverted[:cap]],
+                          len(s.not_reverted), cap, "none")
+    if s.audit:
+        lines += [f"**Audit log:** {s.audit}", ""]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _watched(w: Watched) -> str:
+    rules = ", ".join(q.md_code(r, NAME_LIMIT) for r in w.rule_ids[:3]) or "a fix"
+    return f"#{int(w.pr_number)} ({rules}, merge {q.md_code(w.merge_sha[:12], 20)}, {_when(w.at)})"
+
+
+def _reverted(w: Watched) -> str:
+    if w.revert_pr:
+        return f"revert #{int(w.revert_pr)}"
+    if w.issue:
+        return f"issue #{int(w.issue)} explains what to revert by hand"
+    return "already reverted on the default branch"
+
+
+def _because(reasons: tuple[Because, ...], limit: int = 4) -> str:
+    items = [f"`{b.reason.value}`" + (f" {q.md_code(b.subject, 80)}" if b.subject else "") for b in reasons[:limit]]
+    if len(reasons) > limit:
+        items.append(f"and {len(reasons) - limit} more")
+    return ", ".join(items) or "none given"
 
 
 def _risk(a: AcceptedRisk) -> str:

@@ -51,6 +51,16 @@ class PrDecision:
     closed_at: float | None = None    # when GitHub says it was closed
     expires_at: float | None = None   # when the acceptance lapses (a decline only)
     expired_at: float | None = None   # when iacbot found it lapsed and recorded that
+    # A fix iacbot reverted because it did not work (workers.rollback): declined by evidence, not by a
+    # person. The revert PR's number (0: no PR, an issue explains the revert), and the file's blob as
+    # the fix left it: the same fix is not proposed again while the file is as it was before or
+    # after the fix.
+    reverted_by_pr: int | None = None
+    fixed_blob_sha: str | None = None
+
+    @property
+    def reverted(self) -> bool:
+        return self.reverted_by_pr is not None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,6 +164,8 @@ def newer(existing: PrDecision | None, new: PrDecision) -> PrDecision:
     again keeps the expiry already noted (an expiry is recorded once, never undone by a replay)."""
     if existing is None or new.pr_number > existing.pr_number:
         return new
+    if new.pr_number == existing.pr_number and existing.reverted and not new.reverted:
+        return existing  # a late replay of the merge does not undo the revert that followed it
     if new.pr_number == existing.pr_number:
         if existing.expired_at is not None and new.expired_at is None:
             return dataclasses.replace(new, expired_at=existing.expired_at)
@@ -172,6 +184,11 @@ def verdict(decision: PrDecision | None, current_source_blob_sha: str | None, no
     lapse = expires_at(decision, expiry_days)
     if now >= lapse:
         return DeclineVerdict(True, Because(Reason.DECLINE_EXPIRED, f"{number} on {iso(lapse)}"), expired=True)
+    if decision.reverted:
+        if current_source_blob_sha is not None and current_source_blob_sha in (decision.source_blob_sha,
+                                                                               decision.fixed_blob_sha):
+            return DeclineVerdict(False, Because(Reason.FIX_REVERTED, f"{number} until {iso(lapse)}"))
+        return DeclineVerdict(True, Because(Reason.DECLINE_SOURCE_CHANGED, decision.file or ""))
     if decision.source_blob_sha is None:
         return DeclineVerdict(False, Because(Reason.DECLINED_SOURCE_UNKNOWN, f"{number} until {iso(lapse)}"))
     if current_source_blob_sha != decision.source_blob_sha:
@@ -185,6 +202,15 @@ def declined(repository: str, fingerprint: str, pr_number: int, *, file: str | N
     """A person's decline, as a risk acceptance that lapses ``expiry_days`` after ``closed_at``."""
     return PrDecision(DECLINED, repository, fingerprint, pr_number, file, base_sha, source_blob_sha, recorded_at,
                       closed_by, closed_at, acceptance_expiry(closed_at, expiry_days))
+
+
+def reverted(repository: str, fingerprint: str, pr_number: int, *, file: str | None, base_sha: str | None,
+             source_blob_sha: str | None, fixed_blob_sha: str | None, revert_pr: int, at: float,
+             expiry_days: int = DEFAULT_EXPIRY_DAYS) -> PrDecision:
+    """A merged fix that iacbot reverted (``revert_pr``; 0 when an issue asks for the revert):
+    not proposed again unchanged for the policy's decline term."""
+    return PrDecision(DECLINED, repository, fingerprint, pr_number, file, base_sha, source_blob_sha, at, None, at,
+                      acceptance_expiry(at, expiry_days), reverted_by_pr=int(revert_pr), fixed_blob_sha=fixed_blob_sha)
 
 
 def expired(decision: PrDecision, now: float) -> PrDecision:

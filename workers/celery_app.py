@@ -43,6 +43,9 @@ PR_CLOSED_TASK = "workers.pr_closed.record_pr_closed"
 MERGE_TASK = "workers.automerge.consider_merge"      # checks completed (or the sweep): decide again, merge pinned to the head
 SWEEP_TASK = "workers.sweep.sweep_open_prs"         # periodic: catch check and status events that were missed
 DASHBOARD_TASK = "workers.dashboard.refresh_dashboard"  # the repository's dashboard issue
+WATCH_TASK = "workers.rollback.watch_merge"          # iacbot's PR merged: store the watch on its merge commit
+RECHECK_TASK = "workers.rollback.recheck_merge"      # read token + checkov: is the finding still there at the merge?
+ROLLBACK_TASK = "workers.rollback.consider_rollback"  # the checks merge vs parent: verified, revert, wait or hold
 
 #: Ingest is bookkeeping in the main environment; the scan queue's workers cannot run it.
 INGEST_QUEUE = REMEDIATE_QUEUE
@@ -59,6 +62,9 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     PR_CLOSED_TASK: {"queue": PUBLISH_QUEUE},
     MERGE_TASK: {"queue": PUBLISH_QUEUE},
     SWEEP_TASK: {"queue": PUBLISH_QUEUE},
+    WATCH_TASK: {"queue": PUBLISH_QUEUE},
+    RECHECK_TASK: {"queue": REMEDIATE_QUEUE},
+    ROLLBACK_TASK: {"queue": PUBLISH_QUEUE},
 }
 
 #: Which task and queue each job kind (jobs.KINDS: what bot.service.events and the findings API
@@ -76,7 +82,8 @@ def make_celery(settings: CommonSettings | None = None) -> Celery:
     # GuardedTask: every task's deliveries are counted (a message that keeps killing workers is
     # dead-lettered) and its broker lease renewed while it runs; the scan app uses the same class.
     celery = Celery("iacbot", include=["workers.tasks", "workers.chain", "workers.publish", "workers.pr_closed",
-                                       "workers.automerge", "workers.sweep", "workers.dashboard"],
+                                       "workers.automerge", "workers.sweep", "workers.dashboard",
+                                       "workers.rollback"],
                     task_cls=GuardedTask)
     celery.conf.update(
         broker_url=settings.redis_url,

@@ -2,10 +2,11 @@
 
 ``refresh_dashboard(installation_id, repository)``: gather what the dashboard shows (the latest
 decision of each fix from workers.decision_store, which of iacbot's PRs are open, accepted risks
-from workers.declined, iacbot's automatic merges, the policies' problems), render it
+from workers.declined, iacbot's automatic merges, the policies' problems, the merged fixes whose
+watch ended from workers.merge_watch, the audit log's checkpoint status), render it
 (bot.dashboard), re-read the issue right before writing it, and write only iacbot's section,
 only when it changed. Sent after each publish decision (workers.publish) and after each
-automatic merge (workers.automerge), through :func:`request_refresh`, which coalesces a burst
+automatic merge (workers.automerge) and each rollback outcome (workers.rollback), through :func:`request_refresh`, which coalesces a burst
 of requests for one repository into one refresh.
 
 | key | what |
@@ -36,7 +37,8 @@ from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import AppIdentity, app_identity
 from bot.github.repo_files import FileUnavailable
 from policies.model import PolicySet
-from workers import decision_store, declined, policy_issue
+from policies.rollback import RollbackDecision
+from workers import audit_log, decision_store, declined, merge_watch, policy_issue
 from workers.celery_app import DASHBOARD_TASK, PUBLISH_QUEUE, app
 from workers.policy_source import decline_expiry_days, load_policies
 from workers.repo_lock import RepoBusy, repo_lock
@@ -53,6 +55,8 @@ PENDING_TTL_SECONDS = 300
 #: iacbot's open pull requests looked at (GitHub lists 100 a page).
 MAX_OPEN_PULLS = 1_000
 RECENT_MERGES = 10
+#: Merge watches looked at for the verified / reverted sections (newest first).
+RECENT_WATCHES = 50
 LOCK_TTL_SECONDS = 60
 _TRANSIENT = (FileUnavailable, GitHubRetryLater, requests.ConnectionError, requests.Timeout,
               redis.ConnectionError, redis.TimeoutError, RepoBusy)
@@ -115,8 +119,47 @@ def sections(r: redis.Redis, repository: str, policies: PolicySet, open_prs: set
     problems = tuple(p.text() for p in (*policies.central_problems, *policies.repo_problems))
     notes = (f"iacbot looked at the first {MAX_OPEN_PULLS} open pull requests only; some of its own may be "
              "missing below.",) if cut else ()
+    verified, reverted, not_reverted = watched(r, repository)
     return render.Sections(groups["waiting"], groups["blocked"], groups["automerging"], groups["recommended"],
-                           groups["ignored"], accepted(r, repository, policies, now), merges, problems, notes)
+                           groups["ignored"], accepted(r, repository, policies, now), merges, problems, notes,
+                           verified, reverted, not_reverted, audit_line(r))
+
+
+def watched(r: redis.Redis, repository: str) -> tuple[tuple[render.Watched, ...], ...]:
+    """(verified, reverted, failed and not reverted): the merged fixes whose watch ended, newest first."""
+    out: dict[str, list[render.Watched]] = {merge_watch.VERIFIED: [], merge_watch.REVERTED: [], merge_watch.HELD: []}
+    for record in merge_watch.recent(r, repository, RECENT_WATCHES):
+        state = merge_watch.REVERTED if record.get("state") == merge_watch.ISSUE else record.get("state")
+        if state not in out or not record.get("decision"):
+            continue
+        decision = RollbackDecision.from_json(record["decision"])
+        outcome = record.get("outcome") or {}
+        out[state].append(render.Watched(int(record["pr_number"]), record["merge_sha"], record.get("decided_at"),
+                                         tuple(record.get("rule_ids") or ()), decision.reasons,
+                                         outcome.get("revert_pr"), outcome.get("issue")))
+    return tuple(out[merge_watch.VERIFIED]), tuple(out[merge_watch.REVERTED]), tuple(out[merge_watch.HELD])
+
+
+def audit_line(r: redis.Redis) -> str | None:
+    """The audit log's size and last checkpoint, from workers.audit_log.checkpoint_status (the audit
+    helper's; HOOK: until it is on main this line is left out). It is read as a mapping with
+    ``size`` and ``checkpoint`` ({size, at} or None)."""
+    status_of = getattr(audit_log, "checkpoint_status", None)
+    if status_of is None:
+        return None
+    try:
+        status = status_of(r)
+    except redis.RedisError:
+        return "unreadable now"
+    if not isinstance(status, dict):
+        return None
+    size = status.get("size")
+    checkpoint = status.get("checkpoint") or status.get("last_checkpoint")
+    if not isinstance(checkpoint, dict):
+        return f"{size} entries, no signed checkpoint yet"
+    at = checkpoint.get("at") or checkpoint.get("time")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(at))) if isinstance(at, (int, float)) else "unknown"
+    return f"{size} entries; last signed checkpoint at entry {checkpoint.get('size')}, {when}"
 
 
 # -- writing ----------------------------------------------------------------------------------

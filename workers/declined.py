@@ -8,6 +8,10 @@ it expires or the source changes). This module keeps the records and the risk-ev
   (policies.declines.PrDecision: outcome, PR, source file and blob sha, who closed it, when, and
   until when a decline holds). No TTL: a person's decision is not dropped by Redis; an acceptance
   lapses by its ``expires_at``, and the lapse is written into the record (``expired_at``).
+  A fix iacbot reverted because it did not work is kept here too, as a decline by evidence
+  (``reverted_by_pr``, the blob as the fix left it: policies.declines.reverted), so publish_job's
+  decline check does not propose the same fix again unchanged; it is not a person's acceptance
+  (no risk event, not listed as one).
 * ``iacbot:risk-events:<owner/name lower-case>``: stream of ``accepted`` (a decline recorded) and
   ``expired`` (an acceptance found lapsed, once) entries, newest 10,000 kept, for the dashboard.
 
@@ -140,7 +144,8 @@ def record(client: redis.Redis, decision: PrDecision) -> PrDecision:
                 pipe.multi()
                 pipe.hset(key, decision.fingerprint, json.dumps(kept.to_json(), sort_keys=True))
                 first = existing is None or existing.pr_number != kept.pr_number or existing.outcome != kept.outcome
-                if kept is not existing and kept.outcome == DECLINED and first:
+                # A revert is not a person's risk acceptance: the rollback's own records say why it happened.
+                if kept is not existing and kept.outcome == DECLINED and first and not kept.reverted:
                     _event(pipe, kept, ACCEPTED)
                 pipe.execute()
                 return kept
@@ -189,7 +194,7 @@ def accepted_risks(client: redis.Redis, repository: str, now: float | None = Non
         except ValueError as exc:
             log.warning("%s: unreadable PR decision for %r: %s", repository, fingerprint, exc)
             continue
-        if decision is None or decision.outcome != DECLINED:
+        if decision is None or decision.outcome != DECLINED or decision.reverted:
             continue
         if not policy.is_active(decision, now, expiry_days):
             note_expired(client, decision, now, expiry_days)

@@ -30,7 +30,7 @@ from bot.github.pr_body import read_provenance
 from jobs.branches import fingerprint_from_branch
 from jobs.kinds import PullRequestClosed
 from policies import declines as policy
-from workers import declined, pr_cap
+from workers import declined, pr_cap, rollback
 from workers.celery_app import PR_CLOSED_TASK, PUBLISH_QUEUE, PUBLISH_TASK, app
 from workers.policy_source import decline_expiry_days, load_policies
 from workers.publish import (TRANSIENT_RETRIES, github_error, ownership, retry_countdown, retry_limit,
@@ -171,6 +171,8 @@ def record_pr_closed(self, job: dict[str, Any]) -> dict[str, Any]:
     if kept is None:
         log.info("%s: nothing to record: %s", where, kind.reason)
         return {"status": "ignored", "reason": kind.reason, "sent_deferred": sent}
+    if kept.outcome == declined.MERGED and decision is not None:
+        rollback.start_watch(job)  # watch what follows the merge; revert a fix that did not work
     if kept.outcome == declined.DECLINED:
         log.info("%s: %s: %s: risk accepted by %s until %s (source %s)", where, fingerprint, kind.reason,
                  kept.closed_by or "an unknown person", policy.iso(policy.expires_at(kept)), kept.source_blob_sha)

@@ -27,6 +27,10 @@ makes it again.
 | ``iacbot:pr_decisions:<owner/name>`` | record_pr_closed | hash: fingerprint -> the last closed PR's decision: merged, or declined as a risk acceptance (closed_by, closed_at, expires_at, expired_at once found lapsed); no TTL (workers.declined) |
 | ``iacbot:risk-events:<owner/name>`` | record_pr_closed, publish_job, the dashboard's listing | stream: ``accepted`` / ``expired`` risk acceptances (fingerprint, PR, closed_by, closed_at, expires_at, expired_at), newest 10,000 (workers.declined.risk_events) |
 | ``iacbot:deferred:<owner/name>``, ``iacbot:deferred-jobs:<owner/name>`` | publish_job, record_pr_closed | sorted set and hash: fixes waiting under the open-PR cap (workers.pr_cap) |
+| ``iacbot:merge-watch:<owner/name>:<merge sha>`` | record_pr_closed -> watch_merge, recheck_merge, consider_rollback | JSON: the watch on a merged fix (what it changed, the re-scan, the decision, the revert); 30 days (workers.merge_watch) |
+| ``iacbot:merge-watches:<owner/name>`` | watch_merge | sorted set: merge sha -> when it merged, newest 1,000 (the dashboard's listing) |
+| ``iacbot:reverts:<owner/name>:<YYYY-MM-DD>`` | consider_rollback | int: reverts begun that UTC day (the daily cap; 2 days) |
+| ``iacbot:revert-claim:<owner/name>:<merge sha>`` | consider_rollback | marker: this merge's revert is counted (a redelivery is not counted again); 30 days |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
 """

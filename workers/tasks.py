@@ -5,7 +5,8 @@ per repository (``iacbot:jobs:<owner>/<name>``; installation-wide jobs go to
 ``iacbot:jobs:installation:<id>``), then continues it: pushes, code-scanning alerts and findings
 submissions go on to ``fetch_job`` (workers.chain), a closed pull request to
 ``record_pr_closed`` (workers.pr_closed), finished checks or statuses to ``consider_merge``
-(workers.automerge: decide again, merge pinned to the head).
+(workers.automerge: decide again, merge pinned to the head) and, on the merge commit of a watched
+fix, to ``consider_rollback`` (workers.rollback).
 
 A job is read with ``jobs.from_message`` (the one typed definition the receiver built it with):
 a message of an unknown kind, or with a field of the wrong type or size, is refused with the
@@ -20,7 +21,9 @@ from typing import Any
 import redis
 
 import jobs
-from workers.celery_app import FETCH_TASK, MERGE_TASK, PR_CLOSED_TASK, PUBLISH_QUEUE, REMEDIATE_QUEUE, app
+from workers import merge_watch
+from workers.celery_app import (FETCH_TASK, MERGE_TASK, PR_CLOSED_TASK, PUBLISH_QUEUE, REMEDIATE_QUEUE,
+                                ROLLBACK_TASK, app)
 from workers.runtime import redis_client
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,10 @@ def _continue_chain(job: jobs.Job, delivery_id: str) -> None:
     if job.kind in MERGE_KINDS:
         app.send_task(MERGE_TASK, args=[message], queue=PUBLISH_QUEUE, task_id=f"{delivery_id}:merge",
                       ignore_result=True)
+        # Checks on the merge commit of a watched fix: the rollback decides again too (workers.rollback).
+        if merge_watch.watched(redis_client(app.conf.iacbot_redis_url), job.repository, job.head_sha):
+            app.send_task(ROLLBACK_TASK, args=[job.repository, job.head_sha], queue=PUBLISH_QUEUE,
+                          task_id=f"{delivery_id}:rollback", ignore_result=True)
         return
     app.send_task(FETCH_TASK, args=[message], queue=REMEDIATE_QUEUE, task_id=f"{delivery_id}:fetch",
                   ignore_result=True)

@@ -97,7 +97,7 @@ def gather(repo: Repository, number: int, *, app: AppIdentity, ledger: CommitLed
         step = f"listing the files of {repository}#{number}"
         files = _files(pull)
         step = f"reading the checks on {head_sha[:12]}"
-        checks = _check_runs(repo, head_sha) + _statuses(repo, head_sha)
+        checks = checks_on(repo, head_sha)
     except GithubException as exc:
         raise PublishError(f"{step} failed: HTTP {exc.status} {github_message(exc)}".rstrip(), exc.status,
                            "merge facts") from None
@@ -173,6 +173,12 @@ def _files(pull) -> tuple[ChangedFile, ...]:
     if int(pull.changed_files or 0) > listed:
         found.append(ChangedFile(FILES_BEYOND, 0))
     return tuple(found)
+
+
+def checks_on(repo: Repository, sha: str) -> tuple[CheckFacts, ...]:
+    """The check runs (with their Apps) and the latest commit status per context on commit ``sha``,
+    bounded as above (a listing longer than MAX_CHECKS reads as none). Raises GithubException."""
+    return _check_runs(repo, sha) + _statuses(repo, sha)
 
 
 def _check_runs(repo: Repository, sha: str) -> tuple[CheckFacts, ...]:
