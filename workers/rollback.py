@@ -299,7 +299,7 @@ def consider(cfg, r, repository: str, merge_sha: str, *, owner: str | None = Non
     log.info("%s: rollback says %s (%s)", where, decision.verdict.value,
              ", ".join(f"{b.reason.value} {b.subject}".strip() for b in decision.reasons))
     if decision.verdict is policy.Verdict.WAIT:
-        return _wait(r, record, decision, now)
+        return _wait(r, record, decision, now, retry_limit(cfg.visibility_timeout_seconds))
     if decision.verdict is policy.Verdict.REVERT:
         signing_key(cfg)  # no key: nothing is counted or opened (no unsigned revert); decided again later
         allowed, count = merge_watch.claim_revert(r, repository, merge_sha, cap, now)
@@ -350,12 +350,13 @@ def _decide(cfg, r, record: dict[str, Any], now: float) -> tuple[policy.Rollback
     return policy.decide(facts), decline_expiry_days(policies), effective.max_reverts_per_day
 
 
-def _wait(r, record: dict[str, Any], decision: policy.RollbackDecision, now: float) -> dict[str, Any]:
+def _wait(r, record: dict[str, Any], decision: policy.RollbackDecision, now: float,
+          longest: float) -> dict[str, Any]:
     stored = merge_watch.update(r, record["repository"], record["merge_sha"], lambda rec: {
         **rec, "decision": decision.to_json(), "polls": int(rec.get("polls") or 0) + 1}
         if rec["state"] == merge_watch.WATCHING else None)
     polls = int(stored.get("polls") or 1)
-    delay = min(MAX_POLL_SECONDS, FIRST_POLL_SECONDS * 2 ** min(polls - 1, 8))
+    delay = min(MAX_POLL_SECONDS, longest, FIRST_POLL_SECONDS * 2 ** min(polls - 1, 8))
     # The last poll lands after the deadline, so an expired watch is decided, not left waiting.
     if now < float(record["deadline"]) + MAX_POLL_SECONDS:
         send_consider(record["repository"], record["merge_sha"], f"poll-{polls}", countdown=delay)
