@@ -13,7 +13,8 @@ commit), and the signed ``pull_request`` "closed" goes through the receiver:
 (iii) a merged fix that worked is marked verified, and no revert opens;
 (iv)  the daily cap and the opt-out marker hold;
 (v)   a worker SIGKILLed in the middle of the revert (a GitHub call held) and a fresh one: exactly
-      one revert PR.
+      one revert PR;
+(vi)  a fix whose lines someone changed since gets an issue explaining what to revert, not a guess.
 """
 from __future__ import annotations
 
@@ -332,3 +333,30 @@ def test_a_worker_killed_mid_revert_leaves_exactly_one_revert_pr(world, tmp_path
     assert verify_envelope(envelope_from_pr_body(pulls[0].body or ""), [world.public_key]).ok
     events = [e["event"] for e in audit_events(world, repo) if e["subject"] == f"pr:{number}"]
     assert events.count("reverted") == 1, events
+
+
+# -- (vi) -----------------------------------------------------------------------------------------
+
+def test_a_fix_whose_lines_changed_since_gets_an_issue_not_a_guess(world):
+    repo = new_repo(world)
+    fix = not_working()
+    published = world.publish(repo, fix)
+    world.check(repo, world.default_head(repo), CHECK, "success")
+    world.gh.close_pull(repo, published.pr_number, merged=True, login="alice")
+    merge_sha = world.pull(repo, published.pr_number).merge_commit_sha
+    # Someone edits the very line the fix added before iacbot hears of the merge.
+    world.gh.push_commit(repo, {LOW_RISK.path: LOW_RISK.source + "# hardened, for real this time\n"},
+                         "Tweak the comment\n", login="carol")
+    headers, body = pull_request_closed_delivery(world.gh, repo, published.pr_number, SECRET)
+    assert world.receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    record = settled(world, repo, merge_sha)
+    assert record["state"] == merge_watch.ISSUE, record
+    assert record["outcome"]["status"] == "NOT_CLEAN" and record["outcome"]["problems"], record["outcome"]
+    assert reverts(world, repo, published.pr_number) == []
+    issue = world.gh.issue(repo, record["outcome"]["issue"])
+    assert issue["user"]["login"] == "iacbot[bot]" and f"#{published.pr_number}" in issue["title"]
+    assert "finding-still-present" in issue["body"] and "k8s/web.yaml" in issue["body"]
+    assert f"git revert -m 1 {merge_sha}" in issue["body"]
+    assert file_at(world, repo, world.default_head(repo), LOW_RISK.path).endswith("for real this time\n")
+    events = [e for e in audit_events(world, repo) if e["event"] == "revert_blocked"]
+    assert [e["details"]["issue"] for e in events] == [record["outcome"]["issue"]]
