@@ -31,6 +31,7 @@ import json
 import logging
 import tempfile
 import time
+from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -49,16 +50,18 @@ from bot.github.client import client
 from bot.github.publish import PublishError
 from bot.github.repo_files import FOUND, read_at
 from bot.github.revert import ALREADY_REVERTED, CREATED, EXISTS, NOT_CLEAN, MAX_FILE_BYTES, RevertFile
-from bot.github.revert import open_revert, open_revert_issue
+from bot.github.revert import ledger_key, open_revert, open_revert_issue
 from bot.local_scan import finding_from_check
 from fixers import registry
 from jobs.branches import fingerprint_from_branch
 from jobs.kinds import PullRequestClosed
 from policies import declines as decline_policy
 from policies import rollback as policy
+from policies.decide import decide_publish
 from policies.decision import Because
+from policies.facts import PublishFacts
 from policies.reasons import EXPLAINED, Reason
-from workers import audit_log, dashboard, decision_store, declined, job_sources, merge_watch, store
+from workers import audit_log, dashboard, decision_store, declined, job_sources, merge_watch, store, switches
 from workers.celery_app import PUBLISH_QUEUE, RECHECK_TASK, REMEDIATE_QUEUE, ROLLBACK_TASK, WATCH_TASK, app
 from workers.github_fetch import write_tree
 from workers.policy_source import decline_expiry_days, load_policies
@@ -294,7 +297,7 @@ def consider(cfg, r, repository: str, merge_sha: str, *, owner: str | None = Non
     if record["state"] == merge_watch.REVERTING:  # a revert under way when a worker died: finish it
         return _revert(cfg, r, record, policy.RollbackDecision.from_json(record["decision"]), owner)
     now = time.time() if now is None else now
-    decision, expiry_days, cap = _decide(cfg, r, record, now)
+    decision, expiry_days, cap, automerge = _decide(cfg, r, record, now)
     where = f"{repository}#{record['pr_number']}@{merge_sha[:12]}"
     log.info("%s: rollback says %s (%s)", where, decision.verdict.value,
              ", ".join(f"{b.reason.value} {b.subject}".strip() for b in decision.reasons))
@@ -309,7 +312,8 @@ def consider(cfg, r, repository: str, merge_sha: str, *, owner: str | None = Non
         else:
             stored = merge_watch.update(r, repository, merge_sha, lambda rec: {
                 **rec, "state": merge_watch.REVERTING, "decision": decision.to_json(), "decided_at": now,
-                "decline_days": expiry_days} if rec["state"] == merge_watch.WATCHING else None)
+                "decline_days": expiry_days, "automerge_revert": automerge}
+                if rec["state"] == merge_watch.WATCHING else None)
             if stored["state"] != merge_watch.REVERTING:
                 return {"status": stored["state"], "outcome": stored.get("outcome")}
             return _revert(cfg, r, stored, policy.RollbackDecision.from_json(stored["decision"]), owner)
@@ -324,7 +328,7 @@ def consider(cfg, r, repository: str, merge_sha: str, *, owner: str | None = Non
     return {"status": stored["state"], "decision": stored.get("decision")}
 
 
-def _decide(cfg, r, record: dict[str, Any], now: float) -> tuple[policy.RollbackDecision, int, int]:
+def _decide(cfg, r, record: dict[str, Any], now: float) -> tuple[policy.RollbackDecision, int, int, bool]:
     repository = record["repository"]
     with installation_session(cfg.github_app_id, cfg.app_private_key(), record["installation_id"], repository,
                               CHECKS_PERMISSIONS, cfg.github_api_url) as token:
@@ -347,7 +351,9 @@ def _decide(cfg, r, record: dict[str, Any], now: float) -> tuple[policy.Rollback
         opted_out=policy.opted_out(body), settings=effective,
         reverts_today=merge_watch.reverts_today(r, repository, now), watch_expired=now >= float(record["deadline"]),
         recheck_subject=str(recheck.get("subject") or ""))
-    return policy.decide(facts), decline_expiry_days(policies), effective.max_reverts_per_day
+    # Only the revert of a change iacbot merged on its own may merge on its own, and only if policy says so.
+    automerge = bool(effective.automerge_reverts and record.get("merged_by_iacbot"))
+    return policy.decide(facts), decline_expiry_days(policies), effective.max_reverts_per_day, automerge
 
 
 def _wait(r, record: dict[str, Any], decision: policy.RollbackDecision, now: float,
@@ -411,6 +417,8 @@ def _revert_locked(cfg, r, record: dict[str, Any], decision: policy.RollbackDeci
                                  reviewers=record.get("reviewers") or (),
                                  team_reviewers=record.get("team_reviewers") or (), labels=(REVERT_LABEL,), repo=repo)
             problems = result.problems
+        if result is not None and result.status in (CREATED, EXISTS) and record.get("automerge_revert"):
+            _hand_to_automerge(cfg, r, gh, repo, record, result)
         issue = None
         if result is None or result.status == NOT_CLEAN:
             issue = open_revert_issue(gh, repository, original_pr=number, title=revert_title(record),
@@ -435,6 +443,35 @@ def _revert_locked(cfg, r, record: dict[str, Any], decision: policy.RollbackDeci
     log.info("%s#%s: revert %s (PR %s, issue %s)", repository, number, status, outcome["revert_pr"], issue)
     dashboard.request_refresh(r, record["installation_id"], repository)
     return {"status": state, "outcome": outcome}
+
+
+def _hand_to_automerge(cfg, r, gh, repo: Repository, record: dict[str, Any], result) -> None:
+    """``rollback.automerge_reverts``: the revert of a change iacbot merged on its own gets a
+    publish-stage decision of its own, made now by the policy as for a fix with the original's
+    labels, files and size (under the revert's own ledger key, where bot.github.revert recorded
+    its commit), so workers.automerge decides again on the revert PR's checks and merges it only
+    under the same guardrails. No decision (no original record): the revert waits for a person."""
+    original = decision_store.for_pr(r, record["repository"], int(record["pr_number"]), decision_store.PUBLISH)
+    if original is None or result.pr_number is None or not result.commit_sha:
+        log.info("%s#%s: no publish record of the original fix: the revert waits for a person",
+                 record["repository"], record["pr_number"])
+        return
+    if decision_store.for_pr(r, record["repository"], result.pr_number, decision_store.PUBLISH) is not None:
+        return  # an earlier run stored it
+    fix = dataclasses.replace(original.fix, fingerprint=ledger_key(int(record["pr_number"])))
+    default = repo.default_branch
+    policies = load_policies(cfg, gh, record["repository"], default, installation_id=record["installation_id"],
+                             repo=repo)
+    now = datetime.now(timezone.utc)
+    decision = decide_publish(policies, fix, PublishFacts(now, switches.global_on(cfg, r),
+                                                          switches.repo_on(r, record["repository"])))
+    decision_store.save(r, decision_store.DecisionRecord(
+        record["repository"], int(record["installation_id"]), fix.fingerprint,
+        _task_id(record["repository"], record["merge_sha"], "revert"), decision_store.PUBLISH, fix, decision,
+        now.timestamp(), pr_number=result.pr_number, head_sha=result.commit_sha, base_ref=default,
+        facts={"rollback": {"original_pr": int(record["pr_number"]), "merge_sha": record["merge_sha"]}}))
+    log.info("%s#%s: revert #%s may merge on its own: policy says %s", record["repository"], record["pr_number"],
+             result.pr_number, decision.action.value)
 
 
 def _record_reverted(r, record: dict[str, Any], revert_pr: int) -> None:

@@ -360,3 +360,54 @@ def test_a_fix_whose_lines_changed_since_gets_an_issue_not_a_guess(world):
     assert file_at(world, repo, world.default_head(repo), LOW_RISK.path).endswith("for real this time\n")
     events = [e for e in audit_events(world, repo) if e["event"] == "revert_blocked"]
     assert [e["details"]["issue"] for e in events] == [record["outcome"]["issue"]]
+
+
+# -- automerge_reverts ----------------------------------------------------------------------------
+
+AUTOMERGE_LOW_RISK = f"""\
+version: 1
+automerge:
+  required_checks: [{{name: {CHECK}, app: {CI_APP}}}]
+rules:
+  - name: low-risk
+    match: {{risk: [low], confidence: [safe-default]}}
+    action: automerge
+"""
+
+
+@pytest.mark.parametrize("automerge_reverts", [False, True])
+def test_the_revert_of_an_auto_merged_fix_merges_itself_only_when_policy_says_so(world, automerge_reverts):
+    from tests.workers.redteam_harness import Published
+    from workers import decision_store
+    policy = AUTOMERGE_LOW_RISK if not automerge_reverts else \
+        AUTOMERGE_LOW_RISK.replace("rules:", "rollback: {automerge_reverts: true}\nrules:")
+    world.write_policy(policy)
+    try:
+        repo = new_repo(world)
+        published = world.publish(repo, not_working())
+        world.check(repo, world.default_head(repo), CHECK, "success")   # green on the parent
+        world.check(repo, published.head_sha, CHECK, "success")
+        assert world.consider(published).outcome == "merged"              # iacbot merged it on its own
+        merge_sha = world.pull(repo, published.pr_number).merge_commit_sha
+        headers, body = pull_request_closed_delivery(world.gh, repo, published.pr_number, SECRET)
+        assert world.receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        record = settled(world, repo, merge_sha)
+        assert record["state"] == merge_watch.REVERTED and record["merged_by_iacbot"], record
+        [revert] = reverts(world, repo, published.pr_number)
+        world.check(repo, revert.head_sha, CHECK, "success")
+        seen = world.consider(Published(repo, "", revert.number, revert.head_ref, revert.head_sha, merge_sha, {},
+                                        None))
+        if not automerge_reverts:
+            assert seen.outcome == "not-candidate", seen   # it waits for a person
+            assert world.pull(repo, revert.number).merged_at is None
+            return
+        assert seen.outcome == "merged", seen
+        assert seen.publish.decision.rule == "low-risk" and seen.publish.fingerprint == \
+            f"revert-pr-{published.pr_number}"
+        merged = world.pull(repo, revert.number)
+        assert merged.merged_by == "iacbot[bot]"
+        assert file_at(world, repo, world.default_head(repo), LOW_RISK.path) == LOW_RISK.source
+        assert decision_store.for_pr(world.r, repo, revert.number, decision_store.MERGE).decision.action.value \
+            == "automerge"
+    finally:
+        world.write_policy(REVIEW_ALL)
