@@ -133,6 +133,8 @@ def watched(r: redis.Redis, repository: str) -> tuple[tuple[render.Watched, ...]
         if state not in out or not record.get("decision"):
             continue
         decision = RollbackDecision.from_json(record["decision"])
+        if state == merge_watch.HELD and not decision.evidence():
+            continue  # held because nothing could be proven (checkov blind, CI silent): not a failure
         outcome = record.get("outcome") or {}
         out[state].append(render.Watched(int(record["pr_number"]), record["merge_sha"], record.get("decided_at"),
                                          tuple(record.get("rule_ids") or ()), decision.reasons,

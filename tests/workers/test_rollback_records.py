@@ -116,6 +116,7 @@ def test_the_dashboard_lists_verified_reverted_and_held_merges_with_why(r):
     decided("3" * 40, merge_watch.ISSUE, red, {"issue": 13})
     decided("4" * 40, merge_watch.HELD, red + [{"reason": "revert-cap-reached", "subject": "3 of at most 3"}])
     decided("5" * 40, merge_watch.WATCHING, red)
+    decided("6" * 40, merge_watch.HELD, [{"reason": "finding-recheck-blind", "subject": "k8s/web.yaml"}])
     verified, reverted, held = watched(r, REPO)
     assert [w.merge_sha[0] for w in verified] == ["1"]
     assert sorted(w.merge_sha[0] for w in reverted) == ["2", "3"]
