@@ -163,6 +163,9 @@ def _refused(files: Sequence[RevertFile]) -> tuple[str, ...]:
         elif path in seen:
             problems.append(f"{path}: named twice")
         seen.add(path)
+        if not isinstance(f.after, bytes) or not isinstance(f.before, (bytes, type(None))):
+            problems.append(f"{path}: the file's contents before and after the fix must be bytes")
+            continue
         for side, data in (("before", f.before), ("after", f.after)):
             if data is not None and len(data) > MAX_FILE_BYTES:
                 problems.append(f"{path}: the file {side} the fix is {len(data)} bytes, over the "

@@ -290,6 +290,8 @@ def test_sizes_and_counts_are_refused_by_name_before_any_request(gh):
     result = revert(gh, files=odd)
     assert result.status == NOT_CLEAN and "'../escape.tf'" in result.problems[0] and "named twice" in result.problems[1]
     assert revert(gh, files=()).status == NOT_CLEAN
+    result = revert(gh, files=(RevertFile(PATH, "text", AFTER),))
+    assert result.status == NOT_CLEAN and "must be bytes" in result.problems[0]
     assert gh.requests == []
 
 
