@@ -17,6 +17,7 @@ from bot.github.publish import PublishError
 from bot.github.retry import RetryPolicy
 from bot.github.revert import (ALREADY_REVERTED, CLOSED, CREATED, EXISTS, FOREIGN, MAX_FILE_BYTES, MAX_FILES,
                                NOT_CLEAN, RevertFile, git_blob_sha, issue_kind, ledger_key, open_revert,
+                               problem_lines,
                                open_revert_issue)
 from jobs.branches import revert_branch_name
 from tests.github_double import GitHubDouble, new_app_key_pem
@@ -360,3 +361,21 @@ def test_the_file_mode_on_the_head_is_kept_and_a_top_level_file_is_found(gh):
     repo = gh.repo(gh.name)
     with gh.world.lock:
         assert repo.objects.lookup(repo.objects.commit(result.commit_sha).tree, "run.sh").mode == "100755"
+
+
+def test_many_blocked_hunks_are_counted_not_all_named_and_problems_quote_paths_as_code(gh):
+    before = b"".join(b"line %d\n" % i for i in range(100))
+    after = before.replace(b"0\n", b"0 fixed\n")  # lines 1, 11, 21, ... changed: 10 hunks
+    current = after.replace(b"fixed", b"changed again")
+    path = "k8s/@octo/team <!-- #1.yaml"
+    gh.push_commit(gh.name, {path: current}, login="alice")
+    result = revert(gh, files=(RevertFile(path, before, after),))
+    assert result.status == NOT_CLEAN and len(result.details) == 10 and len(result.problems) == 10
+    assert all(d.path == path for d in result.details)
+    many = after.replace(b"5\n", b"5 fixed\n")  # 20 hunks now
+    gh.push_commit(gh.name, {path: many.replace(b"fixed", b"changed again")}, login="alice")
+    result = revert(gh, files=(RevertFile(path, before, many),))
+    assert len(result.details) == 11 and result.details[-1].detail.startswith("and 10 more")
+    lines = problem_lines(result.details)
+    assert len(lines) == 11 and all(line.startswith("- `") for line in lines)
+    assert "<!--" not in "".join(lines) and "@octo" not in "".join(lines)
