@@ -269,7 +269,8 @@ class _Reverter:
         commit_sha = self._commit(head, plan, message, tip)
         text = body(commit_sha, head_sha)
         if issues.units(text) > issues.BODY_LIMIT:
-            raise PublishError(f"the revert PR's body is over {issues.BODY_LIMIT} characters", permanent=True,
+            raise PublishError(f"reverting PR #{self.original_pr} in {self.repository}: the pull request body "
+                               f"is over {issues.BODY_LIMIT} characters; shorten it", permanent=True,
                                step="writing the pull request body")
         if ref is not None:
             if ref.object.sha != commit_sha:

@@ -379,3 +379,13 @@ def test_many_blocked_hunks_are_counted_not_all_named_and_problems_quote_paths_a
     lines = problem_lines(result.details)
     assert len(lines) == 11 and all(line.startswith("- `") for line in lines)
     assert "<!--" not in "".join(lines) and "@octo" not in "".join(lines)
+
+
+def test_a_body_over_github_s_limit_is_refused_before_any_branch(gh):
+    g = client(gh.base_url, gh.token, policy=RetryPolicy(sleep=Sleeps()), **FAST)
+    with pytest.raises(PublishError) as err:
+        open_revert(g, gh.name, original_pr=ORIGINAL, files=FILES, title="t", body=lambda c, b: "x" * 70_000,
+                    commit_message="m\n", ownership=gh.ownership)
+    assert err.value.permanent and not err.value.retryable and "body" in str(err.value)
+    with gh.world.lock:
+        assert not [r for r in gh.repo(gh.name).refs if r.startswith("refs/heads/iacbot/")]
