@@ -77,11 +77,11 @@ def body(commit_sha: str, base_sha: str) -> str:
     return f"Reverts #{ORIGINAL}.\n\ncommit {commit_sha} on {base_sha}\n"
 
 
-def revert(gh, files=FILES, sleeps=None, **policy):
+def revert(gh, files=FILES, sleeps=None, message=f"Revert #{ORIGINAL}\n", **policy):
     g = client(gh.base_url, gh.token, policy=RetryPolicy(sleep=sleeps if sleeps is not None else Sleeps(), **policy),
                **FAST)
     return open_revert(g, gh.name, original_pr=ORIGINAL, files=files, title=f"Revert #{ORIGINAL}", body=body,
-                       commit_message=f"Revert #{ORIGINAL}\n", ownership=gh.ownership, reviewers=["alice", "carol"],
+                       commit_message=message, ownership=gh.ownership, reviewers=["alice", "carol"],
                        team_reviewers=["platform"], labels=["iacbot", "iacbot:revert"])
 
 
@@ -389,3 +389,22 @@ def test_a_body_over_github_s_limit_is_refused_before_any_branch(gh):
     assert err.value.permanent and not err.value.retryable and "body" in str(err.value)
     with gh.world.lock:
         assert not [r for r in gh.repo(gh.name).refs if r.startswith("refs/heads/iacbot/")]
+
+
+@pytest.mark.parametrize("path, same_commit", [(r"/git/refs$", True), (r"/git/refs$", False), (r"/pulls$", True)])
+def test_two_runs_at_once_converge_on_one_branch_and_one_pr(gh, path, same_commit, caplog):
+    """Two workers on the same revert (a redelivery while the first still runs), held together at
+    the branch or the PR creation so that both POST it: one PR, one branch, both say so. With
+    different commits (made in another second, say) the loser finds the winner's branch and uses it."""
+    import concurrent.futures
+    caplog.set_level(logging.INFO)
+    gathering = gh.gather("POST", path, 2, timeout=10)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: revert(gh, message="Revert\n" if same_commit else f"Revert {i}\n"),
+                                range(2)))
+    assert gathering.met and gathering.arrived == 2
+    assert {r.status for r in results} <= {CREATED, EXISTS} and results[0].pr_number == results[1].pr_number
+    assert results[0].commit_sha == results[1].commit_sha
+    assert_one_revert_pr(gh, results[0], {PATH: BEFORE, NEW_PATH: None})
+    if not same_commit:  # (the same message may still give two commits, a second apart: not asserted)
+        assert "appeared meanwhile" in caplog.text
