@@ -39,6 +39,7 @@ from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import AppIdentity, Foreign, Ownership
 from bot.github.publish import PublishError, _create_pull, _create_ref, _in_history, _ref_or_none, github_message
 from bot.line_undo import undo
+from bot.quoting import md_code, md_text
 from jobs.branches import revert_branch_name
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ MAX_FILES = 50
 MAX_FILE_BYTES = 1 << 20
 #: How many PRs from the revert branch are looked at (one is the norm; more means someone opened them).
 MAX_PULLS_SCANNED = 100
+#: Hunks named per file in NOT_CLEAN's problems (the rest are counted).
+MAX_HUNKS_NAMED = 10
 TITLE_LIMIT = 256
 _REGULAR_MODES = ("100644", "100755")
 
@@ -64,6 +67,17 @@ class RevertFile:
     path: str
     before: bytes | None   # the file before the fix (None: the fix created it -> the revert deletes it)
     after: bytes           # the file as the fix left it
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one file (``path``; "" for the revert as a whole) cannot be reverted cleanly."""
+
+    path: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}" if self.path else self.detail
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,19 @@ class RevertResult:
     reviewers: tuple[str, ...] = ()       # review requested from these logins by this run
     team_reviewers: tuple[str, ...] = ()  # ... and these team slugs
     review_note: str = ""                 # why no (or not every) review was requested; never fatal
+    details: tuple[Problem, ...] = ()     # the same problems with the path apart (problem_lines quotes them)
+
+
+def problem_lines(details: Sequence[Problem]) -> list[str]:
+    """NOT_CLEAN's problems as markdown list items for an issue or comment: the path (a repository's
+    text) as a code span, the rest as quoted text, each bounded."""
+    return [f"- {md_code(p.path, 300)}: {md_text(p.detail, 600)}" if p.path else f"- {md_text(p.detail, 600)}"
+            for p in details]
+
+
+def _not_clean(branch: str, head_sha: str | None, details: Sequence[Problem], reason: str) -> RevertResult:
+    return RevertResult(NOT_CLEAN, branch, None, None, None, head_sha, tuple(str(p) for p in details),
+                        reason=reason, details=tuple(details))
 
 
 def ledger_key(original_pr: int) -> str:
@@ -119,7 +146,7 @@ def open_revert(gh: Github, repository: str, *, original_pr: int, files: Sequenc
     branch = revert_branch_name(original_pr)
     refused = _refused(files)
     if refused:
-        return RevertResult(NOT_CLEAN, branch, problems=refused, reason="iacbot refuses this revert's size")
+        return _not_clean(branch, None, refused, "iacbot refuses to revert this as given")
     progress = _Progress()
     try:
         return _Reverter(repo or gh.get_repo(repository), repository, original_pr, branch, ownership,
@@ -148,27 +175,30 @@ def _explain(exc: GithubException, repository: str, original_pr: int, step: str)
             f"{github_message(exc)}: {hint}").replace("  ", " ")
 
 
-def _refused(files: Sequence[RevertFile]) -> tuple[str, ...]:
+def _refused(files: Sequence[RevertFile]) -> tuple[Problem, ...]:
     """What iacbot will not revert at all, by name (before a single request is made)."""
     if not files:
-        return ("the fix names no file to revert",)
+        return (Problem("", "the fix names no file to revert"),)
     if len(files) > MAX_FILES:
-        return (f"the fix touched {len(files)} files, more than the {MAX_FILES} a revert may restore",)
+        return (Problem("", f"the fix touched {len(files)} files, more than the {MAX_FILES} a revert may restore"),)
     problems, seen = [], set()
     for f in files:
         path = f.path if isinstance(f.path, str) else ""
         parts = path.split("/")
         if not path or "\0" in path or any(p in ("", ".", "..") for p in parts) or path.startswith(".git/"):
-            problems.append(f"{path!r}: not a file path iacbot writes")
+            problems.append(Problem(repr(path), "not a file path iacbot writes"))
         elif path in seen:
-            problems.append(f"{path}: named twice")
+            problems.append(Problem(path, "named twice"))
         seen.add(path)
+        if not isinstance(f.after, bytes) or not isinstance(f.before, (bytes, type(None))):
+            problems.append(Problem(path, "the file's contents before and after the fix must be bytes"))
+            continue
         for side, data in (("before", f.before), ("after", f.after)):
             if data is not None and len(data) > MAX_FILE_BYTES:
-                problems.append(f"{path}: the file {side} the fix is {len(data)} bytes, over the "
-                                f"{MAX_FILE_BYTES}-byte limit")
+                problems.append(Problem(path, f"the file {side} the fix is {len(data)} bytes, over the "
+                                              f"{MAX_FILE_BYTES}-byte limit"))
         if f.before is not None and f.before == f.after:
-            problems.append(f"{path}: the fix did not change it")
+            problems.append(Problem(path, "the fix did not change it"))
     return tuple(problems)
 
 
@@ -182,7 +212,7 @@ class _Change:
 @dataclass(frozen=True)
 class _Plan:
     changes: tuple[_Change, ...] = ()
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 class _Reverter:
@@ -230,8 +260,8 @@ class _Reverter:
 
         plan = self._plan(head, files, default)
         if plan.problems:
-            return RevertResult(NOT_CLEAN, branch, None, None, None, head_sha, plan.problems,
-                                reason=f"the fix's files changed on {default} since; the revert would be a guess")
+            return _not_clean(branch, head_sha, plan.problems,
+                              f"the fix's files changed on {default} since; the revert would be a guess")
         if not plan.changes:
             return RevertResult(ALREADY_REVERTED, branch, None, None, None, head_sha,
                                 reason=f"{default} already has every file as it was before the fix")
@@ -239,7 +269,8 @@ class _Reverter:
         commit_sha = self._commit(head, plan, message, tip)
         text = body(commit_sha, head_sha)
         if issues.units(text) > issues.BODY_LIMIT:
-            raise PublishError(f"the revert PR's body is over {issues.BODY_LIMIT} characters", permanent=True,
+            raise PublishError(f"reverting PR #{self.original_pr} in {self.repository}: the pull request body "
+                               f"is over {issues.BODY_LIMIT} characters; shorten it", permanent=True,
                                step="writing the pull request body")
         if ref is not None:
             if ref.object.sha != commit_sha:
@@ -288,15 +319,15 @@ class _Reverter:
             self.progress.at(f"reading {f.path} on {default}")
             entry = self._entry(head.tree.sha, f.path, listings)
             if isinstance(entry, str):
-                problems.append(f"{f.path}: {entry}")
+                problems.append(Problem(f.path, entry))
                 continue
             if entry is None:
                 if f.before is not None:
-                    problems.append(f"{f.path}: deleted on {default} since the fix; restoring it would undo "
-                                    "that deletion")
+                    problems.append(Problem(f.path, f"deleted on {default} since the fix; restoring it would "
+                                                    "undo that deletion"))
                 continue  # the file the fix created is gone already
             if entry.type != "blob" or entry.mode not in _REGULAR_MODES:
-                problems.append(f"{f.path}: no longer a regular file on {default} (mode {entry.mode})")
+                problems.append(Problem(f.path, f"no longer a regular file on {default} (mode {entry.mode})"))
                 continue
             if entry.sha == git_blob_sha(f.after):
                 changes.append(_Change(f.path, entry.mode, f.before))
@@ -304,12 +335,12 @@ class _Reverter:
             if f.before is not None and entry.sha == git_blob_sha(f.before):
                 continue  # already as before the fix
             if f.before is None:
-                problems.append(f"{f.path}: the fix created it and it was edited since; deleting it would lose "
-                                "those edits")
+                problems.append(Problem(f.path, "the fix created it and it was edited since; deleting it "
+                                                "would lose those edits"))
                 continue
             if (entry.size or 0) > MAX_FILE_BYTES:
-                problems.append(f"{f.path}: {entry.size} bytes on {default} now, over the {MAX_FILE_BYTES}-byte "
-                                "limit for a line-by-line revert")
+                problems.append(Problem(f.path, f"{entry.size} bytes on {default} now, over the "
+                                                f"{MAX_FILE_BYTES}-byte limit for a line-by-line revert"))
                 continue
             self.progress.at(f"downloading {f.path} from {default}")
             current = base64.b64decode(self.repo.get_git_blob(entry.sha).content or "")
@@ -318,7 +349,11 @@ class _Reverter:
                 if result.text != current:
                     changes.append(_Change(f.path, entry.mode, result.text))
             else:
-                problems += [f"{f.path}: {blocked}" for blocked in result.blocked]
+                named = result.blocked[:MAX_HUNKS_NAMED]
+                problems += [Problem(f.path, str(blocked)) for blocked in named]
+                if len(result.blocked) > len(named):
+                    problems.append(Problem(f.path, f"and {len(result.blocked) - len(named)} more of the fix's "
+                                                    "changes, for the same reasons"))
         return _Plan(tuple(changes), tuple(problems))
 
     def _entry(self, root: str, path: str, listings: dict[str, dict]):

@@ -17,6 +17,7 @@ from bot.github.publish import PublishError
 from bot.github.retry import RetryPolicy
 from bot.github.revert import (ALREADY_REVERTED, CLOSED, CREATED, EXISTS, FOREIGN, MAX_FILE_BYTES, MAX_FILES,
                                NOT_CLEAN, RevertFile, git_blob_sha, issue_kind, ledger_key, open_revert,
+                               problem_lines,
                                open_revert_issue)
 from jobs.branches import revert_branch_name
 from tests.github_double import GitHubDouble, new_app_key_pem
@@ -76,11 +77,11 @@ def body(commit_sha: str, base_sha: str) -> str:
     return f"Reverts #{ORIGINAL}.\n\ncommit {commit_sha} on {base_sha}\n"
 
 
-def revert(gh, files=FILES, sleeps=None, **policy):
+def revert(gh, files=FILES, sleeps=None, message=f"Revert #{ORIGINAL}\n", **policy):
     g = client(gh.base_url, gh.token, policy=RetryPolicy(sleep=sleeps if sleeps is not None else Sleeps(), **policy),
                **FAST)
     return open_revert(g, gh.name, original_pr=ORIGINAL, files=files, title=f"Revert #{ORIGINAL}", body=body,
-                       commit_message=f"Revert #{ORIGINAL}\n", ownership=gh.ownership, reviewers=["alice", "carol"],
+                       commit_message=message, ownership=gh.ownership, reviewers=["alice", "carol"],
                        team_reviewers=["platform"], labels=["iacbot", "iacbot:revert"])
 
 
@@ -290,6 +291,8 @@ def test_sizes_and_counts_are_refused_by_name_before_any_request(gh):
     result = revert(gh, files=odd)
     assert result.status == NOT_CLEAN and "'../escape.tf'" in result.problems[0] and "named twice" in result.problems[1]
     assert revert(gh, files=()).status == NOT_CLEAN
+    result = revert(gh, files=(RevertFile(PATH, "text", AFTER),))
+    assert result.status == NOT_CLEAN and "must be bytes" in result.problems[0]
     assert gh.requests == []
 
 
@@ -358,3 +361,50 @@ def test_the_file_mode_on_the_head_is_kept_and_a_top_level_file_is_found(gh):
     repo = gh.repo(gh.name)
     with gh.world.lock:
         assert repo.objects.lookup(repo.objects.commit(result.commit_sha).tree, "run.sh").mode == "100755"
+
+
+def test_many_blocked_hunks_are_counted_not_all_named_and_problems_quote_paths_as_code(gh):
+    before = b"".join(b"line %d\n" % i for i in range(100))
+    after = before.replace(b"0\n", b"0 fixed\n")  # lines 1, 11, 21, ... changed: 10 hunks
+    current = after.replace(b"fixed", b"changed again")
+    path = "k8s/@octo/team <!-- #1.yaml"
+    gh.push_commit(gh.name, {path: current}, login="alice")
+    result = revert(gh, files=(RevertFile(path, before, after),))
+    assert result.status == NOT_CLEAN and len(result.details) == 10 and len(result.problems) == 10
+    assert all(d.path == path for d in result.details)
+    many = after.replace(b"5\n", b"5 fixed\n")  # 20 hunks now
+    gh.push_commit(gh.name, {path: many.replace(b"fixed", b"changed again")}, login="alice")
+    result = revert(gh, files=(RevertFile(path, before, many),))
+    assert len(result.details) == 11 and result.details[-1].detail.startswith("and 10 more")
+    lines = problem_lines(result.details)
+    assert len(lines) == 11 and all(line.startswith("- `") for line in lines)
+    assert "<!--" not in "".join(lines) and "@octo" not in "".join(lines)
+
+
+def test_a_body_over_github_s_limit_is_refused_before_any_branch(gh):
+    g = client(gh.base_url, gh.token, policy=RetryPolicy(sleep=Sleeps()), **FAST)
+    with pytest.raises(PublishError) as err:
+        open_revert(g, gh.name, original_pr=ORIGINAL, files=FILES, title="t", body=lambda c, b: "x" * 70_000,
+                    commit_message="m\n", ownership=gh.ownership)
+    assert err.value.permanent and not err.value.retryable and "body" in str(err.value)
+    with gh.world.lock:
+        assert not [r for r in gh.repo(gh.name).refs if r.startswith("refs/heads/iacbot/")]
+
+
+@pytest.mark.parametrize("path, same_commit", [(r"/git/refs$", True), (r"/git/refs$", False), (r"/pulls$", True)])
+def test_two_runs_at_once_converge_on_one_branch_and_one_pr(gh, path, same_commit, caplog):
+    """Two workers on the same revert (a redelivery while the first still runs), held together at
+    the branch or the PR creation so that both POST it: one PR, one branch, both say so. With
+    different commits (made in another second, say) the loser finds the winner's branch and uses it."""
+    import concurrent.futures
+    caplog.set_level(logging.INFO)
+    gathering = gh.gather("POST", path, 2, timeout=10)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: revert(gh, message="Revert\n" if same_commit else f"Revert {i}\n"),
+                                range(2)))
+    assert gathering.met and gathering.arrived == 2
+    assert {r.status for r in results} <= {CREATED, EXISTS} and results[0].pr_number == results[1].pr_number
+    assert results[0].commit_sha == results[1].commit_sha
+    assert_one_revert_pr(gh, results[0], {PATH: BEFORE, NEW_PATH: None})
+    if not same_commit:  # (the same message may still give two commits, a second apart: not asserted)
+        assert "appeared meanwhile" in caplog.text
