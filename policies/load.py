@@ -32,8 +32,18 @@ from ruamel.yaml.events import (
 )
 
 from fixers.models import Category, Confidence, Impact, Risk
-from policies.model import (DAY_NAMES, END_OF_DAY, Match, Policy, PolicyError, PolicyProblem, RequiredCheck,
-                            RollbackSettings, Rule, Window)
+from policies.model import (
+    DAY_NAMES,
+    END_OF_DAY,
+    Match,
+    Policy,
+    PolicyError,
+    PolicyProblem,
+    RequiredCheck,
+    RollbackSettings,
+    Rule,
+    Window,
+)
 from policies.reasons import Action
 
 MAX_BYTES = 256 * 1024

@@ -36,6 +36,7 @@ from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import AppIdentity, app_identity
 from bot.github.repo_files import FileUnavailable
+from bot.quoting import md_code
 from policies.model import PolicySet
 from policies.rollback import RollbackDecision
 from workers import audit_log, decision_store, declined, merge_watch, policy_issue
@@ -143,25 +144,23 @@ def watched(r: redis.Redis, repository: str) -> tuple[tuple[render.Watched, ...]
 
 
 def audit_line(r: redis.Redis) -> str | None:
-    """The audit log's size and last checkpoint, from workers.audit_log.checkpoint_status (the audit
-    helper's; HOOK: until it is on main this line is left out). It is read as a mapping with
-    ``size`` and ``checkpoint`` ({size, at} or None)."""
+    """The audit log's size and last signed checkpoint, from workers.audit_log.checkpoint_status
+    (the audit helper's CheckpointStatus: size, checkpoint_size, checkpoint_time, signed). HOOK:
+    until that is on main, the line is left out."""
     status_of = getattr(audit_log, "checkpoint_status", None)
     if status_of is None:
         return None
     try:
         status = status_of(r)
-    except redis.RedisError:
-        return "unreadable now"
-    if not isinstance(status, dict):
-        return None
-    size = status.get("size")
-    checkpoint = status.get("checkpoint") or status.get("last_checkpoint")
-    if not isinstance(checkpoint, dict):
+    except (redis.RedisError, ValueError) as exc:
+        log.warning("the audit log's checkpoint status is unreadable: %s", type(exc).__name__)
+        return "status unreadable now"
+    size = int(getattr(status, "size", 0) or 0)
+    if not getattr(status, "signed", False):
         return f"{size} entries, no signed checkpoint yet"
-    at = checkpoint.get("at") or checkpoint.get("time")
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(at))) if isinstance(at, (int, float)) else "unknown"
-    return f"{size} entries; last signed checkpoint at entry {checkpoint.get('size')}, {when}"
+    covered = int(getattr(status, "checkpoint_size", 0) or 0)
+    when = md_code(str(getattr(status, "checkpoint_time", None) or "unknown"), 40)
+    return f"{size} entries; the last signed checkpoint covers {covered} (signed {when}), {size - covered} after it"
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import tempfile
@@ -49,8 +50,17 @@ from bot.github.auth import installation_session
 from bot.github.client import client
 from bot.github.publish import PublishError
 from bot.github.repo_files import FOUND, read_at
-from bot.github.revert import ALREADY_REVERTED, CREATED, EXISTS, NOT_CLEAN, MAX_FILE_BYTES, RevertFile
-from bot.github.revert import ledger_key, open_revert, open_revert_issue
+from bot.github.revert import (
+    ALREADY_REVERTED,
+    CREATED,
+    EXISTS,
+    MAX_FILE_BYTES,
+    NOT_CLEAN,
+    RevertFile,
+    ledger_key,
+    open_revert,
+    open_revert_issue,
+)
 from bot.local_scan import finding_from_check
 from fixers import registry
 from jobs.branches import fingerprint_from_branch
@@ -65,7 +75,7 @@ from workers import audit_log, dashboard, decision_store, declined, job_sources,
 from workers.celery_app import PUBLISH_QUEUE, RECHECK_TASK, REMEDIATE_QUEUE, ROLLBACK_TASK, WATCH_TASK, app
 from workers.github_fetch import write_tree
 from workers.policy_source import decline_expiry_days, load_policies
-from workers.publish import lock_ttl, ownership, retry_countdown, retry_limit, LOCK_WAIT_SECONDS, TRANSIENT_RETRIES
+from workers.publish import LOCK_WAIT_SECONDS, TRANSIENT_RETRIES, lock_ttl, ownership, retry_countdown, retry_limit
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, scanner, settings
 from workers.signing import SigningKeyMissing, signing_key
@@ -371,13 +381,21 @@ def _wait(r, record: dict[str, Any], decision: policy.RollbackDecision, now: flo
 
 # -- acting --------------------------------------------------------------------------------------
 
+#: The audit helper's record(once=...) names an occurrence so a redelivery does not record it twice;
+#: used as soon as it is there (the contract's record has no such parameter).
+_RECORD_ONCE = "once" in inspect.signature(audit_log.record).parameters
+
+
 def _audit(r, event: Event, record: dict[str, Any], details: dict[str, Any]) -> None:
+    extra = {"once": f"rollback:{record['repository'].lower()}:{record['merge_sha']}:{Event(event).value}"} \
+        if _RECORD_ONCE else {}
     audit_log.record(r, event, repository=record["repository"], subject=f"pr:{record['pr_number']}", actor="iacbot",
-                     details={"fingerprint": record["fingerprint"], "merge_sha": record["merge_sha"], **details})
+                     details={"fingerprint": record["fingerprint"], "merge_sha": record["merge_sha"], **details},
+                     **extra)
 
 
 def _revert(cfg, r, record: dict[str, Any], decision: policy.RollbackDecision, owner: str | None) -> dict[str, Any]:
-    repository, number, merge_sha = record["repository"], int(record["pr_number"]), record["merge_sha"]
+    repository, merge_sha = record["repository"], record["merge_sha"]
     key = signing_key(cfg)  # no key: no unsigned revert; the record stays "reverting" for the next try
     files = [RevertFile(f["path"], merge_watch.decode(f["before"]), merge_watch.decode(f["after"]))
              for f in record["files"] if f.get("after") is not None]
@@ -430,8 +448,8 @@ def _revert_locked(cfg, r, record: dict[str, Any], decision: policy.RollbackDeci
                "reason": (result.reason if result else "") or "", "problems": list(problems)[:MAX_LISTED]}
     state = merge_watch.REVERTED if status in (CREATED, EXISTS, ALREADY_REVERTED) else \
         merge_watch.ISSUE if issue is not None else merge_watch.HELD
-    merge_watch.update(r, repository, merge_sha, lambda rec: {**rec, "state": state, "outcome": outcome,
-                                                              "finished_at": time.time()})
+    # Recorded before the state is final: a kill in between records again on redelivery (once, with the
+    # audit log's occurrence key) rather than leave a gap.
     if status in (CREATED, EXISTS, ALREADY_REVERTED):
         _record_reverted(r, record, outcome["revert_pr"] or 0)
         _audit(r, Event.REVERTED, record, {"revert_pr": outcome["revert_pr"], "status": status,
@@ -440,6 +458,8 @@ def _revert_locked(cfg, r, record: dict[str, Any], decision: policy.RollbackDeci
     else:
         _audit(r, Event.REVERT_BLOCKED, record, {"status": status, "issue": issue, "problems": len(problems),
                                                 "reasons": [b.to_json() for b in decision.reasons]})
+    merge_watch.update(r, repository, merge_sha, lambda rec: {**rec, "state": state, "outcome": outcome,
+                                                              "finished_at": time.time()})
     log.info("%s#%s: revert %s (PR %s, issue %s)", repository, number, status, outcome["revert_pr"], issue)
     dashboard.request_refresh(r, record["installation_id"], repository)
     return {"status": state, "outcome": outcome}

@@ -22,8 +22,15 @@ import redis
 
 import jobs
 from workers import merge_watch
-from workers.celery_app import (FETCH_TASK, MERGE_TASK, PR_CLOSED_TASK, PUBLISH_QUEUE, REMEDIATE_QUEUE,
-                                ROLLBACK_TASK, app)
+from workers.celery_app import (
+    FETCH_TASK,
+    MERGE_TASK,
+    PR_CLOSED_TASK,
+    PUBLISH_QUEUE,
+    REMEDIATE_QUEUE,
+    ROLLBACK_TASK,
+    app,
+)
 from workers.runtime import redis_client
 
 log = logging.getLogger(__name__)

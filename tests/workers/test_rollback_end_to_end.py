@@ -35,11 +35,11 @@ from tests.github_double.webhooks import check_run_delivery, check_suite_deliver
 from tests.workers.redteam_harness import (
     CHECK,
     CI_APP,
+    K8S_POD,
     LOW_RISK,
     SECRET,
     Case,
     Harness,
-    K8S_POD,
     harness,
     make_fix,
     worker_env,

@@ -136,3 +136,19 @@ def test_outside_check_names_are_quoted_on_the_dashboard():
     text = render.render(REPO, render.Sections(reverted=(w,)), time.time())
     # In a code span (no HTML), the mention broken by a word joiner.
     assert "`@\u2060everyone <img src=x>: failure`" in text and "@everyone" not in text
+
+
+def test_the_audit_line_reads_the_audit_logs_checkpoint_status(r, monkeypatch):
+    from types import SimpleNamespace
+
+    from workers import audit_log
+    from workers.dashboard import audit_line
+    if not hasattr(audit_log, "checkpoint_status"):  # the audit helper's, once merged
+        assert audit_line(r) is None
+        monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: None, raising=False)
+    monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: SimpleNamespace(
+        size=12, checkpoint_size=10, checkpoint_time="2026-12-02T14:00:00Z", signed=True))
+    assert audit_line(r) == "12 entries; the last signed checkpoint covers 10 (signed `2026-12-02T14:00:00Z`), 2 after it"
+    monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: SimpleNamespace(
+        size=3, checkpoint_size=0, checkpoint_time=None, signed=False))
+    assert audit_line(r) == "3 entries, no signed checkpoint yet"
