@@ -320,6 +320,7 @@ def test_a_worker_killed_mid_revert_leaves_exactly_one_revert_pr(world, tmp_path
             world.wait(lambda: len(world.gh.faults_served) > served, "the held request", 60)
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait(timeout=10)
+            assert reverts(world, repo, number) == []  # killed while its PR request was held
         assert watch(world, repo, merge_sha)["state"] == merge_watch.REVERTING
         fresh_log = tmp_path / "fresh.log"
         with celery_worker("remediate,publish", env, fresh_log, "fresh"):
@@ -327,6 +328,7 @@ def test_a_worker_killed_mid_revert_leaves_exactly_one_revert_pr(world, tmp_path
     finally:
         os.killpg(world.main.pid, signal.SIGCONT)
     assert record["state"] == merge_watch.REVERTED, record
+    print(f"\n(v) after the kill, the fresh worker's open_revert said {record['outcome']['status']}")
     pulls = reverts(world, repo, number)
     assert len(pulls) == 1 and record["outcome"]["revert_pr"] == pulls[0].number, (pulls, record["outcome"])
     assert merge_watch.reverts_today(world.r, repo) == 1  # counted once across both runs
