@@ -161,7 +161,7 @@ def parse_line(raw: str | bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"not JSON ({type(exc).__name__})") from None
+        raise ValueError(f"not JSON ({str(exc)[:120]})") from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     return doc
