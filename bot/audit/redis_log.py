@@ -5,7 +5,7 @@ records through workers.audit_log.record; `iacbot audit export` reads through he
 |---|---|
 | ``iacbot:audit`` | list: the log's lines in order, entries and checkpoint lines, exactly as ``export`` writes them (no TTL, never trimmed) |
 | ``iacbot:audit:head`` | JSON: size, hash of the last entry, last checkpoint's size and time, whether it was signed |
-| ``iacbot:audit:once:<key>`` | marker: the event keyed ``<key>`` (e.g. a delivery's ``received``) is recorded (TTL 30 days) |
+| ``iacbot:audit:once:<key>`` | marker: the event keyed ``<key>`` (e.g. a delivery's ``received``) is recorded (TTL 30 days; ``call:<uuid>``, one append call's own, 1 hour) |
 
 An append reads the head, builds the next entry (and, every CHECKPOINT_EVERY entries or
 CHECKPOINT_SECONDS, a signed checkpoint) and writes entry, checkpoint and head in one MULTI under
@@ -16,10 +16,12 @@ callable returning None) entries are recorded and checkpoints skipped.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from typing import IO, Any, Mapping
 
@@ -34,6 +36,8 @@ LOG_KEY = "iacbot:audit"
 HEAD_KEY = "iacbot:audit:head"
 ONCE_PREFIX = "iacbot:audit:once:"
 ONCE_TTL_SECONDS = 30 * 24 * 3600
+CALL_TTL_SECONDS = 3600
+MAX_ONCE_CHARS = 200
 CHECKPOINT_EVERY = 100
 CHECKPOINT_SECONDS = 300
 MAX_ATTEMPTS = 1_000  # WATCH conflicts under heavy contention; each retry backs off a little
@@ -66,13 +70,18 @@ def append(r: redis.Redis, event: Event, *, repository: str | None, subject: str
     """The entry appended, or None when ``once`` was already recorded. ``key``: an Ed25519
     private key (or a callable returning one or None) for the checkpoints."""
     event = Event(event)
-    once_key = ONCE_PREFIX + once if once else None
+    if once and len(once) > MAX_ONCE_CHARS:  # a key built from long names stays a bounded key
+        once = "sha256:" + hashlib.sha256(once.encode()).hexdigest()
+    # Without a caller's key, one of this call's own: EXEC applied but its answer lost (the
+    # connection died) is retried, and the retry must find it done rather than append it again.
+    once_key = ONCE_PREFIX + (once or f"call:{uuid.uuid4().hex}")
+    once_ttl = ONCE_TTL_SECONDS if once else CALL_TTL_SECONDS
     signer = None
     with r.pipeline(transaction=True) as pipe:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                pipe.watch(HEAD_KEY, *([once_key] if once_key else []))
-                if once_key and pipe.exists(once_key):
+                pipe.watch(HEAD_KEY, once_key)
+                if pipe.exists(once_key):
                     pipe.unwatch()
                     return None
                 head = _head(pipe.get(HEAD_KEY))
@@ -93,8 +102,7 @@ def append(r: redis.Redis, event: Event, *, repository: str | None, subject: str
                 pipe.rpush(LOG_KEY, chain.entry_line(entry),
                            *([chain.checkpoint_line(checkpoint)] if checkpoint else []))
                 pipe.set(HEAD_KEY, json.dumps(new_head, sort_keys=True))
-                if once_key:
-                    pipe.set(once_key, str(entry["seq"]), ex=ONCE_TTL_SECONDS)
+                pipe.set(once_key, str(entry["seq"]), ex=once_ttl)
                 pipe.execute()
                 return entry
             except redis.WatchError:
