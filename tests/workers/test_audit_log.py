@@ -314,8 +314,96 @@ def test_kill_switch_flips_are_recorded_by_the_operator_named(redis_db):  # noqa
     assert run_switch("off", "--repo", "Octo/Apps").returncode == 0
     bad = run_switch("on", "--by", "alice; rm -rf /")
     assert bad.returncode == 2 and "operator name" in bad.stderr
-    assert not switches.global_flag(redis_db) or True
     flips = entries(redis_db, Event.KILL_SWITCH)
     assert [(f["actor"], f["repository"], f["details"]["on"]) for f in flips] == [
         ("alice", None, True), ("operator", "Octo/Apps", False)]
     assert switches.global_flag(redis_db)  # the refused --by changed nothing
+
+
+# -- remediate_job on REAL workers (a scan worker, a main worker) and the GitHub double ----------
+
+PIPELINE_APP_ID = 737373
+PIPELINE_REPO = "octo/audited"
+SECRET = "webhook-secret-for-tests-only"
+
+
+@pytest.fixture(scope="module")
+def gh(private_key):
+    from tests.github_double import GitHubDouble
+    with GitHubDouble() as double:
+        double.create_repo(PIPELINE_REPO, files={"README.md": "# repo\n"})
+        double.installation = double.install_app(PIPELINE_APP_ID, private_key.read_text(), repos=[PIPELINE_REPO])
+        yield double
+        assert double.violations == [], "OpenAPI violations:\n" + "\n".join(double.violations)
+
+
+@pytest.fixture(scope="module")
+def pipeline(gh, private_key, tmp_path_factory):
+    from tests.celery_worker import SCANNER_VENV, celery_worker
+    logs = tmp_path_factory.mktemp("logs")
+    signing, _ = keys.keygen(tmp_path_factory.mktemp("signing"))
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
+    main_env = {**plain, "IACBOT_REDIS_URL": TEST_REDIS_URL, "IACBOT_GITHUB_API_URL": gh.base_url,
+                "IACBOT_GITHUB_APP_ID": str(PIPELINE_APP_ID), "IACBOT_GITHUB_APP_PRIVATE_KEY_FILE": str(private_key),
+                "IACBOT_GITHUB_WRITE_INTERVAL_SECONDS": "0", "IACBOT_MAX_OPEN_PRS_PER_REPO": "0",
+                "IACBOT_SIGNING_KEY_FILE": str(signing)}
+    with celery_worker("scan", {**plain, "IACBOT_REDIS_URL": TEST_REDIS_URL}, logs / "scan.log", "scan-audit",
+                       venv=SCANNER_VENV), \
+            celery_worker("remediate,publish", main_env, logs / "main.log", "chain-audit"):
+        yield logs / "main.log", keys.load_private_key(signing).public_key()
+
+
+def push(gh, changes: dict[str, str]) -> str:
+    from fastapi.testclient import TestClient
+
+    from bot.service.app import create_app
+    from bot.service.settings import Settings
+    from tests.github_double.webhooks import push_delivery
+    gh.push_commit(PIPELINE_REPO, changes)
+    headers, body = push_delivery(gh, PIPELINE_REPO, sorted(changes), SECRET)
+    answer = TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=TEST_REDIS_URL))).post(
+        "/webhooks/github", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    return headers["X-GitHub-Delivery"]
+
+
+def test_remediate_records_each_attempt_once_and_the_export_verifies(pipeline, gh, redis_db):  # noqa: F811
+    from tests.celery_worker import wait_for
+    from tests.workers.manifests import PRIVILEGED_DEPLOYMENT
+    from bot.settings import CommonSettings
+    from workers.celery_app import REMEDIATE_QUEUE, REMEDIATE_TASK, make_celery
+    from workers.store import FIXES_PREFIX, REMEDIATED_PREFIX
+    log, public = pipeline
+    delivery = push(gh, {"k8s/web.yaml": PRIVILEGED_DEPLOYMENT})
+    wait_for(lambda: redis_db.exists(REMEDIATED_PREFIX + delivery), 120, "the job to be remediated", log)
+    fingerprints = {k.decode() for k in redis_db.hkeys(FIXES_PREFIX + delivery)}
+    assert fingerprints
+
+    def of_job(event: Event) -> list[dict]:
+        return [e for e in entries(redis_db, event) if e["subject"] == delivery]
+
+    assert len(of_job(Event.RECEIVED)) == 1
+    verified = of_job(Event.VERIFIED)
+    assert {e["details"]["fingerprint"] for e in verified if e["details"]["verified"] == "yes"} == fingerprints
+    located = {e["details"]["fingerprint"]: e["details"] for e in of_job(Event.LOCATED) if e["details"]["found"]}
+    assert set(located) >= fingerprints and all(located[fp]["layer"] == "manifest" for fp in fingerprints)
+    patched = of_job(Event.PATCHED)
+    assert {e["details"]["fingerprint"] for e in patched} >= fingerprints
+    assert all(e["details"]["fixer"] and e["details"]["rule"] and e["details"]["file"] == "k8s/web.yaml"
+               for e in patched)
+    before = len(entries(redis_db))
+
+    # A worker killed after its entries and before the fixes were stored: the job is done again,
+    # and its entries are not recorded twice.
+    redis_db.delete(REMEDIATED_PREFIX + delivery)
+    celery = make_celery(CommonSettings(redis_url=TEST_REDIS_URL))
+    celery.send_task(REMEDIATE_TASK, args=[delivery], queue=REMEDIATE_QUEUE, task_id=f"{delivery}:remediate:again")
+    wait_for(lambda: redis_db.exists(REMEDIATED_PREFIX + delivery), 120, "the job to be remediated again", log)
+    remediated = [e for e in entries(redis_db) if e["subject"] == delivery]
+    assert len([e for e in remediated if e["event"] in ("located", "patched", "verified")]) == \
+        len(of_job(Event.LOCATED)) + len(patched) + len(verified)
+    assert [e for e in entries(redis_db)[before:] if e["subject"] == delivery] == []
+    status = audit_log.checkpoint_status(redis_db)
+    assert status.signed and status.checkpoint_size >= 1
+    result = chain.verify(exported(redis_db), [public])
+    assert result.ok, result.problem
