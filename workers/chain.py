@@ -83,7 +83,8 @@ def _audit_attempts(r, job_id: str, repository: str, fixes, not_fixed) -> None:
     for attempt, verified, why in attempts:
         for event, details in attempt_events(attempt, verified, why):
             audit_log.record(r, event, repository=repository, subject=job_id, actor=audit_log.SERVICE_ACTOR,
-                             details=details, once=f"{job_id}:{attempt.fingerprint}:{_rules_digest(attempt)}:{event.value}")
+                             details=details,
+                             once=f"{job_id}:{attempt.fingerprint}:{_rules_digest(attempt)}:{event.value}")
 
 
 def _rules_digest(attempt) -> str:

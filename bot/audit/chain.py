@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -30,8 +31,8 @@ CHECKPOINT_FIELDS = frozenset({"size", "head", "time"})
 
 #: One line of the log (an entry or a checkpoint) longer than this is not parsed.
 MAX_LINE_BYTES = 64 * 1024
-#: A log with more lines than this is not verified (about 2 GB of entries at 400 bytes each).
-MAX_LINES = 5_000_000
+#: A log with more lines than this is not verified (about 800 MB of entries at 400 bytes each).
+MAX_LINES = 2_000_000
 #: An entry's details larger than this (canonical JSON) are replaced by a note of their size.
 MAX_DETAILS_BYTES = 8 * 1024
 MAX_FIELD_CHARS = 300  # repository, subject, actor
@@ -170,7 +171,8 @@ def parse_line(raw: str | bytes) -> dict[str, Any]:
 def _entry_shape(doc: Mapping[str, Any]) -> str | None:
     if set(doc) != ENTRY_FIELDS:
         missing, extra = ENTRY_FIELDS - set(doc), set(doc) - ENTRY_FIELDS
-        return "fields " + ", ".join([f"missing {sorted(missing)}"] * bool(missing) + [f"unknown {sorted(extra)[:5]}"] * bool(extra))
+        parts = ([f"missing {sorted(missing)}"] if missing else []) + ([f"unknown {sorted(extra)[:5]}"] if extra else [])
+        return "fields " + ", ".join(parts)
     if not isinstance(doc["seq"], int) or isinstance(doc["seq"], bool) or doc["seq"] < 0:
         return "seq is not a non-negative integer"
     if doc["event"] not in {e.value for e in Event}:
@@ -213,41 +215,23 @@ def verify(lines: Iterable[str | bytes], trusted_keys: Sequence | None = None,
     ``trusted_keys`` (Ed25519 public keys): checkpoints must be signed by one of them. None: the
     checkpoints' signatures are not checked (and the result says so), their claims still are.
     ``outside_checkpoints``: checkpoint lines kept apart from the log (e.g. from an earlier
-    export): a truncation that removed the log's own later checkpoints still shows against them."""
+    export): a truncation that removed the log's own later checkpoints still shows against them.
+
+    One pass, keeping only each accepted entry's hash and line number (a log of MAX_LINES lines
+    costs a few hundred MB at most); the rest of the log is read further only to explain a problem."""
     result = VerifyResult(checkpoints_checked=trusted_keys is not None)
     trusted = list(trusted_keys) if trusted_keys is not None else None
-    entries: list[tuple[int, dict[str, Any]]] = []   # (line, entry), the accepted chain
-    parsed: list[tuple[int, dict[str, Any]]] = []
+    chained = _Chain()
     checkpoints: list[_Checkpoint] = []
+    rest = _Lines(lines)
 
     def bad(line: int, seq: int | None, kind: Bad, why: str) -> VerifyResult:
         result.ok, result.problem = False, Problem(line, seq, kind, why)
         return result
 
-    number = 0
-    for number, raw in enumerate(lines, start=1):
-        if number > MAX_LINES:
-            return bad(number, None, Bad.TOO_LARGE, f"more than {MAX_LINES} lines (the log bound): not verified")
-        if isinstance(raw, bytes):
-            raw = raw.rstrip(b"\r\n")
-        else:
-            raw = raw.rstrip("\r\n")
-        if not raw.strip():
-            return bad(number, None, Bad.MALFORMED, "an empty line")
-        try:
-            parsed.append((number, parse_line(raw)))
-        except OverflowError as exc:
-            return bad(number, None, Bad.TOO_LARGE, str(exc))
-        except ValueError as exc:
-            return bad(number, None, Bad.MALFORMED, str(exc))
-
-    later_seqs: dict[int, int] = {}  # seq -> the last line claiming it, for reorder vs delete
-    for line, doc in parsed:
-        seq = doc.get("seq")
-        if "checkpoint" not in doc and isinstance(seq, int):
-            later_seqs.setdefault(seq, line)
-
-    for index, (line, doc) in enumerate(parsed):
+    for line, doc in rest:
+        if isinstance(doc, Problem):
+            return bad(doc.line, None, doc.kind, doc.why)
         if "checkpoint" in doc:
             cp, why = _read_checkpoint(doc, line, trusted)
             if cp is None:
@@ -255,11 +239,11 @@ def verify(lines: Iterable[str | bytes], trusted_keys: Sequence | None = None,
             if checkpoints and cp.size < checkpoints[-1].size:
                 return bad(line, None, Bad.REORDERED, f"covers {cp.size} entries, fewer than the checkpoint at line "
                                                       f"{checkpoints[-1].line} ({checkpoints[-1].size})")
-            if cp.size > len(entries):
+            if cp.size > chained.size:
                 return bad(line, None, Bad.TRUNCATED,
-                           f"the checkpoint covers {cp.size} entries but only {len(entries)} precede it: "
-                           f"{_span(len(entries), cp.size - 1)} missing")
-            problem = _head_problem(cp, entries)
+                           f"the checkpoint covers {cp.size} entries but only {chained.size} precede it: "
+                           f"{_span(chained.size, cp.size - 1)} missing")
+            problem = _head_problem(cp, chained)
             if problem:
                 return bad(*problem)
             checkpoints.append(cp)
@@ -270,37 +254,33 @@ def verify(lines: Iterable[str | bytes], trusted_keys: Sequence | None = None,
             return bad(line, seq, Bad.MALFORMED, shape)
         if entry_hash(doc) != doc["hash"]:
             return bad(line, seq, Bad.EDITED, "its content does not hash to its recorded hash (the entry was changed)")
-        expected = len(entries)
-        prev_hash = entries[-1][1]["hash"] if entries else GENESIS
+        expected = chained.size
         if seq > expected:
-            found = later_seqs.get(expected)
-            if found is not None and found > line:
+            found = rest.find_seq(expected)
+            if found is not None:
                 return bad(line, seq, Bad.REORDERED, f"seq {seq} where seq {expected} belongs (seq {expected} is at "
                                                      f"line {found})")
             return bad(line, seq, Bad.DELETED, f"expected seq {expected}: {_span(expected, seq - 1)} missing")
         if seq < expected:
-            return bad(*_inserted(line, doc, entries, parsed, index))
-        if doc["prev"] != prev_hash:
-            if entries:
-                before_line, before = entries[-1]
-                return bad(before_line, before["seq"], Bad.EDITED,
+            return bad(*_inserted(line, doc, chained, rest))
+        if doc["prev"] != chained.head:
+            if chained.size:
+                return bad(chained.lines[-1], chained.size - 1, Bad.EDITED,
                            f"the next entry (line {line}) records a different hash for it: it was changed and "
                            "re-hashed, or replaced")
             return bad(line, seq, Bad.EDITED, "seq 0 must have prev 64 zeros")
-        entries.append((line, doc))
+        chained.add(line, doc["hash"])
 
-    result.entries = len(entries)
-    result.head = entries[-1][1]["hash"] if entries else GENESIS
-    result.checkpoints = len(checkpoints)
+    result.entries, result.head, result.checkpoints = chained.size, chained.head, len(checkpoints)
     for n, doc in enumerate(outside_checkpoints, start=1):
         cp, why = _read_checkpoint(doc, 0, trusted)
         if cp is None:
             return bad(0, None, Bad.BAD_CHECKPOINT, f"kept checkpoint {n}: {why}")
-        if cp.size > len(entries):
-            return bad(number + 1, None, Bad.TRUNCATED,
-                       f"a kept checkpoint covers {cp.size} entries; the log has {len(entries)}: "
-                       f"{_span(len(entries), cp.size - 1)} missing")
-        problem = _head_problem(cp, entries)
+        if cp.size > chained.size:
+            return bad(rest.number + 1, None, Bad.TRUNCATED,
+                       f"a kept checkpoint covers {cp.size} entries; the log has {chained.size}: "
+                       f"{_span(chained.size, cp.size - 1)} missing")
+        problem = _head_problem(cp, chained)
         if problem:
             return bad(*problem)
         checkpoints.append(cp)
@@ -308,39 +288,105 @@ def verify(lines: Iterable[str | bytes], trusted_keys: Sequence | None = None,
     if trusted is None:
         result.notes.append("checkpoints were not checked: no trusted key given, so their signatures are unverified "
                             "and a rewrite or a truncation of the whole log would not show")
-    if result.covered < len(entries):
+    if result.covered < chained.size:
         if result.covered:
-            result.notes.append(f"entries seq {result.covered}..{len(entries) - 1} come after the last checkpoint: "
+            result.notes.append(f"entries seq {result.covered}..{chained.size - 1} come after the last checkpoint: "
                                 "removing them (or a later checkpoint with them) would not show")
-        elif entries:
+        else:
             result.notes.append("no checkpoint: the chain is consistent, but a truncation or a full rewrite would "
                                 "not show")
     return result
+
+
+class _Chain:
+    """The accepted entries: hash and line number of each, nothing more."""
+
+    def __init__(self) -> None:
+        self.hashes: list[bytes] = []
+        self.lines = array("Q")
+
+    @property
+    def size(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def head(self) -> str:
+        return self.hash_of(self.size - 1) if self.hashes else GENESIS
+
+    def hash_of(self, seq: int) -> str:
+        return self.hashes[seq].hex()
+
+    def add(self, line: int, digest: str) -> None:
+        self.hashes.append(bytes.fromhex(digest))
+        self.lines.append(line)
+
+
+class _Lines:
+    """(line number, parsed object or Problem) for each line, bounded; read on demand."""
+
+    def __init__(self, lines: Iterable[str | bytes]) -> None:
+        self._lines = iter(lines)
+        self.number = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[int, Any]:
+        raw = next(self._lines)
+        self.number += 1
+        if self.number > MAX_LINES:
+            return self.number, Problem(self.number, None, Bad.TOO_LARGE,
+                                        f"more than {MAX_LINES} lines (the log bound): not verified")
+        raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
+        if not raw.strip():
+            return self.number, Problem(self.number, None, Bad.MALFORMED, "an empty line")
+        try:
+            return self.number, parse_line(raw)
+        except OverflowError as exc:
+            return self.number, Problem(self.number, None, Bad.TOO_LARGE, str(exc))
+        except ValueError as exc:
+            return self.number, Problem(self.number, None, Bad.MALFORMED, str(exc))
+
+    def next_entry(self) -> dict[str, Any] | None:
+        for _, doc in self:
+            if isinstance(doc, dict) and "checkpoint" not in doc:
+                return doc
+            if isinstance(doc, Problem) and doc.kind is Bad.TOO_LARGE and "lines" in doc.why:
+                return None
+        return None
+
+    def find_seq(self, seq: int) -> int | None:
+        """The line further on holding an entry with ``seq``, or None (reads the rest of the log)."""
+        while True:
+            doc = self.next_entry()
+            if doc is None:
+                return None
+            if doc.get("seq") == seq:
+                return self.number
 
 
 def _span(first: int, last: int) -> str:
     return f"entry seq {first} is" if first == last else f"entries seq {first}..{last} are"
 
 
-def _head_problem(cp: _Checkpoint, entries: list[tuple[int, dict[str, Any]]]) -> tuple | None:
-    line, entry = entries[cp.size - 1]
-    if entry["hash"] != cp.head:
-        return (line, entry["seq"], Bad.REWRITTEN,
+def _head_problem(cp: _Checkpoint, chained: _Chain) -> tuple | None:
+    if chained.hash_of(cp.size - 1) != cp.head:
+        return (chained.lines[cp.size - 1], cp.size - 1, Bad.REWRITTEN,
                 f"the checkpoint{f' at line {cp.line}' if cp.line else ''} names a different entry seq {cp.size - 1}: "
                 "the log up to here was rewritten")
     return None
 
 
-def _inserted(line: int, doc: Mapping[str, Any], entries, parsed, index: int) -> tuple:
+def _inserted(line: int, doc: Mapping[str, Any], chained: _Chain, rest: _Lines) -> tuple:
     """``doc`` repeats a seq already accepted. Two entries following the same one is a fork: the
     one the chain goes on from is the original, the other was inserted."""
     seq = doc["seq"]
-    earlier_line, earlier = entries[seq]
-    if earlier["hash"] == doc["hash"]:
+    earlier_line = chained.lines[seq]
+    if chained.hash_of(seq) == doc["hash"]:
         return line, seq, Bad.INSERTED, f"a copy of line {earlier_line}"
-    if earlier["prev"] == doc["prev"]:
-        following = next((d for _, d in parsed[index + 1:] if "checkpoint" not in d), None)
+    if doc["prev"] == (chained.hash_of(seq - 1) if seq else GENESIS):
+        following = rest.next_entry()
         if following is not None and following.get("prev") == doc["hash"]:
             return (earlier_line, seq, Bad.INSERTED,
                     f"the chain goes on from line {line}, which follows the same entry: this one was inserted")
-    return line, seq, Bad.INSERTED, f"seq {seq} again after seq {len(entries) - 1} (line {entries[-1][0]})"
+    return line, seq, Bad.INSERTED, f"seq {seq} again after seq {chained.size - 1} (line {chained.lines[-1]})"
