@@ -157,3 +157,10 @@ def test_fix_audit_log_refuses_a_broken_file_before_any_work(tmp_path, capsys):
     assert code == 2 and "does not verify" in capsys.readouterr().err
     assert main(["--no-color", "fix", str(repo), "--audit-key", str(log)], open_scanner=no_scanner) == 2
     assert chain.verify(log.read_text().splitlines()).ok is False
+
+
+def test_the_cli_starts_without_cryptography_or_redis():
+    """`iacbot scan`/`fix` pay for neither: only signing, verifying and export import them."""
+    probe = "import sys, bot.cli; print(sorted(m for m in ('cryptography', 'redis') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
