@@ -19,6 +19,9 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", parents=[common], help="write the service's audit log (Redis) as JSON lines")
     export.add_argument("--redis-url", metavar="URL", help="the service's Redis (default: IACBOT_REDIS_URL)")
     export.add_argument("-o", "--out", type=Path, metavar="FILE", help="write here (default: standard output)")
+    export.add_argument("--checkpoint-key", type=Path, metavar="PRIVATE.pem",
+                        help="first sign a checkpoint of the log as it is (the deployment's key), so the export is "
+                             "covered to its last entry")
     check = sub.add_parser("verify", parents=[common], help="check an audit log's chain and its signed checkpoints")
     check.add_argument("file", type=Path, metavar="FILE")
     check.add_argument("--key", type=Path, action="append", default=[], metavar="PUB.pem",
@@ -48,9 +51,18 @@ def _export(args, console, errors) -> int:
 
     from bot.settings import CommonSettings
     from bot.audit import redis_log as audit_log
+    key = None
+    if args.checkpoint_key:
+        from bot.attest import keys
+        try:
+            key = keys.load_private_key(args.checkpoint_key)
+        except keys.KeyFileError as exc:
+            return _usage(errors, f"--checkpoint-key {exc}")
     url = args.redis_url or CommonSettings().redis_url
     r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
     try:
+        if key is not None and audit_log.checkpoint(r, key):
+            _print(errors, "signed a checkpoint of the log's head")
         if args.out is None:
             audit_log.export(r, sys.stdout)
             return EXIT_OK

@@ -202,6 +202,21 @@ def test_export_through_the_cli_verifies(redis_db, keypair, tmp_path, capsys):  
     assert "line 3 (seq 2): deleted" in capsys.readouterr().out
 
 
+def test_export_can_first_checkpoint_the_head(redis_db, keypair, tmp_path):  # noqa: F811
+    key, public, private, public_path = keypair
+    for n in range(3):
+        redis_log.append(redis_db, Event.MERGED, repository="o/r", subject=f"pr:{n}", actor="iacbot", key=key,
+                         every=100, seconds=3600)
+    assert audit_log.checkpoint_status(redis_db).uncovered == 2  # the first append's checkpoint covers 1
+    out = tmp_path / "export.jsonl"
+    argv = ["--no-color", "audit", "export", "--redis-url", TEST_REDIS_URL, "-o", str(out), "--checkpoint-key"]
+    assert main([*argv, str(private)]) == 0
+    assert chain.verify(out.read_text().splitlines(), [public]).covered == 3
+    assert audit_log.checkpoint_status(redis_db).uncovered == 0
+    assert redis_log.checkpoint(redis_db, key) is False  # nothing new to cover: no second checkpoint
+    assert main([*argv, str(public_path)]) == 2  # a public key cannot sign
+
+
 def test_export_of_an_unreachable_redis_exits_1(tmp_path):
     assert main(["--no-color", "audit", "export", "--redis-url", "redis://127.0.0.1:1/0",
                  "-o", str(tmp_path / "x")]) == 1
