@@ -18,14 +18,12 @@ from typing import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bot.attest import dsse
+from bot.attest import blocks, dsse
+from bot.attest.blocks import ATTESTATION_MARK  # noqa: F401  (re-exported: verify.ATTESTATION_MARK)
 from bot.attest.statement import COMMIT_SUBJECT, check_statement, sha256_hex
-from bot.quoting import comment_json
 
-ATTESTATION_MARK = "iacbot:attestation"
 NOTES_REF = "refs/notes/iacbot"
 MAX_SUBJECT_BYTES = 10 * 1024 * 1024  # a file larger than this is not hashed: reported instead
-_BLOCK = re.compile(r"<!--\s*" + re.escape(ATTESTATION_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
 _REV = re.compile(r"^[0-9A-Za-z_./^~-]{1,200}$")
 
 
@@ -38,14 +36,12 @@ class VerifyResult:
 
 def attestation_block(envelope: dsse.Envelope) -> str:
     """The hidden PR-body block carrying ``envelope``."""
-    return f"<!-- {ATTESTATION_MARK} {comment_json(envelope.to_json())} -->"
+    return blocks.block(envelope.to_json())
 
 
 def envelope_from_pr_body(text: str) -> str | None:
     """The last attestation block's envelope JSON, or None."""
-    if len(text) > dsse.MAX_ENVELOPE_BYTES * 2:
-        return None
-    found = _BLOCK.findall(text)
+    found = blocks.envelopes(text)
     return found[-1] if found else None
 
 
