@@ -49,6 +49,11 @@ def _bounded(value: Any) -> Any:
     return text
 
 
+def bounded_value(value: Any) -> Any:
+    """A value as the provenance block carries it (lists item by item): what a reader compares."""
+    return [_bounded(item) for item in value] if isinstance(value, list) else _bounded(value)
+
+
 def _trigger(trigger: Mapping[str, Any]) -> dict:
     items = sorted(trigger.items(), key=lambda kv: str(kv[0]))[:PROVENANCE_TRIGGER_KEYS]
     return {str(_bounded(k)): _bounded(v) for k, v in items}
@@ -93,7 +98,7 @@ def provenance(attempt: Attempt, base_sha: str, verification: str,
         "verification": verification,
         **_facts(attempt, fix),
     }
-    bounded = {k: [_bounded(item) for item in v] if isinstance(v, list) else _bounded(v) for k, v in data.items()}
+    bounded = {k: bounded_value(v) for k, v in data.items()}
     return {**extra, **bounded}
 
 
