@@ -39,3 +39,34 @@ class Signer:
         """The PR body's ``iacbot:attestation`` block for the statement naming ``commit``."""
         return attestation_block(self.envelope(commit))
 
+
+
+def merge_statement(publish_doc: Mapping[str, Any], files_at_head: Mapping[str, bytes], head_sha: str, decision,
+                    decided_at: float, fix_facts: Mapping[str, Any] | None, acted_by: str) -> dict:
+    """The merge-stage statement: the publish statement's finding, fixer and evidence, with its
+    subjects taken afresh at the head being merged (``files_at_head``: each file subject's bytes
+    there) and the merge-stage decision. ValueError when a file at the head is not the one the
+    publish stage signed (then nothing may be merged on it)."""
+    doc = statement.without_commit(publish_doc)
+    signed = {s["name"]: s["digest"].get("sha256") for s in doc["subject"]}
+    fresh = {path: statement.sha256_hex(data) for path, data in files_at_head.items()}
+    if fresh != signed:
+        raise ValueError("the files at the head are not the ones the publish stage signed")
+    doc["subject"] = [{"name": path, "digest": {"sha256": digest}} for path, digest in sorted(fresh.items())]
+    doc["predicate"]["policy"] = statement.policy_part(decision, decided_at, "merge", fix_facts)
+    doc["predicate"]["identities"] = {**doc["predicate"]["identities"], "acted_by": acted_by}
+    return statement.with_commit(doc, head_sha)
+
+
+def publish_statement(envelope_json: Mapping[str, Any], key: Ed25519PrivateKey) -> dict | None:
+    """The statement of a publish-stage envelope this key signed (a record iacbot kept), or None."""
+    import json
+
+    try:
+        envelope = dsse.parse(json.dumps(envelope_json))
+    except dsse.EnvelopeError:
+        return None
+    if dsse.verify(envelope, [key.public_key()]) is None:
+        return None
+    doc = json.loads(envelope.payload)
+    return doc if statement.stage_of(doc) == "publish" and not statement.check_statement(doc) else None

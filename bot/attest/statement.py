@@ -128,6 +128,11 @@ def change_digest(statement: Mapping[str, Any]) -> str:
     return "sha256:" + sha256_hex(canonical(change_part(statement)))
 
 
+def statement_digest(statement: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the whole canonical statement (a merge commit's trailer names one)."""
+    return "sha256:" + sha256_hex(canonical(statement))
+
+
 def commit_of(statement: Mapping[str, Any]) -> str | None:
     """The git+commit subject's commit id, or None."""
     for s in statement.get("subject") or ():

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot.attest import MERGE_STATEMENT_TRAILER, STATEMENT_TRAILER, blocks, dsse, trailer_values
 from bot.attest.blocks import ATTESTATION_MARK  # noqa: F401  (re-exported: verify.ATTESTATION_MARK)
-from bot.attest.statement import COMMIT_SUBJECT, change_digest, check_statement, commit_of, sha256_hex, stage_of
+from bot.attest.statement import (COMMIT_SUBJECT, change_digest, check_statement, commit_of, sha256_hex, stage_of,
+                                  statement_digest)
 
 NOTES_REF = "refs/notes/iacbot"
 MAX_SUBJECT_BYTES = 10 * 1024 * 1024  # a file larger than this is not hashed: reported instead
@@ -169,12 +170,6 @@ def merge_trailer_of(repo: Path, merge: str) -> tuple[list[str], list[str]]:
     out = _git(repo, "rev-list", "--parents", "-n", "1", merge, limit=4096)
     parents = out.decode().split()[1:] if out else []
     return trailer_values(message, MERGE_STATEMENT_TRAILER), parents
-
-
-def statement_digest(statement: dict) -> str:
-    """``sha256:<hex>`` of a whole canonical statement (the merge commit's trailer names one)."""
-    from bot.attest.statement import canonical
-    return "sha256:" + sha256_hex(canonical(statement))
 
 
 def check_merge_commit(statement: dict, repo: Path, rev: str, result: VerifyResult) -> None:
