@@ -14,6 +14,7 @@ from bot.quoting import comment_json
 
 ATTESTATION_MARK = "iacbot:attestation"
 _BLOCK = re.compile(r"<!--\s*" + re.escape(ATTESTATION_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
+_BLOCK_LINE = re.compile(r"\n?" + _BLOCK.pattern, re.S)  # a block with the line break before it
 #: A body is at most 65,536 characters; more blocks than this are not read.
 MAX_BLOCKS = 8
 MAX_TEXT = 1 << 21
@@ -43,7 +44,7 @@ def claimed_stage(envelope_text: str) -> str | None:
 def with_stage_block(text: str, stage: str, new_block: str) -> str:
     """``text`` with every block claiming ``stage`` removed and ``new_block`` put after the last
     remaining block (or at the end)."""
-    kept = _BLOCK.sub(lambda m: "" if claimed_stage(m.group(1)) == stage else m.group(0), text)
+    kept = _BLOCK_LINE.sub(lambda m: "" if claimed_stage(m.group(1)) == stage else m.group(0), text)
     last = None
     for last in _BLOCK.finditer(kept):
         pass
