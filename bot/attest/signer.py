@@ -1,19 +1,20 @@
 """What the service's publisher signs with (bot.github.publish takes one; workers build it).
 
 A fix's statement is built before its commit exists; the commit gets the ``Iacbot-Statement``
-trailer (trailer_digest: the statement with no git+commit subject and no policy part, i.e. the
+trailer (statement.change_digest: the statement with no git+commit subject and no policy part, i.e. the
 change itself), and once the commit exists the statement naming it is signed into the PR body's
 block. The decision (policy part) is signed afresh whenever it is made again (a re-run of publish,
 the merge stage) without touching the commit. docs/provenance.md, "The trailer".
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bot.attest import STATEMENT_TRAILER, dsse, statement
+from bot.attest import dsse, statement
 from bot.attest.verify import attestation_block
 
 
@@ -60,8 +61,6 @@ def merge_statement(publish_doc: Mapping[str, Any], files_at_head: Mapping[str, 
 
 def publish_statement(envelope_json: Mapping[str, Any], key: Ed25519PrivateKey) -> dict | None:
     """The statement of a publish-stage envelope this key signed (a record iacbot kept), or None."""
-    import json
-
     try:
         envelope = dsse.parse(json.dumps(envelope_json))
     except dsse.EnvelopeError:

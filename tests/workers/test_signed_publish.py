@@ -41,7 +41,7 @@ from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO_NAME, Stage, k8s20_fix, repo_files
-from workers import audit_log, decision_store, store
+from workers import audit_log, store
 from workers.celery_app import PUBLISH_TASK, make_celery
 from workers.remediation import Fix, fix_to_json
 
