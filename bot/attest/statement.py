@@ -115,11 +115,15 @@ def without_commit(statement: Mapping[str, Any]) -> dict:
 def change_part(statement: Mapping[str, Any]) -> dict:
     """What a fix commit's ``Iacbot-Statement`` trailer names: the statement without its git+commit
     subject (the commit cannot carry the digest of a statement naming the commit itself) and with
-    its policy part null (the decision is made again after the commit exists: a re-run, the merge
-    stage; each is signed, bound to the commit by the git+commit subject). docs/provenance.md."""
+    its policy part and the finding's trigger null (the decision is made again after the commit
+    exists, by a run a later push may trigger, and at the merge stage; each is signed, bound to
+    the commit by the git+commit subject). docs/provenance.md."""
     doc = without_commit(statement)
-    if isinstance(doc.get("predicate"), dict):
-        doc["predicate"]["policy"] = None
+    predicate = doc.get("predicate")
+    if isinstance(predicate, dict):
+        predicate["policy"] = None
+        if isinstance(predicate.get("finding"), dict):
+            predicate["finding"]["trigger"] = None  # a later push re-finding it is a new run, same change
     return doc
 
 

@@ -381,3 +381,35 @@ def test_a_worker_killed_between_signing_and_merging_merges_once_signed(stage, g
     code, out = verify(tmp_path, body, PUB())
     assert code == 0, out
     _merge_commit_checks(gh, published.number, body)
+
+
+def test_a_later_run_re_signs_the_open_pr_and_rebuilds_the_commit_only_when_the_change_differs(
+        stage, gh, celery, tmp_path):
+    fix = hardening_fix(stage)
+    log = tmp_path / "rerun.log"
+
+    def run(which: Fix) -> tuple[str, dict]:
+        job_id, fp = send(stage, celery, which)
+        return job_id, wait_for(lambda: outcome(stage.r, job_id, fp), 60, "the publish", log)
+
+    with celery_worker("publish", stage.worker_env(), log, "rerun"):
+        _, first = run(fix)
+        number = first["pr_number"]
+        head = gh.api.get_pull(number).head.sha
+        # Another push finds the same finding: a new trigger and a new decision, the same change.
+        second_job, again = run(fix)
+        assert again["status"] == "exists" and again["pr_number"] == number, again
+        assert gh.api.get_pull(number).head.sha == head  # its checks are not restarted
+        [doc] = statements(body_of(gh, number))
+        assert doc["predicate"]["finding"]["trigger"]["delivery_id"] == second_job  # signed afresh, this run's
+        assert verify(tmp_path, body_of(gh, number), PUB())[0] == 0
+        # The same fix with other evidence is another change: the commit is rebuilt to name it.
+        _, third = run(Fix(fix.attempt, fix.path, fix.new_text, "checkov: CKV_K8S_20 passes (re-verified)"))
+    assert third["status"] == "updated" and third["pr_number"] == number, third
+    new_head = gh.api.get_pull(number).head.sha
+    assert new_head != head and len(gh.repo(REPO_NAME).pulls) == 1
+    body = body_of(gh, number)
+    [doc] = statements(body)
+    assert statement.commit_of(doc) == new_head
+    assert trailer_values(gh.api.get_git_commit(new_head).message, STATEMENT_TRAILER) == [statement.change_digest(doc)]
+    assert verify(tmp_path, body, PUB())[0] == 0
