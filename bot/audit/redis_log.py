@@ -143,6 +143,12 @@ def export(r: redis.Redis, out: IO[str]) -> int:
     return total
 
 
+def entries(r: redis.Redis, limit: int = 100_000) -> list[dict[str, Any]]:
+    """The log's entries in order (checkpoint lines left out), at most the first ``limit``."""
+    lines = (json.loads(raw) for raw in r.lrange(LOG_KEY, 0, limit - 1))
+    return [line for line in lines if "checkpoint" not in line]
+
+
 def checkpoint_status(r: redis.Redis) -> CheckpointStatus:
     head = _head(r.get(HEAD_KEY))
     return CheckpointStatus(head["size"], head["checkpoint_size"], head["checkpoint_time"], bool(head["signed"]))

@@ -41,7 +41,8 @@ from tests.celery_worker import celery_worker, wait_for
 from tests.github_double import GitHubDouble
 from tests.service.conftest import TEST_REDIS_URL, redis_db  # noqa: F401  (fixture)
 from tests.workers.merge_harness import APP_ID, INSTALL_PERMISSIONS, PATHS, REPO_NAME, Stage, k8s20_fix, repo_files
-from workers import audit_log, store
+from bot.audit import redis_log
+from workers import store
 from workers.celery_app import PUBLISH_TASK, make_celery
 from workers.remediation import Fix, fix_to_json
 
@@ -201,7 +202,7 @@ def test_a_published_pr_verifies_under_the_services_key_and_not_under_another(st
 def test_the_audit_log_records_the_signing_the_pr_and_the_decision(stage, gh, celery, tmp_path):
     fix = hardening_fix(stage)
     done = publish(stage, celery, fix, tmp_path)
-    entries = [json.loads(e) for e in stage.r.lrange(audit_log.LOG_KEY, 0, -1)]
+    entries = redis_log.entries(stage.r)
     events = [(e["event"], e["subject"]) for e in entries]
     assert (Event.SIGNED.value, fix.fingerprint) in events
     assert (Event.PR_OPENED.value, f"pr:{done['pr_number']}") in events
@@ -349,7 +350,7 @@ def test_an_automerge_carries_a_signed_merge_stage_statement(stage, gh, celery, 
     edited = body.replace(pr_body.attestation_block(json.loads(merge_block)), pr_body.attestation_block(doc))
     code, out = verify(tmp_path, edited, PUB())
     assert code == 1 and "FAIL  block 2" in out, out
-    events = [json.loads(e) for e in stage.r.lrange(audit_log.LOG_KEY, 0, -1)]
+    events = redis_log.entries(stage.r)
     assert any(e["event"] == Event.SIGNED.value and e["details"].get("stage") == "merge" for e in events)
     assert any(e["event"] == Event.MERGED.value and e["subject"] == f"pr:{published.number}" for e in events)
     assert any(e["event"] == Event.DECIDED.value and e["details"].get("stage") == "merge" for e in events)
