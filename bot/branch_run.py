@@ -1,6 +1,7 @@
 """`iacbot fix --branch`: each verified fix on its own new local branch, verified again alone."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Mapping
 
@@ -12,11 +13,12 @@ from fixers.scanner import Scanner
 
 
 def commit_branches(root: Path, report: RunReport, scanner: Scanner, catalog: Mapping[str, RuleMeta],
-                    signing_key=None) -> tuple[list[tuple[str, str]], list[str]]:
+                    signing_key=None, on_signed=None) -> tuple[list[tuple[str, str]], list[str]]:
     """Returns ([(branch, summary)], problems). A fix (every finding of one fingerprint) is re-made
     on the committed file alone, so each branch holds exactly one fix's change, carrying all its
     findings, and passes verification by itself. With `signing_key`, each commit's signed provenance
-    goes in its git note under refs/notes/iacbot (bot.attest.local_sign)."""
+    goes in its git note under refs/notes/iacbot (bot.attest.local_sign), and ``on_signed(fingerprint,
+    branch, envelope sha256)`` is told (the audit log's ``signed`` entry)."""
     try:
         top = git_branches.toplevel(root)
     except git_branches.GitError as exc:
@@ -47,7 +49,9 @@ def commit_branches(root: Path, report: RunReport, scanner: Scanner, catalog: Ma
                                                    commit_message(alone.attempt, alone.verification))
         if signing_key is not None:
             from bot.attest.local_sign import sign_commit
-            sign_commit(top, commit, {repo_path: alone.new_text.encode()}, alone.attempt, alone.verification,
-                        signing_key, version)
+            envelope = sign_commit(top, commit, {repo_path: alone.new_text.encode()}, alone.attempt,
+                                   alone.verification, signing_key, version)
+            if on_signed is not None:
+                on_signed(alone.attempt.fingerprint, name, hashlib.sha256(envelope.dumps().encode()).hexdigest())
         made.append((name, f"{alone.attempt.summary} ({', '.join(alone.attempt.rule_ids)})"))
     return made, problems

@@ -1,5 +1,6 @@
-"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH`, `iacbot policy ...` (bot.policy_cli) —
-no server, GitHub or Redis needed.
+"""iacbot command line: `iacbot scan PATH`, `iacbot fix PATH`, `iacbot policy ...` (bot.policy_cli),
+`iacbot provenance ...` (bot.provenance_cli), `iacbot audit ...` (bot.audit_cli) — no server, GitHub
+or Redis needed (but `iacbot audit export`, which reads the service's Redis).
 
 Exit status: 0 the run completed (findings may remain), 1 the scanner failed or the report could
 not be written, 2 a usage or input error, found before any work is done.
@@ -15,7 +16,7 @@ from typing import Callable, ContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import git_branches, policy_cli, provenance_cli, render, report_json, set_aside
+from bot import audit_cli, git_branches, local_audit, policy_cli, provenance_cli, render, report_json, set_aside
 from bot.cli_usage import UsageError, check_writable
 from bot.branch_run import commit_branches
 from bot.findings import checkov_json, load_findings_file
@@ -61,9 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--signing-key", type=Path, metavar="FILE",
                      help="with --branch: sign each branch's provenance with this Ed25519 key (PEM) into a "
                           "refs/notes/iacbot git note (docs/provenance.md)")
+    fix.add_argument("--audit-log", type=Path, metavar="FILE",
+                     help="append this run's received/located/patched/verified (and signed) entries to FILE, "
+                          "continuing its hash chain (docs/audit-log.md)")
+    fix.add_argument("--audit-key", type=Path, metavar="PRIVATE.pem",
+                     help="with --audit-log: sign a checkpoint of the log at the end of the run "
+                          "(default: the --signing-key, if given)")
 
     policy_cli.add_commands(commands, common)
     provenance_cli.add_commands(commands, common)
+    audit_cli.add_commands(commands, common)
     return parser
 
 
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None, open_scanner: Callable[[], ContextManage
         return policy_cli.run(args, console, errors, open_scanner)
     if args.command == "provenance":
         return provenance_cli.run(args, console, errors)
+    if args.command == "audit":
+        return audit_cli.run(args, console, errors)
     try:
         root = _check_usage(args)
     except UsageError as exc:
@@ -129,12 +139,34 @@ def _check_usage(args) -> Path:
             args.signing_key_loaded = keys.load_private_key(args.signing_key)
         except keys.KeyFileError as exc:
             raise UsageError(f"--signing-key {exc}") from None
+    _check_audit_usage(args)
     findings = getattr(args, "findings", None)
     if findings and not findings.is_file():
         raise UsageError(f"--findings {findings}: no such file")
     return root
 
 
+def _check_audit_usage(args) -> None:
+    """--audit-log: the file must continue a chain that verifies (refused before any work)."""
+    if getattr(args, "audit_key", None) and not getattr(args, "audit_log", None):
+        raise UsageError("--audit-key signs the checkpoint of --audit-log; give --audit-log too")
+    if not getattr(args, "audit_log", None):
+        return
+    key = getattr(args, "signing_key_loaded", None)
+    if args.audit_key:
+        from bot.attest import keys
+        try:
+            key = keys.load_private_key(args.audit_key)
+        except keys.KeyFileError as exc:
+            raise UsageError(f"--audit-key {exc}") from None
+    from bot.audit.jsonl import Appender, AuditFileError
+    check_writable(args.audit_log)
+    try:
+        args.audit = Appender(args.audit_log, key)
+    except AuditFileError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--audit-log {args.audit_log}: cannot read ({exc.strerror})") from None
 
 
 def _write_json(path: Path, document: dict, errors: Console) -> int:
@@ -181,11 +213,16 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
         branches = []
         if args.branch:  # before --write: each branch starts from the committed file
             branches, branch_problems = commit_branches(root, report, scanner, catalog,
-                                                        getattr(args, "signing_key_loaded", None))
+                                                        getattr(args, "signing_key_loaded", None),
+                                                        on_signed=_audit_signed(args))
             report.problems.extend(branch_problems)
         if args.write:
             report.problems.extend(apply_changes(root, report))
         version = scanner.ping()
+    audit = getattr(args, "audit", None)
+    if audit is not None:
+        local_audit.record_run(audit, root, report, findings, signed=getattr(args, "audit_signed", []))
+        audit.close()
     repeats = set_aside.repeated_in_run(findings, report)
     render.print_diffs(console, report)
     render.print_summary(console, report, wrote=args.write, set_aside=repeats)
@@ -197,6 +234,14 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
         document["summary"]["set_aside"] = set_aside.record(repeats)
         return _write_json(args.json, document, errors)
     return EXIT_OK
+
+
+def _audit_signed(args):
+    """Collects (fingerprint, branch, envelope digest) of each signed branch for the audit log."""
+    if getattr(args, "audit", None) is None:
+        return None
+    args.audit_signed = []
+    return lambda *signed: args.audit_signed.append(signed)
 
 
 def _run_engine(root: Path, findings, scanner: Scanner, catalog, errors: Console):

@@ -7,11 +7,15 @@ forged trailer (`Iacbot-Finding:`, `Signed-off-by:`), no extra paragraph.
 """
 from __future__ import annotations
 
+import re
+
+from bot.attest import STATEMENT_TRAILER
 from bot.quoting import commit_text
 from fixers.engine import Attempt
 from jobs import branches
 
 TRAILER_PREFIX = "Iacbot"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 SUBJECT_LIMIT = 72
 LINE_LIMIT = 300        # a body line's outside value
 TRAILER_LIMIT = 200     # one trailer's value
@@ -23,7 +27,9 @@ def branch_name(attempt: Attempt) -> str:
     return branches.branch_name(attempt.finding.fix_class, attempt.finding.fingerprint())  # the scheme: jobs.branches
 
 
-def commit_message(attempt: Attempt, verification: str) -> str:
+def commit_message(attempt: Attempt, verification: str, statement_digest: str | None = None) -> str:
+    """``statement_digest``: the signed statement's change digest (``sha256:<hex>``,
+    bot.attest.statement.change_digest), carried as the ``Iacbot-Statement`` trailer."""
     f = attempt.finding
     info = attempt.fixer.info if attempt.fixer else None
     lines = [
@@ -48,4 +54,8 @@ def commit_message(attempt: Attempt, verification: str) -> str:
         f"{TRAILER_PREFIX}-Fixer: {info.id if info else 'none'}",
         f"{TRAILER_PREFIX}-Verification: {commit_text(verification, VERIFICATION_LIMIT)}",
     ]
+    if statement_digest is not None:
+        if not _DIGEST.match(statement_digest):
+            raise ValueError("statement_digest must be sha256:<64 hex digits>")
+        lines.append(f"{STATEMENT_TRAILER}: {statement_digest}")
     return "\n".join(lines) + "\n"

@@ -20,11 +20,13 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     check.add_argument("--key", type=Path, action="append", default=[], metavar="PUB.pem",
                        help="a trusted Ed25519 public key (repeat to trust several, e.g. during a rotation)")
     where = check.add_mutually_exclusive_group()
-    where.add_argument("--pr-body", type=Path, metavar="FILE", help="a PR body holding an iacbot:attestation block")
+    where.add_argument("--pr-body", type=Path, metavar="FILE",
+                       help="a PR body: every iacbot:attestation block (publish, merge) is verified")
     where.add_argument("--envelope", type=Path, metavar="FILE", help="a DSSE envelope (JSON)")
     check.add_argument("--repo", type=Path, metavar="PATH", help="a git repository: check the subjects at --commit")
-    check.add_argument("--commit", metavar="REV", help="with --repo: the commit; its envelope is its refs/notes/iacbot note "
-                                                       "unless --envelope or --pr-body gives one")
+    check.add_argument("--commit", metavar="REV", help="with --repo: the commit (its files and its Iacbot-Statement "
+                                                       "trailer are checked); its envelope is its refs/notes/iacbot "
+                                                       "note unless --envelope or --pr-body gives one")
     gen = sub.add_parser("keygen", parents=[common], help="write a new Ed25519 signing key pair")
     gen.add_argument("--out", type=Path, required=True, metavar="DIR",
                      help=f"directory for {attest.PRIVATE_NAME} (mode 0600) and {attest.PUBLIC_NAME}")
@@ -81,11 +83,8 @@ def _verify(args, console, errors) -> int:
         return _usage(errors, f"--repo {args.repo}: not a git repository")
     lines = []
     if args.pr_body:
-        text = verify.envelope_from_pr_body(text)
-        if text is None:
-            return _invalid(console, [f"{args.pr_body}: no {verify.ATTESTATION_MARK} block"], [])
-        lines.append(f"envelope: from the {verify.ATTESTATION_MARK} block of {args.pr_body}")
-    elif text is None:
+        return _verify_body(console, args, text, trusted)
+    if text is None:
         commit = verify.resolve(args.repo, args.commit)
         if commit is None:
             return _invalid(console, [f"commit {args.commit!r}: not found in {args.repo}"], [])
@@ -109,3 +108,22 @@ def _invalid(console, problems: list[str], checked: list[str]) -> int:
         console.print(f"FAIL  {problem}", markup=False, highlight=False)
     console.print("provenance NOT verified", markup=False, highlight=False)
     return EXIT_INVALID
+
+
+def _verify_body(console, args, text: str, trusted) -> int:
+    """Every block of a PR body, each under its stage; the whole body holds only if all do."""
+    from bot.attest import pr_check
+    result = pr_check.verify_pr_body(text, trusted, args.repo, args.commit)
+    out = []
+    for label, block in result.blocks:
+        out += [f"ok    {label}: {line}" for line in block.checked]
+        out += [f"FAIL  {label}: {problem}" for problem in block.problems]
+    out += [f"ok    {line}" for line in result.checked]
+    out += [f"FAIL  {problem}" for problem in result.problems]
+    for line in out:
+        console.print(line, markup=False, highlight=False)
+    if not result.ok:
+        console.print("provenance NOT verified", markup=False, highlight=False)
+        return EXIT_INVALID
+    console.print(f"provenance verified ({len(result.blocks)} signed statement(s))", markup=False, highlight=False)
+    return EXIT_OK

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import pytest
 
+from tests import signing
 from tests.paths import REPO
 
 CELERY = Path(sys.executable).with_name("celery")
@@ -41,6 +42,9 @@ def celery_worker(queues: str, env: dict[str, str], log: Path, name: str,
     only scanner/ importable (the engine's packages cannot load next to checkov)."""
     if venv is None:
         celery, app, env = CELERY, "workers.celery_app", {**env, "PYTHONPATH": str(REPO)}
+        # The service refuses to publish unsigned: the session's key unless the test set (or
+        # emptied, to test that refusal) IACBOT_SIGNING_KEY_FILE itself.
+        env.setdefault(signing.ENV, str(signing.private_key_file()))
     else:
         celery, app = Path(venv) / "bin" / "celery", "iacbot_scanner.worker"
         env = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}

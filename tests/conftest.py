@@ -5,10 +5,14 @@ import pytest
 from hypothesis import settings
 
 from fixers.scanner import Scanner
+from tests import signing
 
 # The machine's Redis (127.0.0.1:6379) has no persistence, so receivers the tests build on it say
 # so explicitly (README, IACBOT_BROKER_DURABILITY); the durability tests set their own value.
 os.environ.setdefault("IACBOT_BROKER_DURABILITY", "volatile-allowed")
+# The service signs every PR it opens and refuses to publish without a key: the session's own key
+# (tests/signing.py) for every in-process publish; tests/celery_worker.py gives it to the workers.
+os.environ.setdefault(signing.ENV, str(signing.private_key_file()))
 
 # CI runs the property tests deterministically (a red CI must be reproducible); local runs
 # explore new examples each time. IACBOT_HYPOTHESIS=deep searches much longer.

@@ -25,6 +25,15 @@ For each PR, in this order:
    and a fresh decision is made later (the next check event or the sweep), never a retry of the
    PUT with the old one. Merged: recorded (decision_store.record_merge) and the dashboard refreshed.
 
+Right before the PUT (after the re-check said AUTOMERGE) a merge-stage statement is signed
+(bot.attest.signer.merge_statement: the publish statement's finding and evidence, the files as they
+are at the head being merged, this decision) and edited into the PR body as a second attestation
+block; the merge commit's ``Iacbot-Merge-Statement`` trailer names it. No signed publish statement,
+a file at the head that is not the one signed, or no room in the body: not merged (STOPPED).
+A worker killed after signing and before the PUT signs again on redelivery (the merge block is
+replaced, never doubled); killed after the PUT, the merge is found and recorded once (ALREADY_MERGED).
+Decisions, the signing and the merge are recorded in the audit log (workers.audit_log).
+
 A PR that is not merging gets a short comment only when its lasting blocking reasons changed
 since the last comment (``iacbot:merge-note:<owner/name>:<n>``): pending or missing checks and a
 busy base are the normal wait, not news. Token: one repository, contents:write (the merge
@@ -47,17 +56,21 @@ from github import GithubException
 from github.Repository import Repository
 
 import jobs
-from bot.github import merge_facts
+from bot.attest import dsse
+from bot.attest.signer import merge_statement, publish_statement
+from bot.attest.statement import COMMIT_SUBJECT, canonical, statement_digest
+from bot.audit.events import Event
+from bot.github import merge_facts, pr_body, repo_files
 from bot.github.auth import installation_session
 from bot.github.client import client
-from bot.github.merge import DEFAULT_METHOD, merge_pinned, single_attempt_client
+from bot.github.merge import DEFAULT_METHOD, merge_message, merge_pinned, put_attestation, single_attempt_client
 from bot.github.merge_note import blocked_note, lasting_reasons, post_note
 from bot.github.ownership import AppIdentity, CommitLedger
 from policies.decide import decide_merge
 from policies.decision import Decision
 from policies.facts import MergeFacts
 from policies.reasons import Action, Reason
-from workers import dashboard, decision_store, merge_lock, policy_source, switches
+from workers import audit_log, dashboard, decision_store, merge_lock, policy_source, switches
 from workers.celery_app import MERGE_TASK, app
 from workers.publish import (
     LOCK_BUSY_RETRIES,
@@ -68,7 +81,9 @@ from workers.publish import (
     retry_countdown,
     retry_limit,
 )
+from workers.github_fetch import MAX_FILE_BYTES
 from workers.runtime import redis_client, settings
+from workers.signing import signing_key
 from workers.store import repo_key
 
 log = logging.getLogger(__name__)
@@ -87,6 +102,7 @@ COUNT_LOCK_WAIT_SECONDS = 10.0
 #: How long a merge note's last reasons are remembered (a PR open longer gets at most one more note).
 NOTE_TTL_SECONDS = 90 * 24 * 3600
 NOTE_PREFIX = "iacbot:merge-note:"
+MERGE_STAGE = "merge"
 
 # Outcomes of one PR's consideration.
 NOT_CANDIDATE = "not-candidate"     # its stored decision does not allow an automatic merge
@@ -214,7 +230,9 @@ def _policies(ctx: Context):
 
 
 def _store(ctx: Context, record: decision_store.DecisionRecord, decision: Decision, facts: MergeFacts,
-           **extra: Any) -> None:
+           audit: bool = True, **extra: Any) -> None:
+    """Store the merge-stage decision (and, ``audit``, record it: False for the same decision
+    stored again with the merge's result)."""
     data = {"merge_facts": merge_facts.facts_to_json(facts), "publish_job_id": record.job_id, **extra}
     # head_sha: the head decided on. A later decision compares the head with the PUBLISH record's
     # head_sha (the commit iacbot made), never with what a merge-stage record last saw.
@@ -222,6 +240,17 @@ def _store(ctx: Context, record: decision_store.DecisionRecord, decision: Decisi
         repository=ctx.repository, installation_id=ctx.installation_id, fingerprint=record.fingerprint,
         job_id=ctx.job_id, stage=decision_store.MERGE, fix=record.fix, decision=decision, decided_at=ctx.clock(),
         pr_number=record.pr_number, head_sha=facts.head_sha, base_ref=facts.base_ref, facts=data))
+    if audit:
+        audit_log.record(ctx.r, Event.DECIDED, repository=ctx.repository, subject=record.fingerprint, actor="iacbot",
+                         details={"stage": MERGE_STAGE, "action": decision.action.value, "pr": record.pr_number,
+                                  "sha": facts.head_sha, "reasons": [b.reason.value for b in decision.reasons][:50]})
+
+
+def _audit_merged(ctx: Context, record: decision_store.DecisionRecord, number: int, sha: str,
+                  merge_sha: str | None) -> None:
+    audit_log.record(ctx.r, Event.MERGED, repository=ctx.repository, subject=f"pr:{int(number)}",
+                     actor=ctx.app.bot_login, details={"fingerprint": record.fingerprint, "sha": sha,
+                                                       "merge_sha": merge_sha})
 
 
 def consider_pull(ctx: Context, number: int) -> Considered:
@@ -236,6 +265,7 @@ def consider_pull(ctx: Context, number: int) -> Considered:
         # iacbot's PUT merged it but its answer never came back: count the merge now, once (the
         # record stored below no longer says a merge was requested).
         decision_store.record_merge(ctx.r, ctx.repository, number, state.head_sha, ctx.clock())
+        _audit_merged(ctx, record, number, state.head_sha, None)
         log.info("%s#%s: merged by iacbot at %s (its answer was lost); recorded", ctx.repository, number,
                  state.head_sha[:12])
     facts = dataclasses.replace(
@@ -300,13 +330,20 @@ def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: 
             log.warning("%s#%s: stopped right before merging: %s", ctx.repository, number,
                         ", ".join(b.reason.value for b in decision.blocked_by()) or decision.action.value)
             return Considered(number, STOPPED, decision.action.value, _reasons_json(decision))
+        # Signed and in the PR body before the call: no merge without its merge-stage statement.
+        signed = _sign_merge(ctx, number, record, decision, now)
+        if signed is None:
+            _store(ctx, record, decision, now, merge={"outcome": "unsigned", "pinned_sha": now.head_sha})
+            return Considered(number, STOPPED, decision.action.value, _reasons_json(decision))
         # Written before the call: if GitHub merges and its answer is lost, the next run knows the
         # merge was iacbot's request (and counts it) rather than a person's.
-        _store(ctx, record, decision, now, merge={"outcome": REQUESTED, "pinned_sha": now.head_sha})
-        result = merge_pinned(ctx.merge_repo, number, now.head_sha, ctx.method)
+        _store(ctx, record, decision, now, merge={"outcome": REQUESTED, "pinned_sha": now.head_sha, **signed})
+        result = merge_pinned(ctx.merge_repo, number, now.head_sha, ctx.method,
+                              merge_message(signed["statement_digest"]))
         if result.merged:
             decision_store.record_merge(ctx.r, ctx.repository, number, now.head_sha, ctx.clock())
-    _store(ctx, record, decision, now, merge=result.to_json())
+            _audit_merged(ctx, record, number, now.head_sha, result.merge_sha)
+    _store(ctx, record, decision, now, audit=False, merge={**result.to_json(), **signed})
     if not result.merged:
         log.info("%s#%s: GitHub refused the merge pinned to %s (HTTP %s %s): deciding again later",
                  ctx.repository, number, now.head_sha[:12], result.http_status, result.message)
@@ -314,6 +351,46 @@ def _merge(ctx: Context, number: int, record, policies, facts: MergeFacts, ttl: 
     log.info("%s#%s: merged at %s (%s)", ctx.repository, number, now.head_sha[:12], result.merge_sha)
     _refresh_dashboard(ctx, number)  # the last automatic merges
     return Considered(number, MERGED, decision.action.value, _reasons_json(decision), result.to_json())
+
+
+def _sign_merge(ctx: Context, number: int, record: decision_store.DecisionRecord, decision: Decision,
+                facts: MergeFacts) -> dict[str, str] | None:
+    """Sign the merge-stage statement and put it in PR ``number``'s body; its digests, or None
+    (logged) when it cannot be signed truthfully: then nothing is merged. SigningKeyMissing raises."""
+    key = signing_key(ctx.cfg)
+    envelope = ((record.facts or {}).get("attestation") or {}).get("envelope")
+    publish_doc = publish_statement(envelope, key) if isinstance(envelope, dict) else None
+    if publish_doc is None:
+        log.warning("%s#%s: no publish-stage statement signed by this key; not merging unsigned", ctx.repository, number)
+        return None
+    files: dict[str, bytes] = {}
+    try:
+        for subject in publish_doc["subject"]:
+            if subject["name"] == COMMIT_SUBJECT:
+                continue
+            found = repo_files.read_at(ctx.repo, subject["name"], facts.head_sha, MAX_FILE_BYTES)
+            if found.status != repo_files.FOUND:
+                log.warning("%s#%s: %s at %s is %s; not merging", ctx.repository, number, subject["name"],
+                            facts.head_sha[:12], found.status)
+                return None
+            files[subject["name"]] = found.data
+        try:
+            doc = merge_statement(publish_doc, files, facts.head_sha, decision, ctx.clock(), record.fix.to_json(),
+                                  ctx.app.bot_login)
+        except ValueError as exc:
+            log.warning("%s#%s: %s; not merging", ctx.repository, number, exc)
+            return None
+        signed = dsse.sign(canonical(doc), key).to_json()
+        if not put_attestation(ctx.repo, number, MERGE_STAGE, pr_body.attestation_block(signed)):
+            log.warning("%s#%s: no room left in the body for the merge-stage statement; not merging", ctx.repository,
+                        number)
+            return None
+    except GithubException as exc:
+        raise github_error(exc, f"signing the merge of {ctx.repository}#{number}") from None
+    digests = {"envelope_digest": dsse.envelope_digest(signed), "statement_digest": statement_digest(doc)}
+    audit_log.record(ctx.r, Event.SIGNED, repository=ctx.repository, subject=record.fingerprint, actor="iacbot",
+                     details={"stage": MERGE_STAGE, "pr": int(number), "sha": facts.head_sha, **digests})
+    return digests
 
 
 def _refresh_dashboard(ctx: Context, number: int) -> None:

@@ -14,6 +14,7 @@ it only sends the next step again (so a crash between storing and sending loses 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from pathlib import Path
@@ -23,7 +24,8 @@ import redis
 import requests
 
 from bot.github.auth import installation_session
-from workers import job_sources, store
+from bot.audit.attempts import attempt_events
+from workers import audit_log, job_sources, store
 from workers.celery_app import (
     FETCH_TASK,
     PUBLISH_QUEUE,
@@ -72,6 +74,22 @@ def _send_after_fetch(job_id: str, record: dict[str, Any]) -> None:
         _send(SCAN_TASK, [job_id], SCAN_QUEUE, f"{job_id}:scan")
     else:
         _send(REMEDIATE_TASK, [job_id], REMEDIATE_QUEUE, f"{job_id}:remediate")
+
+
+def _audit_attempts(r, job_id: str, repository: str, fixes, not_fixed) -> None:
+    """located / patched / verified for each fix attempt of the job (verified yes for a fix,
+    no with why for an attempt that gave none), each once per job, fingerprint and event."""
+    attempts = [(fix.attempt, True, "") for fix in fixes] + [(attempt, False, why) for attempt, why in not_fixed]
+    for attempt, verified, why in attempts:
+        for event, details in attempt_events(attempt, verified, why):
+            audit_log.record(r, event, repository=repository, subject=job_id, actor=audit_log.SERVICE_ACTOR,
+                             details=details,
+                             once=f"{job_id}:{attempt.fingerprint}:{_rules_digest(attempt)}:{event.value}")
+
+
+def _rules_digest(attempt) -> str:
+    # Two attempts of one fingerprint (different rules, different outcomes) are two occurrences.
+    return hashlib.sha256(",".join(attempt.rule_ids).encode()).hexdigest()[:12]
 
 
 def _job_id(job: dict[str, Any], task_id: str | None) -> str:
@@ -141,8 +159,12 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="iacbot-job-") as tmp:
         root = Path(tmp)
         problems += write_tree(store.load_files(r, job_id), root)
-        fixes, more = remediate_findings(scanner(), root, findings, catalog())
+        not_fixed: list = []
+        fixes, more = remediate_findings(scanner(), root, findings, catalog(), not_fixed)
     problems += more
+    # Before the fixes are stored: a crash between the two redoes the remediation, and the once
+    # keys keep its entries from being recorded twice.
+    _audit_attempts(r, job_id, job["repository"], fixes, not_fixed)
     for problem in problems:
         log.info("job %s: %s", job_id, problem)
     stored = {fix.fingerprint: {**fix_to_json(fix), "repository": job["repository"],

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 import redis
 
+from bot.audit.events import Event
 from jobs.branches import fingerprint_from_branch
 from jobs.kinds import PullRequestClosed
 from policies import declines as policy
@@ -41,6 +42,7 @@ from policies.declines import (  # noqa: F401  re-exported: the record and its o
     PrDecision,
     newer,
 )
+from workers import audit_log
 from workers.store import repo_key
 
 log = logging.getLogger(__name__)
@@ -148,9 +150,13 @@ def record(client: redis.Redis, decision: PrDecision) -> PrDecision:
                 if kept is not existing and kept.outcome == DECLINED and first and not kept.reverted:
                     _event(pipe, kept, ACCEPTED)
                 pipe.execute()
-                return kept
+                break
             except redis.WatchError:
                 continue
+    if kept.outcome == DECLINED and kept.pr_number == decision.pr_number:
+        # On every call for this PR (once-keyed): a close redelivered after a crash here records it.
+        _audit_decline(client, kept)
+    return kept
 
 
 def note_expired(client: redis.Redis, decision: PrDecision, now: float,
@@ -167,6 +173,8 @@ def note_expired(client: redis.Redis, decision: PrDecision, now: float,
                 if (current is None or current.pr_number != decision.pr_number or current.outcome != DECLINED
                         or current.expired_at is not None):
                     pipe.unwatch()
+                    if current is not None and current.pr_number == decision.pr_number and current.expired_at:
+                        _audit_expired(client, current)  # once-keyed: catches up a crash after the write
                     return current
                 noted = policy.expired(current, now)
                 pipe.multi()
@@ -177,9 +185,31 @@ def note_expired(client: redis.Redis, decision: PrDecision, now: float,
                 log.warning("%s: the risk acceptance of %s (PR #%s, declined by %s) expired on %s; the finding may be "
                             "proposed again", decision.repository, decision.fingerprint, decision.pr_number,
                             decision.closed_by or "an unknown person", policy.iso(lapse))
+                _audit_expired(client, noted)
                 return noted
             except redis.WatchError:
                 continue
+
+
+def _audit_decline(client: redis.Redis, kept: PrDecision) -> None:
+    """declined (by the person who closed it: the signed webhook's sender) and risk_accepted."""
+    actor = kept.closed_by or "unknown"
+    where = f"{kept.repository.lower()}#{kept.pr_number}:{kept.fingerprint}"
+    details = {"fingerprint": kept.fingerprint, "pr": kept.pr_number, "file": kept.file,
+               "closed_at": policy.iso(kept.closed_at) if kept.closed_at else None}
+    audit_log.record(client, Event.DECLINED, repository=kept.repository, subject=f"pr:{kept.pr_number}", actor=actor,
+                     details=details, once=f"declined:{where}")
+    audit_log.record(client, Event.RISK_ACCEPTED, repository=kept.repository, subject=f"pr:{kept.pr_number}",
+                     actor=actor, details={**details, "expires_at": policy.iso(policy.expires_at(kept))},
+                     once=f"risk_accepted:{where}")
+
+
+def _audit_expired(client: redis.Redis, noted: PrDecision) -> None:
+    audit_log.record(client, Event.RISK_EXPIRED, repository=noted.repository, subject=f"pr:{noted.pr_number}",
+                     actor=audit_log.SERVICE_ACTOR,
+                     details={"fingerprint": noted.fingerprint, "pr": noted.pr_number, "declined_by": noted.closed_by,
+                              "expired_at": policy.iso(noted.expired_at)},
+                     once=f"risk_expired:{noted.repository.lower()}#{noted.pr_number}:{noted.fingerprint}")
 
 
 def accepted_risks(client: redis.Redis, repository: str, now: float | None = None,

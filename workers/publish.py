@@ -24,6 +24,13 @@ policy with problems fails closed and is reported in the repository's "Action re
 ``max_open_prs_per_repo`` open in the repository; otherwise the fix is queued ("deferred",
 workers.pr_cap). After each decision the repository's dashboard is refreshed (workers.dashboard).
 
+Every PR is signed (docs/provenance.md): the statement (from bot.attest.statement.from_attempt:
+the fixed file's digest, the finding, the fixer, the evidence, the decision and who acted) is
+signed with the service's key (workers.signing) and its envelope is in the PR body from the PR's
+first moment; the fix commit carries the ``Iacbot-Statement`` trailer. No usable key: the publish
+fails for good (SigningKeyMissing, recorded in the outcome) before any branch is pushed. The
+signing, the PR and the decision are recorded in the audit log (workers.audit_log).
+
 Transient failures (GitHub 5xx, a rate limit, a lost connection, a busy repository) retry with
 a countdown; a 4xx or a malformed record fails at once, with a message saying what to do.
 """
@@ -42,21 +49,25 @@ from github import GithubException
 from github.Repository import Repository
 from kombu.exceptions import OperationalError
 
+from bot.attest import dsse, statement
+from bot.attest.local_sign import fixer_version, iacbot_version
+from bot.attest.signer import Signer
+from bot.audit.events import Event
 from bot.decision_text import decision_lines, reason_labels
 from bot.github import repo_files
 from bot.github.auth import PUBLISH_PERMISSIONS, AuthError, installation_session
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import Ownership, app_identity
-from bot.github.publish import (AUTOMERGE_LABEL, FOREIGN_BRANCH, REVIEW_REQUIRED_LABEL, PublishError,
-                                github_message, publish_fix)
+from bot.github.publish import (AUTOMERGE_LABEL, CREATED, EXISTS, FOREIGN_BRANCH, REVIEW_REQUIRED_LABEL, UPDATED,
+                                PublishError, github_message, publish_fix)
 from bot.provenance import branch_name
 from policies.decide import decide_publish
 from policies.decision import Decision
 from policies.facts import FixFacts, PublishFacts, fix_facts
 from policies.model import PolicySet
 from policies.reasons import Action
-from workers import decision_store, declined, policy_issue, pr_cap, switches
+from workers import audit_log, decision_store, declined, policy_issue, pr_cap, switches
 from workers.celery_app import PUBLISH_TASK, app
 from workers.dashboard import request_refresh
 from workers.decision_store import DecisionRecord
@@ -66,6 +77,7 @@ from workers.policy_source import decline_expiry_days, load_policies
 from workers.remediation import Fix, fix_from_json
 from workers.repo_lock import RepoBusy, repo_lock
 from workers.runtime import catalog, redis_client, settings
+from workers.signing import signing_key
 from workers.store import FILES_PREFIX, FIXES_PREFIX, PUBLISHED_PREFIX, REMEDIATED_PREFIX, load_json
 
 log = logging.getLogger(__name__)
@@ -87,6 +99,9 @@ RECOMMENDED = "recommended"  # publish outcome status: policy said recommend (no
 IGNORED = "ignored"          # ... policy said ignore (no branch)
 #: The PR label for each action that opens one.
 ACTION_LABELS = {Action.PULL_REQUEST: REVIEW_REQUIRED_LABEL, Action.AUTOMERGE: AUTOMERGE_LABEL}
+#: The statement's analysed_by: the remediate worker found, located, fixed and verified the change.
+ANALYSED_BY = "iacbot-service:remediate"
+PUBLISH_STAGE = "publish"
 
 # kombu's OperationalError: the broker did not take a task (record_pr_closed sends the next deferred fix).
 _TRANSIENT_TYPES = (redis.ConnectionError, redis.TimeoutError, requests.ConnectionError, requests.Timeout,
@@ -195,16 +210,51 @@ def _publish_facts_json(facts: PublishFacts) -> dict[str, Any]:
 
 def _save_decision(r: redis.Redis, job_id: str, data: Mapping[str, Any], facts: FixFacts, verdict: Decision,
                    publish_facts: PublishFacts, policies: PolicySet, **where: Any) -> None:
-    extra = {k: where.pop(k) for k in ("publish_status", "base_sha") if k in where}
+    extra = {k: where.pop(k) for k in ("publish_status", "base_sha", "attestation") if k in where}
     decision_store.save(r, DecisionRecord(
         data["repository"], int(data["installation_id"]), facts.fingerprint, job_id, decision_store.PUBLISH, facts,
         verdict, publish_facts.now.timestamp(), facts={"publish": _publish_facts_json(publish_facts),
                                                         "policy": _policy_facts(policies), **extra}, **where))
 
 
+def publish_signer(key, fix: Fix, data: Mapping[str, Any], chosen: Decision, decided_at: float,
+                   facts: FixFacts, acted_by: str) -> Signer:
+    """What the PR of ``fix`` is signed with: its statement (no commit yet) and the key."""
+    doc = statement.from_attempt(
+        fix.attempt, {fix.attempt.finding.file: fix.new_text.encode("utf-8")}, fix.verification, iacbot_version(),
+        fixer_version(fix.attempt.fixer), data.get("scanner_version"), trigger=data.get("trigger"),
+        decision=chosen, decided_at=decided_at, identities={"analysed_by": ANALYSED_BY, "acted_by": acted_by},
+        stage=PUBLISH_STAGE, fix_facts=facts.to_json())
+    return Signer(key, doc)
+
+
+def _audit_decided(r: redis.Redis, repository: str, fingerprint: str, chosen: Decision, stage: str,
+                   **details: Any) -> None:
+    audit_log.record(r, Event.DECIDED, repository=repository, subject=fingerprint, actor="iacbot",
+                     details={"stage": stage, "action": chosen.action.value,
+                              "reasons": [b.reason.value for b in chosen.reasons][:50], **details})
+
+
+def _audit_published(r: redis.Redis, repository: str, fingerprint: str, result, acted_by: str,
+                     opened_before: bool) -> None:
+    """signed, then pr_opened: right after publish_fix returned (the PR exists, signed). A re-run
+    that finds the PR an earlier run opened (and was killed before recording) records it then."""
+    if result.attestation is not None:
+        audit_log.record(r, Event.SIGNED, repository=repository, subject=fingerprint, actor="iacbot",
+                         details={"stage": PUBLISH_STAGE, "envelope_digest": dsse.envelope_digest(result.attestation),
+                                  "pr": result.pr_number, "commit": result.commit_sha})
+    if result.pr_number is not None and (result.status in (CREATED, UPDATED)
+                                         or (result.status == EXISTS and not opened_before)):
+        audit_log.record(r, Event.PR_OPENED, repository=repository, subject=f"pr:{int(result.pr_number)}",
+                         actor=acted_by, details={"fingerprint": fingerprint, "status": result.status,
+                                                  "sha": result.commit_sha, "branch": result.branch})
+
+
 def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_since: float | None,
              task_id: str | None) -> dict[str, Any]:
     cfg = settings()
+    # Before anything else: without a key nothing may be published (SigningKeyMissing: for good).
+    key = signing_key(cfg)
     r = redis_client(cfg.redis_url)
     fix = fix_from_json(data, catalog())
     repository = data["repository"]
@@ -246,6 +296,7 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                  ", ".join(b.reason.value for b in chosen.reasons))
         if chosen.action in (Action.IGNORE, Action.RECOMMEND):
             _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default)
+            _audit_decided(r, repository, fingerprint, chosen, PUBLISH_STAGE)
             pr_cap.discard(r, repository, fingerprint)  # no PR will be opened: it waits for no slot
             request_refresh(r, installation_id, repository)
             status = IGNORED if chosen.action is Action.IGNORE else RECOMMENDED
@@ -264,17 +315,27 @@ def _publish(job_id: str, fingerprint: str, data: Mapping[str, Any], deferred_si
                          repository, allowed.reason)
                 return _outcome(job_id, fingerprint, pr_cap.DEFERRED, reason=allowed.reason, open_prs=pulls.count,
                                 cap=cap, queue_place=place, **told)
+        acted_by = owner.app.bot_login
+        signer = publish_signer(key, fix, data, chosen, publish_facts.now.timestamp(), facts, acted_by)
         result = publish_fix(gh, repository, fix.attempt, fix.new_text, fix.verification, ownership=owner,
                              trigger=data.get("trigger"), repo=repo, fix=facts, decision_lines=decision_lines(chosen),
                              decision_labels=(ACTION_LABELS[chosen.action],
                                               *(reason_labels(chosen) if chosen.action is Action.PULL_REQUEST else ())),
-                             request_reviews=chosen.action is Action.PULL_REQUEST)
+                             request_reviews=chosen.action is Action.PULL_REQUEST, signer=signer)
+        if result.status != FOREIGN_BRANCH:
+            opened_before = result.pr_number is not None and decision_store.for_pr(
+                r, repository, result.pr_number, decision_store.PUBLISH) is not None
+            _audit_published(r, repository, fingerprint, result, acted_by, opened_before)
     log.info("job %s: %s %s PR #%s", job_id, fingerprint, result.status, result.pr_number)
     pr_cap.discard(r, repository, fingerprint)  # published: a queued entry for it would only waste a freed slot
     ours = result.status != FOREIGN_BRANCH  # a foreign branch's PR and head are not what iacbot published
+    attestation = ({"envelope": result.attestation, "envelope_digest": dsse.envelope_digest(result.attestation)}
+                   if ours and result.attestation is not None else None)
     _save_decision(r, job_id, data, facts, chosen, publish_facts, policies, base_ref=default,
                    pr_number=result.pr_number if ours else None, head_sha=result.commit_sha if ours else None,
-                   publish_status=result.status, base_sha=result.base_sha)
+                   publish_status=result.status, base_sha=result.base_sha, attestation=attestation)
+    _audit_decided(r, repository, fingerprint, chosen, PUBLISH_STAGE,
+                   **({"pr": result.pr_number} if ours and result.pr_number is not None else {}))
     request_refresh(r, installation_id, repository)
     return _outcome(job_id, fingerprint, result.status, branch=result.branch, pr_number=result.pr_number,
                     pr_url=result.pr_url, **told)

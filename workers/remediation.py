@@ -44,8 +44,9 @@ def findings_from_scan(result: Mapping[str, Any]) -> tuple[list[Finding], list[s
 
 
 def remediate_findings(scanner: Scanner, root: Path, findings: list[Finding],
-                       catalog: Mapping[str, RuleMeta]) -> tuple[list[Fix], list[str]]:
-    """(fixes, problems) for ``findings`` on the files under ``root``; verification re-scans."""
+                       catalog: Mapping[str, RuleMeta], not_fixed: list | None = None) -> tuple[list[Fix], list[str]]:
+    """(fixes, problems) for ``findings`` on the files under ``root``; verification re-scans.
+    ``not_fixed`` (for the audit log) gets (attempt, why) of each attempt that gave no fix."""
     if not findings:
         return [], []
     problems: list[str] = []
@@ -53,6 +54,8 @@ def remediate_findings(scanner: Scanner, root: Path, findings: list[Finding],
     report = remediate(root, findings, scanner.scan_texts, catalog, facts=facts)
     problems += report.problems
     problems += [f"{a.finding.file}: {', '.join(a.rule_ids)} not fixed: {a.reason}" for a in report.by_status(UNFIXED)]
+    if not_fixed is not None:
+        not_fixed.extend((a, a.reason) for a in report.by_status(UNFIXED))
     version = scanner.ping()
     fixes: list[Fix] = []
     for attempt in report.by_status(FIXED):
@@ -60,6 +63,8 @@ def remediate_findings(scanner: Scanner, root: Path, findings: list[Finding],
         alone = fix_alone(root, attempt, scanner.scan_texts, catalog, version, facts)
         if isinstance(alone, str):
             problems.append(f"{path}: {', '.join(attempt.rule_ids)} does not verify on its own ({alone})")
+            if not_fixed is not None:
+                not_fixed.append((attempt, f"does not verify on its own ({alone})"))
             continue
         problems += [f"{path}: {', '.join(left.rule_ids)} left out of the fix: it does not verify without the "
                      f"rest of the run ({left.reason})" for left in alone.left]

@@ -24,7 +24,7 @@ def signing_key(cfg):
     """The Ed25519 private key of ``cfg.signing_key_file``; SigningKeyMissing when unset or unusable."""
     if not cfg.signing_key_file:
         raise SigningKeyMissing("IACBOT_SIGNING_KEY_FILE is not set: iacbot signs every change it proposes "
-                                "(create a key with `iacbot provenance keygen DIR`)")
+                                "(create a key with `iacbot provenance keygen --out DIR`)")
     try:
         return _load(cfg.signing_key_file)
     except keys.KeyFileError as exc:

@@ -33,6 +33,10 @@ makes it again.
 | ``iacbot:revert-claim:<owner/name>:<merge sha>`` | consider_rollback | marker: this merge's revert is counted (a redelivery is not counted again); 30 days |
 | ``iacbot:deliveries:<task id>`` | every task (delivery_guard) | int: deliveries that started and never ended |
 | ``iacbot:dead-letters`` | every task (delivery_guard) | stream: messages taken out of the queue, with why |
+| ``iacbot:audit`` | every worker (workers.audit_log.record; keys in bot.audit.redis_log) | list: the audit log's lines, hash-chained entries and signed checkpoints, as `iacbot audit export` writes them; no TTL, never trimmed (docs/audit-log.md) |
+| ``iacbot:audit:head`` | the same | JSON: the log's size, last entry hash, last checkpoint's size and time; appends WATCH it |
+| ``iacbot:audit:once:<key>`` | the same | marker: the event of that occurrence (``received:<delivery>``, ``<job>:<fp>:<rules>:<event>``, ``declined:<repo>#<pr>:<fp>``...) is recorded (30 days) |
+| ``iacbot:policy-audit:<owner/name>`` | publish_job (workers.policy_issue) | string: "<digest of the policy problems> <generation>": a policy_error entry per change of problems |
 """
 from __future__ import annotations
 

@@ -12,17 +12,23 @@ considered stops it there.
 | ``iacbot:kill-switch`` | string: present = automatic merging is off everywhere (value: when, for people) |
 | ``iacbot:kill-switch:<owner/name>`` | string: present = off in that repository (lower-cased) |
 
-No TTL: a switch stays on until someone turns it off.
+No TTL: a switch stays on until someone turns it off. Each flip is a ``kill_switch`` entry in
+the audit log, by the name given with ``--by`` (or "operator").
 """
 from __future__ import annotations
 
+import re
 import time
 
 import redis
 
+from bot.audit.events import Event
+from workers import audit_log
 from workers.store import repo_key
 
 GLOBAL_KEY = "iacbot:kill-switch"
+OPERATOR = "operator"
+_OPERATOR_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 REPO_PREFIX = "iacbot:kill-switch:"
 
 
@@ -46,19 +52,37 @@ def repo_on(r: redis.Redis, repository: str) -> bool:
     return bool(r.exists(repo_switch_key(repository)))
 
 
-def set_global(r: redis.Redis, on: bool) -> None:
+def set_global(r: redis.Redis, on: bool, actor: str = OPERATOR) -> None:
+    actor = operator_name(actor)
     if on:
         r.set(GLOBAL_KEY, str(time.time()))
     else:
         r.delete(GLOBAL_KEY)
+    _audit(r, None, on, actor)
 
 
-def set_repo(r: redis.Redis, repository: str, on: bool) -> None:
-    key = repo_switch_key(repository)
+def set_repo(r: redis.Redis, repository: str, on: bool, actor: str = OPERATOR) -> None:
+    key, actor = repo_switch_key(repository), operator_name(actor)
     if on:
         r.set(key, str(time.time()))
     else:
         r.delete(key)
+    _audit(r, repository, on, actor)
+
+
+def _audit(r: redis.Redis, repository: str | None, on: bool, actor: str) -> None:
+    """Every flip is recorded (a repeated ``on`` too: someone ran it), after the write."""
+    audit_log.record(r, Event.KILL_SWITCH, repository=repository, subject=f"kill-switch:{repository or 'global'}",
+                     actor=actor, details={"on": on, "scope": "repository" if repository else "global"})
+
+
+def operator_name(name: str | None) -> str:
+    """The name an operator gave (--by), checked; "operator" without one."""
+    if not name:
+        return OPERATOR
+    if not _OPERATOR_NAME.match(name):
+        raise ValueError("an operator name is 1-64 letters, digits, and . _ @ -")
+    return name
 
 
 def repos_on(r: redis.Redis, limit: int = 1_000) -> list[str]:
@@ -73,7 +97,7 @@ def repos_on(r: redis.Redis, limit: int = 1_000) -> list[str]:
 
 # -- scripts/kill-switch ----------------------------------------------------------------------
 
-USAGE = "usage: scripts/kill-switch on|off|status [--repo owner/name]"
+USAGE = "usage: scripts/kill-switch on|off|status [--repo owner/name] [--by NAME]"
 
 
 def main(argv: list[str] | None = None, out=None) -> int:
@@ -90,22 +114,24 @@ def main(argv: list[str] | None = None, out=None) -> int:
                                      "automatic merges, at run time, everywhere or in one repository.")
     parser.add_argument("command", choices=["on", "off", "status"])
     parser.add_argument("--repo", metavar="owner/name", help="one repository's switch instead of the global one")
+    parser.add_argument("--by", metavar="NAME", help="who is flipping it, for the audit log (default: operator)")
     args = parser.parse_args(argv)
-    if args.repo is not None:
-        try:
+    try:
+        if args.repo is not None:
             repo_switch_key(args.repo)
-        except ValueError as exc:
-            print(f"kill-switch: {exc}", file=sys.stderr)
-            return 2
+        actor = operator_name(args.by)
+    except ValueError as exc:
+        print(f"kill-switch: {exc}", file=sys.stderr)
+        return 2
     cfg = CommonSettings()
     r = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=2, socket_timeout=5)
     try:
         if args.command in ("on", "off"):
             on = args.command == "on"
             if args.repo:
-                set_repo(r, args.repo, on)
+                set_repo(r, args.repo, on, actor)
             else:
-                set_global(r, on)
+                set_global(r, on, actor)
             where = args.repo or "every repository"
             print(f"automatic merging is {'OFF' if on else 'allowed again'} for {where}", file=out)
         if args.repo:

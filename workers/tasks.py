@@ -21,7 +21,8 @@ from typing import Any
 import redis
 
 import jobs
-from workers import merge_watch
+from bot.audit.events import Event
+from workers import audit_log, merge_watch
 from workers.celery_app import (
     FETCH_TASK,
     MERGE_TASK,
@@ -90,6 +91,11 @@ def ingest_job(self, job: dict[str, Any]) -> dict[str, Any]:
     entry = entry.decode() if isinstance(entry, bytes) else entry
     log.info("delivery %s: job %s %s in %s (%s)", delivery_id, typed.kind,
              "recorded" if recorded else "already recorded", key, entry)
+    # On every run, not only the first: a worker killed between the two records it on redelivery,
+    # and the once key (the delivery id) keeps a redelivery from recording it twice.
+    audit_log.record(client, Event.RECEIVED, repository=getattr(typed, "repository", None), subject=delivery_id,
+                     actor=audit_log.SERVICE_ACTOR, details={"kind": typed.kind, "stream_entry": entry},
+                     once=f"received:{delivery_id}")
     _continue_chain(typed, delivery_id)
     return {"delivery_id": delivery_id, "stream": key, "entry_id": entry,
             "recorded": bool(recorded)}

@@ -42,6 +42,12 @@ class Envelope:
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
 
 
+def envelope_digest(envelope_json: dict) -> str:
+    """``sha256:<hex>`` of an envelope's canonical JSON (Envelope.dumps): how records name it."""
+    text = json.dumps(envelope_json, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     t = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)

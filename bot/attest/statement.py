@@ -64,17 +64,13 @@ def build(files: Mapping[str, bytes], finding: Mapping[str, Any], location: Mapp
 def from_attempt(attempt, files: Mapping[str, bytes], verification: str, iacbot_version: str,
                  fixer_version: str, scanner_version: str | None = None, trigger: Mapping[str, Any] | None = None,
                  decision=None, decided_at: float | None = None, identities: Mapping[str, Any] | None = None,
-                 commit: str | None = None) -> dict:
-    """The statement for a ``fixers.engine.Attempt`` (and, when published, its ``policies.decision.Decision``)."""
+                 commit: str | None = None, stage: str | None = None,
+                 fix_facts: Mapping[str, Any] | None = None) -> dict:
+    """The statement for a ``fixers.engine.Attempt`` (and, when published, its ``policies.decision.Decision``).
+    ``stage`` (publish, merge) and ``fix_facts`` (the policy facts decided on) go in the policy part."""
     f = attempt.finding
     loc = attempt.location
-    policy = None
-    if decision is not None:
-        policy = {"digest": decision.policy_digest, "repo_digest": decision.repo_policy_digest,
-                  "decision": {"action": decision.action.value,
-                               "reasons": [b.to_json() for b in decision.reasons],
-                               "rule": decision.rule, "repo_rule": decision.repo_rule},
-                  "decided_at": decided_at}
+    policy = policy_part(decision, decided_at, stage, fix_facts) if decision is not None else None
     return build(
         files,
         finding={"rule": f.rule_id, "rules": list(attempt.rule_ids), "scanner": f.source, "resource": f.resource,
@@ -84,6 +80,76 @@ def from_attempt(attempt, files: Mapping[str, bytes], verification: str, iacbot_
         iacbot_version=iacbot_version,
         verification={"text": verification, "scanner_version": scanner_version},
         policy=policy, identities=identities, commit=commit)
+
+
+def policy_part(decision, decided_at: float | None, stage: str | None = None,
+                fix_facts: Mapping[str, Any] | None = None) -> dict:
+    """The predicate's policy part for a ``policies.decision.Decision`` made at ``stage``."""
+    part = {"digest": decision.policy_digest, "repo_digest": decision.repo_policy_digest,
+            "decision": {"action": decision.action.value,
+                         "reasons": [b.to_json() for b in decision.reasons],
+                         "rule": decision.rule, "repo_rule": decision.repo_rule},
+            "decided_at": decided_at}
+    if stage is not None:
+        part["stage"] = stage
+    if fix_facts is not None:
+        part["facts"] = dict(fix_facts)
+    return part
+
+
+def with_commit(statement: Mapping[str, Any], commit: str) -> dict:
+    """``statement`` with its git+commit subject set to ``commit`` (appended last, as build() does)."""
+    doc = without_commit(statement)
+    doc["subject"].append({"name": COMMIT_SUBJECT, "digest": {"gitCommit": commit}})
+    return doc
+
+
+def without_commit(statement: Mapping[str, Any]) -> dict:
+    """``statement`` without its git+commit subject: what a commit's ``Iacbot-Statement`` trailer
+    names (the commit cannot carry the digest of a statement that names the commit itself)."""
+    doc = json.loads(canonical(statement))
+    doc["subject"] = [s for s in doc.get("subject") or () if not (isinstance(s, dict) and s.get("name") == COMMIT_SUBJECT)]
+    return doc
+
+
+def change_part(statement: Mapping[str, Any]) -> dict:
+    """What a fix commit's ``Iacbot-Statement`` trailer names: the statement without its git+commit
+    subject (the commit cannot carry the digest of a statement naming the commit itself) and with
+    its policy part and the finding's trigger null (the decision is made again after the commit
+    exists, by a run a later push may trigger, and at the merge stage; each is signed, bound to
+    the commit by the git+commit subject). docs/provenance.md."""
+    doc = without_commit(statement)
+    predicate = doc.get("predicate")
+    if isinstance(predicate, dict):
+        predicate["policy"] = None
+        if isinstance(predicate.get("finding"), dict):
+            predicate["finding"]["trigger"] = None  # a later push re-finding it is a new run, same change
+    return doc
+
+
+def change_digest(statement: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the canonical change_part."""
+    return "sha256:" + sha256_hex(canonical(change_part(statement)))
+
+
+def statement_digest(statement: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the whole canonical statement (a merge commit's trailer names one)."""
+    return "sha256:" + sha256_hex(canonical(statement))
+
+
+def commit_of(statement: Mapping[str, Any]) -> str | None:
+    """The git+commit subject's commit id, or None."""
+    for s in statement.get("subject") or ():
+        if isinstance(s, dict) and s.get("name") == COMMIT_SUBJECT and isinstance(s.get("digest"), dict):
+            return s["digest"].get("gitCommit")
+    return None
+
+
+def stage_of(statement: Mapping[str, Any]) -> str | None:
+    """The stage a service statement was signed at (publish, merge); None for a local one."""
+    policy = (statement.get("predicate") or {}).get("policy") if isinstance(statement, dict) else None
+    stage = policy.get("stage") if isinstance(policy, dict) else None
+    return stage if isinstance(stage, str) else None
 
 
 def canonical(statement: Mapping[str, Any]) -> bytes:

@@ -18,14 +18,13 @@ from typing import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bot.attest import dsse
-from bot.attest.statement import COMMIT_SUBJECT, check_statement, sha256_hex
-from bot.quoting import comment_json
+from bot.attest import MERGE_STATEMENT_TRAILER, STATEMENT_TRAILER, blocks, dsse, trailer_values
+from bot.attest.blocks import ATTESTATION_MARK  # noqa: F401  (re-exported: verify.ATTESTATION_MARK)
+from bot.attest.statement import (COMMIT_SUBJECT, change_digest, check_statement, commit_of, sha256_hex, stage_of,
+                                  statement_digest)
 
-ATTESTATION_MARK = "iacbot:attestation"
 NOTES_REF = "refs/notes/iacbot"
 MAX_SUBJECT_BYTES = 10 * 1024 * 1024  # a file larger than this is not hashed: reported instead
-_BLOCK = re.compile(r"<!--\s*" + re.escape(ATTESTATION_MARK) + r"\s+(\{.*?\})\s*-->", re.S)
 _REV = re.compile(r"^[0-9A-Za-z_./^~-]{1,200}$")
 
 
@@ -34,18 +33,17 @@ class VerifyResult:
     ok: bool
     checked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    statement: dict | None = None       # the statement, once its signature and shape held
 
 
 def attestation_block(envelope: dsse.Envelope) -> str:
     """The hidden PR-body block carrying ``envelope``."""
-    return f"<!-- {ATTESTATION_MARK} {comment_json(envelope.to_json())} -->"
+    return blocks.block(envelope.to_json())
 
 
 def envelope_from_pr_body(text: str) -> str | None:
     """The last attestation block's envelope JSON, or None."""
-    if len(text) > dsse.MAX_ENVELOPE_BYTES * 2:
-        return None
-    found = _BLOCK.findall(text)
+    found = blocks.envelopes(text)
     return found[-1] if found else None
 
 
@@ -77,8 +75,10 @@ def verify_envelope(envelope_text: str | bytes, trusted_keys: Iterable[Ed25519Pu
         result.problems += [f"statement: {p}" for p in shape]
         return result
     result.checked.append("statement: in-toto v1, iacbot provenance v1")
+    result.statement = statement
     if repo is not None and commit is not None:
         _check_commit(statement, Path(repo), commit, result)
+        _check_trailer(statement, Path(repo), commit, result)
     result.ok = not result.problems
     return result
 
@@ -134,3 +134,58 @@ def _check_commit(statement: dict, repo: Path, rev: str, result: VerifyResult) -
             result.problems.append(f"{name}: differs at commit {commit[:12]} from the file that was signed")
         else:
             result.checked.append(f"{name}: sha256 matches commit {commit[:12]}")
+
+
+def message_of(repo: Path, commit: str) -> str | None:
+    out = _git(repo, "log", "-1", "--format=%B", commit, "--", limit=1 << 20)
+    return out.decode("utf-8", "replace") if out is not None else None
+
+
+def _check_trailer(statement: dict, repo: Path, rev: str, result: VerifyResult) -> None:
+    """commit -> statement: the commit's ``Iacbot-Statement`` trailer is the statement's change
+    digest (statement.change_part: no git+commit subject, no policy; docs/provenance.md). A service
+    statement (one with a stage) needs it; a local one is bound by its git note alone."""
+    commit = resolve(repo, rev)
+    if commit is None:
+        return  # _check_commit said so
+    message = message_of(repo, commit) or ""
+    values = trailer_values(message, STATEMENT_TRAILER)
+    want = change_digest(statement)
+    if not values:
+        if stage_of(statement) is not None:
+            result.problems.append(f"commit {commit[:12]}: no {STATEMENT_TRAILER} trailer (iacbot's fix commits carry one)")
+        else:
+            result.checked.append(f"commit {commit[:12]}: no {STATEMENT_TRAILER} trailer (a local run: the note binds it)")
+        return
+    if values != [want]:
+        result.problems.append(f"commit {commit[:12]}: {STATEMENT_TRAILER} trailer is {values[0][:80]!r}, "
+                               f"not this statement's {want}")
+    else:
+        result.checked.append(f"commit {commit[:12]}: {STATEMENT_TRAILER} trailer names this statement")
+
+
+def merge_trailer_of(repo: Path, merge: str) -> tuple[list[str], list[str]]:
+    """(Iacbot-Merge-Statement trailer values, parent commit ids) of ``merge``."""
+    message = message_of(repo, merge) or ""
+    out = _git(repo, "rev-list", "--parents", "-n", "1", merge, limit=4096)
+    parents = out.decode().split()[1:] if out else []
+    return trailer_values(message, MERGE_STATEMENT_TRAILER), parents
+
+
+def check_merge_commit(statement: dict, repo: Path, rev: str, result: VerifyResult) -> None:
+    """A merge-stage statement against the merge commit iacbot made: its ``Iacbot-Merge-Statement``
+    trailer is the statement's digest and the statement's git+commit is the merged head (a parent)."""
+    merge = resolve(repo, rev)
+    if merge is None:
+        result.problems.append(f"commit {rev[:80]!r}: not found in {repo}")
+        return
+    values, parents = merge_trailer_of(repo, merge)
+    if values != [statement_digest(statement)]:
+        result.problems.append(f"merge commit {merge[:12]}: {MERGE_STATEMENT_TRAILER} trailer does not name this statement")
+    else:
+        result.checked.append(f"merge commit {merge[:12]}: {MERGE_STATEMENT_TRAILER} trailer names this statement")
+    head = commit_of(statement)
+    if head not in parents[1:]:
+        result.problems.append(f"merge commit {merge[:12]}: the statement's commit {str(head)[:12]} is not the merged head")
+    else:
+        result.checked.append(f"merge commit {merge[:12]}: merged the statement's commit {head[:12]}")

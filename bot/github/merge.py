@@ -13,12 +13,15 @@ a merge repeated 30 s later would skip the kill-switch re-check made right befor
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import requests
 from github import Github, GithubException
 from github.Repository import Repository
 
+from bot.attest import MERGE_STATEMENT_TRAILER, blocks
+from bot.github import pr_body
 from bot.github.auth import Token
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
@@ -36,6 +39,7 @@ REFUSED = "refused"                # 422: GitHub refused the request (e.g. an un
 
 _OUTCOMES = {409: HEAD_MOVED, 405: NOT_MERGEABLE, 422: REFUSED}
 _MESSAGE_LIMIT = 200
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,33 @@ def single_attempt_client(base_url: str, token: Token | str, **kwargs) -> Github
     return client(base_url, token, policy=RetryPolicy(max_attempts=1, max_wait=0.0), **kwargs)
 
 
-def merge_pinned(repo: Repository, number: int, sha: str, method: str = DEFAULT_METHOD) -> MergeResult:
+def merge_message(statement_digest: str) -> str:
+    """The merge commit's message: its ``Iacbot-Merge-Statement`` trailer names the merge-stage
+    statement (the one signed into the PR body right before this merge; docs/provenance.md)."""
+    if not _DIGEST.match(statement_digest):
+        raise ValueError("statement_digest must be sha256:<64 hex digits>")
+    return f"Merged by iacbot after its merge-stage decision.\n\n{MERGE_STATEMENT_TRAILER}: {statement_digest}"
+
+
+def put_attestation(repo: Repository, number: int, stage: str, block: str) -> bool:
+    """Put ``block`` (a signed envelope's block) in PR ``number``'s body, replacing an earlier one of
+    ``stage``. False (nothing written) when the body would exceed GitHub's limit. Raises
+    GithubException like any call; the caller retries the whole consideration."""
+    pr = repo.get_pull(int(number))
+    text = blocks.with_stage_block(pr.body or "", stage, block)
+    if not pr_body.fits(text):
+        return False
+    if text != (pr.body or ""):
+        pr.edit(body=text)
+    return True
+
+
+def merge_pinned(repo: Repository, number: int, sha: str, method: str = DEFAULT_METHOD,
+                 commit_message: str | None = None) -> MergeResult:
     """Merge PR ``number`` only if its head is ``sha``. Raises PublishError for 5xx, a lost
     connection (retryable) and 401/403/404 (not retryable: a permission or scope problem), and
-    GitHubRetryLater for a rate limit; returns a MergeResult for 200, 405, 409 and 422."""
+    GitHubRetryLater for a rate limit; returns a MergeResult for 200, 405, 409 and 422.
+    ``commit_message``: the merge commit's message (merge_message), GitHub's default when None."""
     if method not in MERGE_METHODS:
         raise ValueError(f"merge method must be one of {MERGE_METHODS}")
     if not isinstance(sha, str) or len(sha) not in (40, 64):
@@ -77,7 +104,9 @@ def merge_pinned(repo: Repository, number: int, sha: str, method: str = DEFAULT_
     where = f"merging {repo.full_name}#{number} at {sha[:12]}"
     try:
         _, data = repo.requester.requestJsonAndCheck(
-            "PUT", f"{repo.url}/pulls/{int(number)}/merge", input={"sha": sha, "merge_method": method})
+            "PUT", f"{repo.url}/pulls/{int(number)}/merge",
+            input={"sha": sha, "merge_method": method,
+                   **({"commit_message": commit_message} if commit_message is not None else {})})
     except GithubException as exc:
         message = github_message(exc)[:_MESSAGE_LIMIT]
         outcome = _OUTCOMES.get(exc.status)

@@ -13,6 +13,7 @@ import re
 from typing import Any, Mapping
 
 from bot import quoting as q
+from bot.attest import blocks
 from fixers.engine import Attempt
 from policies.facts import FixFacts, fix_facts
 
@@ -46,6 +47,11 @@ def _bounded(value: Any) -> Any:
     while len(q.comment_json(text)) > PROVENANCE_VALUE_LIMIT:
         text = text[: max(0, len(text) * PROVENANCE_VALUE_LIMIT // len(q.comment_json(text)) - 8)] + q.ELLIPSIS
     return text
+
+
+def bounded_value(value: Any) -> Any:
+    """A value as the provenance block carries it (lists item by item): what a reader compares."""
+    return [_bounded(item) for item in value] if isinstance(value, list) else _bounded(value)
 
 
 def _trigger(trigger: Mapping[str, Any]) -> dict:
@@ -92,7 +98,7 @@ def provenance(attempt: Attempt, base_sha: str, verification: str,
         "verification": verification,
         **_facts(attempt, fix),
     }
-    bounded = {k: [_bounded(item) for item in v] if isinstance(v, list) else _bounded(v) for k, v in data.items()}
+    bounded = {k: bounded_value(v) for k, v in data.items()}
     return {**extra, **bounded}
 
 
@@ -192,18 +198,38 @@ def _decision(lines: list[str] | None) -> list[str]:
     return kept
 
 
+#: Room kept free in a signed body for the merge-stage attestation block edited in before a merge
+#: (bot.attest.blocks.with_stage_block): an envelope is a few KiB (its statement's texts are bounded).
+MERGE_BLOCK_RESERVE = 16_000
+
+
 def body(attempt: Attempt, base_sha: str, verification: str, trigger: Mapping[str, Any] | None = None,
-         fix: FixFacts | None = None, decision_lines: list[str] | None = None) -> str:
+         fix: FixFacts | None = None, decision_lines: list[str] | None = None,
+         attestation: str | None = None) -> str:
     """``fix``: the fix's policy facts, carried in the provenance block (see provenance).
     ``decision_lines``: the policy decision section (markdown, outside values already quoted by the
-    caller: bot.decision_text), shown above the footer and never cut with the explanation."""
+    caller: bot.decision_text), shown above the footer and never cut with the explanation.
+    ``attestation``: the signed statement's hidden block (bot.attest.signer.Signer.block), after
+    the provenance block; room is kept for a merge-stage block (MERGE_BLOCK_RESERVE)."""
     tail = [*_decision(decision_lines), "---",
             "Opened by iacbot. Closing this pull request without merging leaves the finding open; "
             "iacbot records the decision and opens no new PR for this finding until the file it fixes changes.", "",
-            provenance_block(provenance(attempt, base_sha, verification, trigger, fix))]
+            provenance_block(provenance(attempt, base_sha, verification, trigger, fix)),
+            *([attestation] if attestation else [])]
     tail_text = "\n".join(tail) + "\n"
-    head = _fit(_explanation(attempt, base_sha, verification, trigger), BODY_LIMIT - _units(tail_text) - 1)
+    reserve = MERGE_BLOCK_RESERVE if attestation else 0
+    head = _fit(_explanation(attempt, base_sha, verification, trigger), BODY_LIMIT - _units(tail_text) - reserve - 1)
     return "\n".join(head) + "\n" + tail_text
+
+
+def attestation_block(envelope_json: dict) -> str:
+    """The hidden block carrying a signed envelope (bot.attest.blocks, which reads it back)."""
+    return blocks.block(envelope_json)
+
+
+def fits(text: str) -> bool:
+    """Is ``text`` within the body limit (BODY_LIMIT, counted as GitHub may count it)?"""
+    return _units(text) <= BODY_LIMIT
 
 
 def provenance_block(data: dict) -> str:

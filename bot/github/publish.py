@@ -7,6 +7,12 @@ someone else pushed to). Ownership is never read from message text (bot.github.o
 
 Every call retries transient GitHub failures (bot.github.client); repeated POSTs converge: a
 branch or PR that a lost answer already created is found and used, never duplicated.
+
+Given a ``signer`` (bot.attest.signer.Signer: the service always gives one), the fix commit carries
+the ``Iacbot-Statement`` trailer and the PR is created with the signed envelope naming that commit
+already in its body; a re-run signs the body afresh, and rebuilds the commit only when its trailer
+names another statement (docs/provenance.md). Without one (library callers, the tests of the
+flow itself) nothing is signed.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from github import Github, GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.Repository import Repository
 
+from bot import attest
 from bot.decision_text import is_reason_label
 from bot.github import codeowners, pr_body
 from bot.github.auth import Token
@@ -73,6 +80,7 @@ class PublishResult:
     reviewers: tuple[str, ...] = ()       # review requested from these logins (new PRs only)
     team_reviewers: tuple[str, ...] = ()  # ... and these team slugs
     review_note: str = ""                 # why no (or not every) review was requested; never fatal
+    attestation: dict | None = None       # the envelope in the PR body (to_json) when signed
 
 
 class _Progress:
@@ -90,7 +98,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
                 trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
                 fix: FixFacts | None = None, decision_lines: list[str] | None = None,
-                decision_labels: tuple[str, ...] = ()) -> PublishResult:
+                decision_labels: tuple[str, ...] = (), signer=None) -> PublishResult:
     """One fix (the whole new text of attempt.finding.file) -> one PR against the default branch.
     ``ownership``: the App's identity and the ledger of commits iacbot made (each new commit is
     recorded there before a branch points at it). ``repo``: the repository already read through
@@ -101,16 +109,22 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     (bot.decision_text.reason_labels), put on the PR; the decision labels it no longer has are taken
     off, when the decision changed on an open PR.
 
+    ``signer``: a bot.attest.signer.Signer whose statement's only file subject is the new text of
+    attempt.finding.file (checked): the commit's trailer and the PR body's attestation block.
+
     Safe to call again after any failure: a re-run converges on one branch and one PR. Raises
     PublishError, or GitHubRetryLater when GitHub asks to wait longer than a call may block.
     """
     if isinstance(github, tuple):
         github = client(*github)
+    if signer is not None and not signer.covers({attempt.finding.file: new_text.encode("utf-8")}):
+        raise PublishError("refusing to publish: the statement to sign does not name exactly the fixed file",
+                           permanent=True)
     progress = _Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
                         progress, request_reviews, ownership, trigger, fix=fix,
-                        decision=_Decided(decision_lines, tuple(decision_labels)))
+                        decision=_Decided(decision_lines, tuple(decision_labels)), signer=signer)
     except GithubException as exc:
         raise PublishError(_explain(exc, repo_full_name, progress.step), exc.status, progress.step) from None
     except requests.RequestException as exc:
@@ -150,7 +164,7 @@ class _Decided:
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
              progress: _Progress, request_reviews: bool, ownership: Ownership,
              trigger: Mapping[str, Any] | None = None, converging: bool = False,
-             fix: FixFacts | None = None, decision: _Decided = _Decided()) -> PublishResult:
+             fix: FixFacts | None = None, decision: _Decided = _Decided(), signer=None) -> PublishResult:
     default = repo.default_branch
     branch = branch_name(attempt)
     if branch == default or branch in ("main", "master"):
@@ -171,28 +185,36 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         tip = repo.get_git_commit(ref.object.sha)
         parents = [p.sha for p in tip.parents]
         ours = ownership.commits.made(repo_full_name, fingerprint, [tip.sha]) and len(parents) == 1
-        if pr is not None and ours and parents == [head_sha]:
+        # Signed: the tip must name this statement (its trailer), else it is rebuilt below.
+        named = signer is None or signer.trailer in attest.trailer_values(tip.message)
+        if pr is not None and ours and parents == [head_sha] and named:
             log.info("%s: PR #%s already carries %s on the current base", repo_full_name, pr.number, branch)
             _ensure_labels(repo, pr, attempt, progress, decision.labels)  # an earlier run may have stopped before
-            if decision.lines is not None:  # the decision may have changed since the PR was written
-                text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
+            envelope = signer.envelope(tip.sha) if signer is not None else None
+            if decision.lines is not None or envelope is not None:  # the decision may have changed since
+                text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines,
+                                    _block(envelope))
                 if (pr.body or "") != text:
                     progress.at(f"updating the decision on pull request #{pr.number}")
                     pr.edit(body=text)
             return PublishResult(EXISTS, branch, pr.number, pr.html_url, tip.sha, head_sha,
-                                 "an open pull request already has this fix on the current default branch")
+                                 "an open pull request already has this fix on the current default branch",
+                                 attestation=_json(envelope))
         progress.at(f"checking who made the commits on {branch}")
         # base..tip is exactly {tip} when its one parent is a commit the default branch pointed at.
         if not (ours and _in_history(repo, head, parents[0])):
             return _foreign(repo_full_name, branch, pr, tip.sha, head_sha, Foreign.COMMITS)
 
-    commit, old_text = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership)
+    commit, old_text = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership,
+                                   signer.trailer if signer is not None else None)
     if commit is None:
         return PublishResult(EXISTS, branch, pr.number if pr else None, pr.html_url if pr else None, None,
                              head_sha, f"{attempt.finding.file} on {default} already has the fixed text")
     fix = fix or fix_facts(attempt, repo_full_name, attempt.finding.file, old_text, new_text)
     title = pr_body.title(attempt)
-    text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines)
+    # Signed before the PR exists: it is created (or edited) with the envelope already in its body.
+    envelope = signer.envelope(commit.sha) if signer is not None else None
+    text = pr_body.body(attempt, head_sha, verification, trigger, fix, decision.lines, _block(envelope))
     if ref is not None:
         progress.at(f"moving branch {branch} onto the rebuilt commit")
         ref.edit(commit.sha, force=True)
@@ -207,7 +229,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                    "iacbot; try again later", 409, progress.step)
             log.info("%s: branch %s appeared meanwhile; deciding again", repo_full_name, branch)
             return _publish(repo, repo_full_name, attempt, new_text, verification, progress, request_reviews,
-                            ownership, trigger, converging=True, fix=fix, decision=decision)
+                            ownership, trigger, converging=True, fix=fix, decision=decision, signer=signer)
         status = CREATED
     reviewers, teams, note = (), (), ""
     if pr is None:
@@ -228,7 +250,15 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         _ensure_labels(repo, pr, attempt, progress, decision.labels)
     log.info("%s: %s PR #%s on %s", repo_full_name, status, pr.number, branch)
     return PublishResult(status, branch, pr.number, pr.html_url, commit.sha, head_sha,
-                         reviewers=reviewers, team_reviewers=teams, review_note=note)
+                         reviewers=reviewers, team_reviewers=teams, review_note=note, attestation=_json(envelope))
+
+
+def _block(envelope) -> str | None:
+    return pr_body.attestation_block(envelope.to_json()) if envelope is not None else None
+
+
+def _json(envelope) -> dict | None:
+    return envelope.to_json() if envelope is not None else None
 
 
 def _open_pull(repo: Repository, branch: str, base: str):
@@ -365,7 +395,8 @@ def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
 
 
 def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str, progress: _Progress, ownership: Ownership) -> tuple[GitCommit | None, str]:
+                verification: str, progress: _Progress, ownership: Ownership,
+                statement_digest: str | None = None) -> tuple[GitCommit | None, str]:
     """blob -> tree on the head's tree -> commit whose only parent is the default head, recorded
     as iacbot's before any branch points at it. Blob and tree are content-addressed, so a retried
     POST yields the same object; a retried commit may differ (its date), and only the one whose
@@ -388,7 +419,7 @@ def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt:
     progress.at("creating the fix tree")
     tree = repo.create_git_tree([InputGitTreeElement(path, mode, "blob", sha=blob.sha)], base_tree=head.tree)
     progress.at("creating the fix commit")
-    commit = repo.create_git_commit(commit_message(attempt, verification), tree, [head])
+    commit = repo.create_git_commit(commit_message(attempt, verification, statement_digest), tree, [head])
     progress.at("recording the fix commit as iacbot's")
     ownership.commits.record(repo_full_name, attempt.finding.fingerprint(), commit.sha)
     return commit, old_text

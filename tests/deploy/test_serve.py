@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import requests
 
+from tests import signing
 from tests.celery_worker import wait_for
 from tests.github_double import GitHubDouble, new_app_key_pem
 from tests.github_double.webhooks import push_delivery
@@ -44,6 +45,7 @@ def served(redis_db, tmp_path):  # noqa: F811
         env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
         env.update(IACBOT_REDIS_URL=TEST_REDIS_URL, IACBOT_WEBHOOK_SECRET=SECRET, IACBOT_GITHUB_APP_ID=str(APP_ID),
                    IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_GITHUB_API_URL=gh.base_url,
+                   IACBOT_SIGNING_KEY_FILE=str(signing.private_key_file()),
                    IACBOT_GITHUB_WRITE_INTERVAL_SECONDS="0", IACBOT_PORT=str(port),
                    # the test Redis has no persistence: say so, as the receiver demands
                    IACBOT_BROKER_DURABILITY="volatile-allowed", IACBOT_SPOOL_DIR=str(tmp_path / "spool"))
@@ -96,8 +98,20 @@ def test_serve_refuses_a_redis_without_persistence_before_starting_anything(redi
     key.write_text(new_app_key_pem())
     env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
     env.update(IACBOT_REDIS_URL=TEST_REDIS_URL, IACBOT_WEBHOOK_SECRET=SECRET, IACBOT_GITHUB_APP_ID=str(APP_ID),
-               IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_SPOOL_DIR=str(tmp_path / "spool"))
+               IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_SPOOL_DIR=str(tmp_path / "spool"),
+               IACBOT_SIGNING_KEY_FILE=str(signing.private_key_file()))
     done = subprocess.run([str(REPO / "scripts" / "serve")], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "serve: the broker is not durable: appendonly is off" in done.stderr
     assert "IACBOT_BROKER_DURABILITY" in done.stderr and " ready." not in done.stdout + done.stderr
+
+
+def test_serve_refuses_to_start_without_a_signing_key(redis_db, tmp_path):  # noqa: F811
+    key = tmp_path / "app.pem"
+    key.write_text(new_app_key_pem())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IACBOT_")}
+    env.update(IACBOT_REDIS_URL=TEST_REDIS_URL, IACBOT_WEBHOOK_SECRET=SECRET, IACBOT_GITHUB_APP_ID=str(APP_ID),
+               IACBOT_GITHUB_APP_PRIVATE_KEY_FILE=str(key), IACBOT_SPOOL_DIR=str(tmp_path / "spool"))
+    done = subprocess.run([str(REPO / "scripts" / "serve")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "serve: set IACBOT_SIGNING_KEY_FILE" in done.stderr and " ready." not in done.stdout + done.stderr

@@ -145,14 +145,16 @@ def test_normalized_format_names_bad_fields(client, redis_db):
     assert finding["file"] == "s3/main.tf" and finding["line_end"] == 3 and finding["source"] == "api"
 
 
+# Headers are made when the test runs, not at collection: a signature's timestamp made at
+# collection is stale by the time a long suite reaches this test.
 @pytest.mark.parametrize("headers,detail", [
-    ({}, "missing credentials"),
-    ({"Authorization": "Bearer not-a-known-token"}, "unknown tenant or invalid credential"),
-    (signed(SARIF, ts=int(time.time()) - 301), "more than 300 s"),
-    (signed(SARIF, secret="not-the-secret-000000"), "unknown tenant or invalid credential"),
+    (lambda: {}, "missing credentials"),
+    (lambda: {"Authorization": "Bearer not-a-known-token"}, "unknown tenant or invalid credential"),
+    (lambda: signed(SARIF, ts=int(time.time()) - 301), "more than 300 s"),
+    (lambda: signed(SARIF, secret="not-the-secret-000000"), "unknown tenant or invalid credential"),
 ])
 def test_unauthenticated_401(client, redis_db, headers, detail):
-    r = post(client, SARIF, headers=headers)
+    r = post(client, SARIF, headers=headers())
     assert r.status_code == 401 and detail in r.json()["detail"]
     assert r.headers["www-authenticate"].startswith("Bearer")
     assert jobs(redis_db) == [] and redis_db.keys(SUBMISSION_PREFIX + "*") == []

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.attest.dsse import envelope_digest
 from bot.github.auth import installation_session
 from bot.github.client import client
 from bot.github.ownership import Ownership, app_identity
@@ -35,7 +36,9 @@ from workers.automerge import MERGE_PERMISSIONS, consider_job
 from workers.celery_app import MERGE_TASK, PUBLISH_TASK
 from workers.celery_app import app as _worker_app
 from workers.own_commits import RedisLedger
+from workers.publish import publish_signer
 from workers.remediation import Fix, fix_to_json
+from workers.signing import signing_key
 
 # consider_merge run in this process (Stage.consider, the sweep) sends tasks (a dashboard refresh,
 # consider_merge) through the workers' app: to the tests' Redis, never the machine's default db.
@@ -135,26 +138,33 @@ class Stage:
 
     # -- publishing, as publish_job does it ---------------------------------------------------
     def publish(self, path: str = PATHS[0]) -> Published:
-        """publish_fix for the CKV_K8S_20 fix of ``path`` and the publish-stage decision stored for
-        its PR (decide_publish under the policy as the publish step would make it)."""
+        """publish_fix for the CKV_K8S_20 fix of ``path``, signed as publish_job signs it (the
+        session's key, tests/signing.py), and the publish-stage decision stored for its PR
+        (decide_publish under the policy as the publish step would make it) with its envelope."""
         cfg = self.settings()
         source = self.gh.api.get_contents(path).decoded_content.decode()
         attempt, new_text = k8s20_fix(path, source)
         owner = Ownership(app_identity(APP_ID, self.private_key.read_text(), self.gh.base_url), RedisLedger(self.r))
+        fix = fix_facts(attempt, REPO_NAME, path, source, new_text)
+        verification = "checkov: CKV_K8S_20 passes"
         with installation_session(APP_ID, self.private_key.read_text(), self.installation.id, REPO_NAME,
                                   MERGE_PERMISSIONS, self.gh.base_url) as token:
             gh = client(self.gh.base_url, token, seconds_between_requests=0, seconds_between_writes=0)
-            result = publish_fix(gh, REPO_NAME, attempt, new_text, "checkov: CKV_K8S_20 passes", ownership=owner,
-                                 request_reviews=False)
-            assert result.pr_number is not None, result
             repo = gh.get_repo(REPO_NAME)
             policies = policy_source.load_policies(cfg, gh, REPO_NAME, repo.default_branch)
-        fix = fix_facts(attempt, REPO_NAME, path, source, new_text)
-        decision = decide_publish(policies, fix, PublishFacts(now=datetime.now(timezone.utc)))
+            decided_at = time.time()
+            decision = decide_publish(policies, fix, PublishFacts(now=datetime.fromtimestamp(decided_at, timezone.utc)))
+            signer = publish_signer(signing_key(cfg), Fix(attempt, path, new_text, verification), {}, decision,
+                                    decided_at, fix, owner.app.bot_login)
+            result = publish_fix(gh, REPO_NAME, attempt, new_text, verification, ownership=owner,
+                                 request_reviews=False, fix=fix, signer=signer)
+            assert result.pr_number is not None and result.attestation is not None, result
+        attestation = {"envelope": result.attestation, "envelope_digest": envelope_digest(result.attestation)}
         decision_store.save(self.r, decision_store.DecisionRecord(
             repository=REPO_NAME, installation_id=self.installation.id, fingerprint=fix.fingerprint,
-            job_id=str(uuid.uuid4()), stage="publish", fix=fix, decision=decision, decided_at=time.time(),
-            pr_number=result.pr_number, head_sha=result.commit_sha, base_ref="main", facts={}))
+            job_id=str(uuid.uuid4()), stage="publish", fix=fix, decision=decision, decided_at=decided_at,
+            pr_number=result.pr_number, head_sha=result.commit_sha, base_ref="main",
+            facts={"attestation": attestation}))
         return Published(result.pr_number, result.commit_sha, fix.fingerprint, path, result.branch)
 
     def publish_on_worker(self, celery, path: str = PATHS[0], timeout: float = 60) -> Published:
