@@ -144,23 +144,17 @@ def watched(r: redis.Redis, repository: str) -> tuple[tuple[render.Watched, ...]
 
 
 def audit_line(r: redis.Redis) -> str | None:
-    """The audit log's size and last signed checkpoint, from workers.audit_log.checkpoint_status
-    (the audit helper's CheckpointStatus: size, checkpoint_size, checkpoint_time, signed). HOOK:
-    until that is on main, the line is left out."""
-    status_of = getattr(audit_log, "checkpoint_status", None)
-    if status_of is None:
-        return None
+    """The audit log's size and last signed checkpoint (workers.audit_log.checkpoint_status)."""
     try:
-        status = status_of(r)
+        status = audit_log.checkpoint_status(r)
     except (redis.RedisError, ValueError) as exc:
         log.warning("the audit log's checkpoint status is unreadable: %s", type(exc).__name__)
         return "status unreadable now"
-    size = int(getattr(status, "size", 0) or 0)
-    if not getattr(status, "signed", False):
-        return f"{size} entries, no signed checkpoint yet"
-    covered = int(getattr(status, "checkpoint_size", 0) or 0)
-    when = md_code(str(getattr(status, "checkpoint_time", None) or "unknown"), 40)
-    return f"{size} entries; the last signed checkpoint covers {covered} (signed {when}), {size - covered} after it"
+    if not status.signed:
+        return f"{status.size} entries, no signed checkpoint yet"
+    when = md_code(str(status.checkpoint_time or "unknown"), 40)
+    return (f"{status.size} entries; the last signed checkpoint covers {status.checkpoint_size} (signed {when}), "
+            f"{status.uncovered} after it")
 
 
 # -- writing ----------------------------------------------------------------------------------

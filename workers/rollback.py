@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import logging
 import tempfile
@@ -43,7 +42,7 @@ from github.Repository import Repository
 from bot import quoting
 from bot.attest import dsse, statement
 from bot.attest.local_sign import iacbot_version
-from bot.attest.verify import attestation_block
+from bot.attest.verify import attestation_block, envelope_from_pr_body
 from bot.audit.events import Event
 from bot.github import merge_facts
 from bot.github.auth import installation_session
@@ -381,17 +380,11 @@ def _wait(r, record: dict[str, Any], decision: policy.RollbackDecision, now: flo
 
 # -- acting --------------------------------------------------------------------------------------
 
-#: The audit helper's record(once=...) names an occurrence so a redelivery does not record it twice;
-#: used as soon as it is there (the contract's record has no such parameter).
-_RECORD_ONCE = "once" in inspect.signature(audit_log.record).parameters
-
-
 def _audit(r, event: Event, record: dict[str, Any], details: dict[str, Any]) -> None:
-    extra = {"once": f"rollback:{record['repository'].lower()}:{record['merge_sha']}:{Event(event).value}"} \
-        if _RECORD_ONCE else {}
+    # One occurrence per merge and event: a redelivered outcome is not recorded twice.
     audit_log.record(r, event, repository=record["repository"], subject=f"pr:{record['pr_number']}", actor="iacbot",
                      details={"fingerprint": record["fingerprint"], "merge_sha": record["merge_sha"], **details},
-                     **extra)
+                     once=f"rollback:{record['repository'].lower()}:{record['merge_sha']}:{Event(event).value}")
 
 
 def _revert(cfg, r, record: dict[str, Any], decision: policy.RollbackDecision, owner: str | None) -> dict[str, Any]:
@@ -448,8 +441,8 @@ def _revert_locked(cfg, r, record: dict[str, Any], decision: policy.RollbackDeci
                "reason": (result.reason if result else "") or "", "problems": list(problems)[:MAX_LISTED]}
     state = merge_watch.REVERTED if status in (CREATED, EXISTS, ALREADY_REVERTED) else \
         merge_watch.ISSUE if issue is not None else merge_watch.HELD
-    # Recorded before the state is final: a kill in between records again on redelivery (once, with the
-    # audit log's occurrence key) rather than leave a gap.
+    # Recorded before the state is final: a kill in between leaves no gap, and the redelivery's
+    # record of the same occurrence is not appended twice (audit_log's ``once``).
     if status in (CREATED, EXISTS, ALREADY_REVERTED):
         _record_reverted(r, record, outcome["revert_pr"] or 0)
         _audit(r, Event.REVERTED, record, {"revert_pr": outcome["revert_pr"], "status": status,
@@ -479,6 +472,14 @@ def _hand_to_automerge(cfg, r, gh, repo: Repository, record: dict[str, Any], res
     if decision_store.for_pr(r, record["repository"], result.pr_number, decision_store.PUBLISH) is not None:
         return  # an earlier run stored it
     fix = dataclasses.replace(original.fix, fingerprint=ledger_key(int(record["pr_number"])))
+    # The revert's signed publish-stage statement, as publish_job keeps a fix's: the merge step
+    # signs its merge-stage statement on it (and merges nothing without it). Taken from the PR
+    # body, where this run or an earlier one put it; only a signature by iacbot's key counts there.
+    found = envelope_from_pr_body(repo.get_pull(result.pr_number).body or "")
+    try:
+        envelope = json.loads(found) if found else None
+    except ValueError:
+        envelope = None
     default = repo.default_branch
     policies = load_policies(cfg, gh, record["repository"], default, installation_id=record["installation_id"],
                              repo=repo)
@@ -489,7 +490,8 @@ def _hand_to_automerge(cfg, r, gh, repo: Repository, record: dict[str, Any], res
         record["repository"], int(record["installation_id"]), fix.fingerprint,
         _task_id(record["repository"], record["merge_sha"], "revert"), decision_store.PUBLISH, fix, decision,
         now.timestamp(), pr_number=result.pr_number, head_sha=result.commit_sha, base_ref=default,
-        facts={"rollback": {"original_pr": int(record["pr_number"]), "merge_sha": record["merge_sha"]}}))
+        facts={"rollback": {"original_pr": int(record["pr_number"]), "merge_sha": record["merge_sha"]},
+               "attestation": {"envelope": envelope}}))
     log.info("%s#%s: revert #%s may merge on its own: policy says %s", record["repository"], record["pr_number"],
              result.pr_number, decision.action.value)
 
@@ -522,7 +524,9 @@ def _sign(record: dict[str, Any], decision: policy.RollbackDecision, files: list
                       "recheck": json.dumps(record.get("recheck"), sort_keys=True),
                       "merge_sha": record["merge_sha"], "parent_sha": record["parent_sha"], "base_sha": base_sha,
                       "scanner_version": (record.get("recheck") or {}).get("scanner_version")},
-        policy={"decision": decision.to_json(), "original_pr": int(record["pr_number"]),
+        # Stage "publish": the revert PR's first statement, which a merge-stage one may follow
+        # (rollback.automerge_reverts) as it follows a fix's.
+        policy={"stage": "publish", "decision": decision.to_json(), "original_pr": int(record["pr_number"]),
                 "decided_at": record.get("decided_at")},
         identities={"analysed_by": "iacbot", "acted_by": acted_by}, commit=commit_sha)
     return dsse.sign(statement.canonical(doc), key)

@@ -138,17 +138,19 @@ def test_outside_check_names_are_quoted_on_the_dashboard():
     assert "`@\u2060everyone <img src=x>: failure`" in text and "@everyone" not in text
 
 
-def test_the_audit_line_reads_the_audit_logs_checkpoint_status(r, monkeypatch):
-    from types import SimpleNamespace
-
+def test_the_audit_line_reads_the_audit_logs_checkpoint_status(r, tmp_path):
+    from bot.attest import keys
+    from bot.audit.events import Event
+    from bot.audit.redis_log import checkpoint
     from workers import audit_log
     from workers.dashboard import audit_line
-    if not hasattr(audit_log, "checkpoint_status"):  # the audit helper's, once merged
-        assert audit_line(r) is None
-        monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: None, raising=False)
-    monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: SimpleNamespace(
-        size=12, checkpoint_size=10, checkpoint_time="2026-12-02T14:00:00Z", signed=True))
-    assert audit_line(r) == "12 entries; the last signed checkpoint covers 10 (signed `2026-12-02T14:00:00Z`), 2 after it"
-    monkeypatch.setattr(audit_log, "checkpoint_status", lambda _r: SimpleNamespace(
-        size=3, checkpoint_size=0, checkpoint_time=None, signed=False))
-    assert audit_line(r) == "3 entries, no signed checkpoint yet"
+    assert audit_line(r) == "0 entries, no signed checkpoint yet"
+    for i in range(3):
+        audit_log.record(r, Event.MERGE_VERIFIED, repository=REPO, subject=f"pr:{i}", actor="iacbot")
+    private, _ = keys.keygen(tmp_path)
+    checkpoint(r, keys.load_private_key(private))
+    audit_log.record(r, Event.REVERTED, repository=REPO, subject="pr:9", actor="iacbot")
+    status = audit_log.checkpoint_status(r)
+    assert status.size == 4 and status.signed, status
+    assert audit_line(r) == (f"4 entries; the last signed checkpoint covers {status.checkpoint_size} (signed "
+                             f"`{status.checkpoint_time}`), {status.uncovered} after it")
