@@ -33,6 +33,12 @@ def record(r: redis.Redis, event: Event, *, repository: str | None, subject: str
                   key=_service_key) is not None
 
 
+def merged_once(repository: str, number: int) -> str:
+    """The occurrence key of PR ``number``'s merge: iacbot's merge task and the merge watch (which
+    also sees a person's merge) both record it, and it is recorded once."""
+    return f"merged:{repository.lower()}:{int(number)}"
+
+
 def _service_key():
     """The deployment's signing key, or None (a warning, once per process)."""
     global _warned_no_key

@@ -250,7 +250,8 @@ def _audit_merged(ctx: Context, record: decision_store.DecisionRecord, number: i
                   merge_sha: str | None) -> None:
     audit_log.record(ctx.r, Event.MERGED, repository=ctx.repository, subject=f"pr:{int(number)}",
                      actor=ctx.app.bot_login, details={"fingerprint": record.fingerprint, "sha": sha,
-                                                       "merge_sha": merge_sha})
+                                                       "merge_sha": merge_sha},
+                     once=audit_log.merged_once(ctx.repository, number))
 
 
 def consider_pull(ctx: Context, number: int) -> Considered:

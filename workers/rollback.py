@@ -169,9 +169,21 @@ def watch(cfg, r, job: PullRequestClosed) -> dict[str, Any]:
                          "new" if created else "existing", record["parent_sha"][:12])
         except GithubException as exc:
             raise PublishError(f"reading merged {repository}#{number}: HTTP {exc.status}", exc.status) from None
+    _audit_merged_by_person(r, merge_watch.load(r, repository, merge_sha) or {}, repository, number, fingerprint)
     _send_recheck(repository, merge_sha)
     send_consider(repository, merge_sha, "watched")
     return {"status": "watching", "merge_sha": merge_sha}
+
+
+def _audit_merged_by_person(r, watch: dict[str, Any], repository: str, number: int, fingerprint: str) -> None:
+    """A person's merge, by the login GitHub gives as ``merged_by`` (iacbot's own merge is recorded by
+    the merge task, under the same occurrence key). Outside the watch's creation, so a redelivery
+    after a kill still records it, once."""
+    if watch and not watch.get("merged_by_iacbot"):
+        audit_log.record(r, Event.MERGED, repository=repository, subject=f"pr:{int(number)}",
+                         actor=watch.get("merged_by") or "unknown",
+                         details={"fingerprint": fingerprint, "merge_sha": watch.get("merge_sha")},
+                         once=audit_log.merged_once(repository, number))
 
 
 def _record(repo: Repository, pull, job: PullRequestClosed, fingerprint: str, published, app_identity,

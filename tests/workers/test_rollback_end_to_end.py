@@ -45,6 +45,7 @@ from tests.workers.redteam_harness import (
     worker_env,
 )
 from workers import declined, merge_watch
+from tests.service.conftest import TEST_REDIS_URL
 from workers.audit_log import LOG_KEY
 
 VISIBILITY = 3  # seconds: how soon the broker hands a dead worker's task to another (test v)
@@ -413,3 +414,48 @@ def test_the_revert_of_an_auto_merged_fix_merges_itself_only_when_policy_says_so
             == "automerge"
     finally:
         world.write_policy(REVIEW_ALL)
+
+
+# -- the whole run, audited -------------------------------------------------------------------------
+
+def test_every_step_from_push_to_revert_is_in_the_audit_export_and_the_export_verifies(world, tmp_path):
+    """A person pushes a manifest; GitHub's push webhook goes through the receiver, the scan worker,
+    remediation and a signed publish; a person merges iacbot's PR; a check green on the parent
+    fails on the merge commit; iacbot reverts. `iacbot audit export` then `iacbot audit verify`
+    with the public key: intact, and every step of this run is in it."""
+    from bot.cli import main as iacbot
+
+    repo = world.new_repo({"README.md": "shop\n"})
+    world.gh.add_collaborators(repo, "alice", "bob")
+    outcomes = world.push_and_wait(repo, {LOW_RISK.path: LOW_RISK.source})
+    opened = sorted((o for o in outcomes.values() if o.get("pr_number")), key=lambda o: o["pr_number"])
+    assert opened, outcomes
+    number = opened[0]["pr_number"]
+    parent = world.default_head(repo)
+    world.check(repo, parent, CHECK, "success")
+    world.gh.close_pull(repo, number, merged=True, login="alice")
+    merge_sha = world.pull(repo, number).merge_commit_sha
+    headers, body = pull_request_closed_delivery(world.gh, repo, number, SECRET)
+    assert world.receiver.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    world.wait(lambda: (watch(world, repo, merge_sha) or {}).get("recheck"), "the re-scan")
+    deliver_check(world, repo, merge_sha, "failure")
+    world.wait(lambda: reverts(world, repo, number), "the revert PR", 60)
+    assert settled(world, repo, merge_sha)["state"] == merge_watch.REVERTED
+
+    exported = tmp_path / "audit.jsonl"
+    assert iacbot(["audit", "export", "--redis-url", TEST_REDIS_URL, "-o", str(exported)]) == 0
+    public = tmp_path / "public.pem"
+    public.write_bytes(keys.public_pem(world.public_key))
+    assert iacbot(["audit", "verify", str(exported), "--key", str(public)]) == 0
+
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    mine = [e for e in lines if "checkpoint" not in e and e.get("repository") == repo]
+    events = {e["event"] for e in mine}
+    assert {"received", "located", "patched", "verified", "signed", "pr_opened", "decided", "merged",
+            "reverted"} <= events, sorted(events)
+    merged = [e for e in mine if e["event"] == "merged"]
+    assert [(e["subject"], e["actor"]) for e in merged] == [(f"pr:{number}", "alice")], merged
+    # A tampered copy of the same export is caught.
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text(exported.read_text().replace('"actor":"alice"', '"actor":"mallory"', 1))
+    assert iacbot(["audit", "verify", str(edited), "--key", str(public)]) == 1
