@@ -535,6 +535,8 @@ def _sign(record: dict[str, Any], decision: policy.RollbackDecision, files: list
                       "evidence": json.dumps([b.to_json() for b in decision.reasons], sort_keys=True),
                       "recheck": json.dumps(record.get("recheck"), sort_keys=True),
                       "merge_sha": record["merge_sha"], "parent_sha": record["parent_sha"], "base_sha": base_sha,
+                      # a deleted file has no bytes to be a subject; the commit subject ties it
+                      "deleted": json.dumps(sorted(f.path for f in files if f.before is None)),
                       "scanner_version": (record.get("recheck") or {}).get("scanner_version")},
         # Stage "publish": the revert PR's first statement, which a merge-stage one may follow
         # (rollback.automerge_reverts) as it follows a fix's.

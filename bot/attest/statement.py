@@ -190,8 +190,10 @@ def check_statement(doc: Any) -> list[str]:
                 problems.append(f"subject {i} ({s['name']!r}): digest must be {{sha256: 64 hex digits}}")
             if s["name"].startswith("/") or ".." in s["name"].split("/") or not s["name"]:
                 problems.append(f"subject {i}: {s['name']!r} is not a path inside the repository")
-    if subjects and not files:
-        problems.append("no file subject")
+    if subjects and not files and COMMIT_SUBJECT not in names:
+        # A revert that only deletes the files a fix created has no file left to digest: the
+        # commit subject ties it then. Anything else names its files.
+        problems.append("no file subject (and no git+commit subject)")
     predicate = doc.get("predicate")
     if not isinstance(predicate, dict):
         return problems + ["predicate is not an object"]

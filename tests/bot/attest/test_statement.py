@@ -29,3 +29,20 @@ def test_from_attempt_carries_finding_location_fixer_and_decision():
     assert p["policy"]["decision"]["reasons"] == [{"reason": "rule-matched", "subject": "reviewed"}]
     assert doc["subject"][-1] == {"name": "git+commit", "digest": {"gitCommit": "c" * 40}}
     assert statement.canonical(doc) == statement.canonical(dict(reversed(list(doc.items()))))
+
+
+def _doc(files, commit=None):
+    return statement.build(files, finding={"fingerprint": "f" * 16, "rules": ["CKV_X"]}, location=None,
+                           fixer={"id": "iacbot-revert", "version": "1"}, iacbot_version="1",
+                           verification={"text": "x"}, commit=commit)
+
+
+def test_a_statement_with_only_a_commit_subject_is_whole_and_one_with_nothing_is_not():
+    # A revert that only deletes the files a fix created digests no file: the commit ties it.
+    assert statement.check_statement(_doc({}, commit="a" * 40)) == []
+    assert statement.check_statement(_doc({"k8s/a.yaml": b"x"}, commit="a" * 40)) == []
+    nothing = _doc({})
+    assert statement.check_statement(nothing) == ["subject is not a non-empty list"]
+    commit_only = _doc({}, commit="a" * 40)
+    commit_only["subject"][0]["digest"] = {"gitCommit": "not-a-sha"}
+    assert any("git+commit needs digest" in p for p in statement.check_statement(commit_only))
