@@ -20,7 +20,6 @@ logs it and records the lapse, once (:func:`note_expired`).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -30,6 +29,7 @@ from typing import Any, Mapping
 import redis
 
 from bot.audit.events import Event
+from bot.github.branch_steps import git_blob_sha  # noqa: F401  (re-exported: the blob sha a decline keeps)
 from jobs.branches import fingerprint_from_branch
 from jobs.kinds import PullRequestClosed
 from policies import declines as policy
@@ -70,12 +70,6 @@ class AcceptedRisk:
 
 
 # -- facts -------------------------------------------------------------------------------------
-
-def git_blob_sha(text: str | bytes) -> str:
-    """The sha git (and GitHub's contents API) gives a file with this content."""
-    data = text.encode() if isinstance(text, str) else text
-    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
-
 
 def closed_pull(job: PullRequestClosed) -> policy.ClosedPull:
     return policy.ClosedPull(job.number, job.merged, job.iacbot_branch, job.head_ref,

@@ -16,7 +16,6 @@ flow itself) nothing is signed.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -30,6 +29,8 @@ from bot import attest
 from bot.decision_text import is_reason_label
 from bot.github import codeowners, pr_body
 from bot.github.auth import Token
+from bot.github.branch_steps import (Progress, create_pull, create_ref, in_history, open_pull,
+                                     ref_or_none)
 from bot.github.client import client
 from bot.github.errors import GitHubRetryLater
 from bot.github.ownership import Foreign, Ownership
@@ -44,8 +45,6 @@ EXISTS = "exists"              # an open PR already carries this fix on the curr
 UPDATED = "updated"            # the bot's branch was rebuilt on the moved default branch
 FOREIGN_BRANCH = "foreign-branch"  # someone else's commits or PR are on the branch: not touched
 
-# How far back the default branch's first-parent history is searched for a former head.
-HISTORY_LIMIT = 200
 
 #: The label that says what policy decided (workers.publish chooses one); a PR carries at most one.
 REVIEW_REQUIRED_LABEL = "iacbot:review-required"
@@ -83,17 +82,6 @@ class PublishResult:
     attestation: dict | None = None       # the envelope in the PR body (to_json) when signed
 
 
-class _Progress:
-    """The step under way, for error messages ("while creating the pull request")."""
-
-    def __init__(self) -> None:
-        self.step = "starting"
-
-    def at(self, step: str) -> "_Progress":
-        self.step = step
-        return self
-
-
 def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, attempt: Attempt,
                 new_text: str, verification: str, *, ownership: Ownership, request_reviews: bool = True,
                 trigger: Mapping[str, Any] | None = None, repo: Repository | None = None,
@@ -120,7 +108,7 @@ def publish_fix(github: Github | tuple[str, Token | str], repo_full_name: str, a
     if signer is not None and not signer.covers({attempt.finding.file: new_text.encode("utf-8")}):
         raise PublishError("refusing to publish: the statement to sign does not name exactly the fixed file",
                            permanent=True)
-    progress = _Progress()
+    progress = Progress()
     try:
         return _publish(repo or github.get_repo(repo_full_name), repo_full_name, attempt, new_text, verification,
                         progress, request_reviews, ownership, trigger, fix=fix,
@@ -162,7 +150,7 @@ class _Decided:
 
 
 def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: str, verification: str,
-             progress: _Progress, request_reviews: bool, ownership: Ownership,
+             progress: Progress, request_reviews: bool, ownership: Ownership,
              trigger: Mapping[str, Any] | None = None, converging: bool = False,
              fix: FixFacts | None = None, decision: _Decided = _Decided(), signer=None) -> PublishResult:
     default = repo.default_branch
@@ -175,9 +163,9 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     fingerprint = attempt.finding.fingerprint()
 
     progress.at(f"looking for an open pull request from {branch}")
-    pr = _open_pull(repo, branch, default)
+    pr = open_pull(repo, branch, default)
     progress.at(f"reading branch {branch}")
-    ref = _ref_or_none(repo, f"heads/{branch}")
+    ref = ref_or_none(repo, f"heads/{branch}")
 
     if pr is not None and not ownership.app.authored(pr.user.login, pr.user.type):
         return _foreign(repo_full_name, branch, pr, ref.object.sha if ref else None, head_sha, Foreign.PR_AUTHOR)
@@ -202,7 +190,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
                                  attestation=_json(envelope))
         progress.at(f"checking who made the commits on {branch}")
         # base..tip is exactly {tip} when its one parent is a commit the default branch pointed at.
-        if not (ours and _in_history(repo, head, parents[0])):
+        if not (ours and in_history(repo, head, parents[0])):
             return _foreign(repo_full_name, branch, pr, tip.sha, head_sha, Foreign.COMMITS)
 
     commit, old_text = _fix_commit(repo, repo_full_name, head, attempt, new_text, verification, progress, ownership,
@@ -221,7 +209,7 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
         status = UPDATED
     else:
         progress.at(f"creating branch {branch}")
-        if not _create_ref(repo, branch, commit.sha):
+        if not create_ref(repo, branch, commit.sha):
             # Someone (another worker on the same finding) made the branch meanwhile: decide again
             # from what is there now, once.
             if converging:
@@ -234,9 +222,9 @@ def _publish(repo: Repository, repo_full_name: str, attempt: Attempt, new_text: 
     reviewers, teams, note = (), (), ""
     if pr is None:
         progress.at(f"creating the pull request from {branch}")
-        pr = _create_pull(repo, default, branch, title, text, ownership)
+        pr = create_pull(repo, default, branch, title, text, ownership)
         if pr is None:  # someone else opened a PR from iacbot's new branch meanwhile
-            return _foreign(repo_full_name, branch, _open_pull(repo, branch, default), commit.sha, head_sha,
+            return _foreign(repo_full_name, branch, open_pull(repo, branch, default), commit.sha, head_sha,
                             Foreign.PR_AUTHOR)
         progress.at(f"labelling pull request #{pr.number}")
         pr.add_to_labels(*_labels(attempt), *decision.labels)
@@ -259,44 +247,6 @@ def _block(envelope) -> str | None:
 
 def _json(envelope) -> dict | None:
     return envelope.to_json() if envelope is not None else None
-
-
-def _open_pull(repo: Repository, branch: str, base: str):
-    pulls = list(repo.get_pulls(state="open", head=f"{repo.owner.login}:{branch}", base=base))
-    return pulls[0] if pulls else None
-
-
-def _unprocessable(exc: GithubException, text: str) -> bool:
-    return exc.status == 422 and text.lower() in json.dumps(exc.data).lower()
-
-
-def _create_ref(repo: Repository, branch: str, sha: str) -> bool:
-    """Create the branch at `sha`. A retried POST may find it made by its own first try (the
-    answer was lost): that is success. False when the branch exists at another commit."""
-    try:
-        repo.create_git_ref(f"refs/heads/{branch}", sha)
-        return True
-    except GithubException as exc:
-        if not _unprocessable(exc, "Reference already exists"):
-            raise
-    return repo.get_git_ref(f"heads/{branch}").object.sha == sha
-
-
-def _create_pull(repo: Repository, base: str, branch: str, title: str, text: str, ownership: Ownership):
-    """Open the PR; if a (retried) request finds one already open for the branch, that one is ours
-    when the App opened it. None when a PR someone else opened is in the way."""
-    try:
-        return repo.create_pull(base=base, head=branch, title=title, body=text, maintainer_can_modify=False)
-    except GithubException as exc:
-        if not _unprocessable(exc, "A pull request already exists"):
-            raise
-        pr = _open_pull(repo, branch, base)
-        if pr is None:
-            raise
-        if not ownership.app.authored(pr.user.login, pr.user.type):
-            return None
-        pr.edit(title=title, body=text)
-        return pr
 
 
 def _foreign(repo_full_name: str, branch: str, pr, tip_sha: str | None, head_sha: str,
@@ -343,7 +293,7 @@ def _codeowners_text(repo: Repository, ref: str) -> str | None:
     return None
 
 
-def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: _Progress,
+def _ensure_labels(repo: Repository, pr, attempt: Attempt, progress: Progress,
                    decision_labels: tuple[str, ...] = ()) -> None:
     """The fix's labels and the decision's are on the PR, and no other decision's label."""
     names = [label.name for label in pr.labels]
@@ -373,29 +323,8 @@ def _labels(attempt: Attempt) -> list[str]:
     return labels
 
 
-def _ref_or_none(repo: Repository, ref: str):
-    try:
-        return repo.get_git_ref(ref)
-    except GithubException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def _in_history(repo: Repository, head: GitCommit, sha: str) -> bool:
-    """Is `sha` a commit the default branch has pointed at (first-parent walk from its head)?"""
-    current = head
-    for _ in range(HISTORY_LIMIT):
-        if current.sha == sha:
-            return True
-        if not current.parents:
-            return False
-        current = repo.get_git_commit(current.parents[0].sha)
-    return False
-
-
 def _fix_commit(repo: Repository, repo_full_name: str, head: GitCommit, attempt: Attempt, new_text: str,
-                verification: str, progress: _Progress, ownership: Ownership,
+                verification: str, progress: Progress, ownership: Ownership,
                 statement_digest: str | None = None) -> tuple[GitCommit | None, str]:
     """blob -> tree on the head's tree -> commit whose only parent is the default head, recorded
     as iacbot's before any branch points at it. Blob and tree are content-addressed, so a retried

@@ -23,7 +23,6 @@ PR, found again by its hidden marker and the App as its author (never by text al
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 from dataclasses import dataclass
 from itertools import islice
@@ -36,8 +35,9 @@ from github.Repository import Repository
 
 from bot.github import issues
 from bot.github.errors import GitHubRetryLater
+from bot.github.branch_steps import Progress, create_pull, create_ref, git_blob_sha, in_history, ref_or_none
 from bot.github.ownership import AppIdentity, Foreign, Ownership
-from bot.github.publish import PublishError, _create_pull, _create_ref, _in_history, _ref_or_none, github_message
+from bot.github.publish import PublishError, github_message
 from bot.line_undo import undo
 from bot.quoting import md_code, md_text
 from jobs.branches import revert_branch_name
@@ -119,20 +119,6 @@ def issue_kind(original_pr: int) -> str:
     return f"revert-{int(original_pr)}"
 
 
-def git_blob_sha(data: bytes) -> str:
-    """The SHA git (and GitHub) names a blob with these bytes by."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-class _Progress:
-    def __init__(self) -> None:
-        self.step = "starting"
-
-    def at(self, step: str) -> "_Progress":
-        self.step = step
-        return self
-
-
 def open_revert(gh: Github, repository: str, *, original_pr: int, files: Sequence[RevertFile], title: str,
                 body: Callable[[str, str], str], commit_message: str, ownership: Ownership,
                 reviewers: Sequence[str] = (), team_reviewers: Sequence[str] = (), labels: Sequence[str] = (),
@@ -147,7 +133,7 @@ def open_revert(gh: Github, repository: str, *, original_pr: int, files: Sequenc
     refused = _refused(files)
     if refused:
         return _not_clean(branch, None, refused, "iacbot refuses to revert this as given")
-    progress = _Progress()
+    progress = Progress()
     try:
         return _Reverter(repo or gh.get_repo(repository), repository, original_pr, branch, ownership,
                          progress).run(files, title[:TITLE_LIMIT], body, commit_message, tuple(reviewers),
@@ -219,7 +205,7 @@ class _Reverter:
     """One run of open_revert on one repository (the state a run reads as it goes)."""
 
     def __init__(self, repo: Repository, repository: str, original_pr: int, branch: str, ownership: Ownership,
-                 progress: _Progress) -> None:
+                 progress: Progress) -> None:
         self.repo, self.repository, self.original_pr, self.branch = repo, repository, original_pr, branch
         self.ownership, self.progress = ownership, progress
         self.key = ledger_key(original_pr)
@@ -237,7 +223,7 @@ class _Reverter:
         at(f"looking for pull requests from {branch}")
         open_pr, closed_pr = self._pulls(default)
         at(f"reading branch {branch}")
-        ref = _ref_or_none(repo, f"heads/{branch}")
+        ref = ref_or_none(repo, f"heads/{branch}")
         if open_pr is not None and not self._authored(open_pr):
             return self._foreign(open_pr, ref.object.sha if ref else None, head_sha, Foreign.PR_AUTHOR)
         tip: GitCommit | None = None
@@ -247,7 +233,7 @@ class _Reverter:
             parents = [p.sha for p in tip.parents]
             # base..tip is exactly {tip} when its one parent is a commit the default branch pointed at.
             if not (len(parents) == 1 and self.ownership.commits.made(self.repository, self.key, [tip.sha])
-                    and _in_history(repo, head, parents[0])):
+                    and in_history(repo, head, parents[0])):
                 return self._foreign(open_pr, tip.sha, head_sha, Foreign.COMMITS)
             if open_pr is not None:
                 return self._existing(open_pr, tip.sha, head_sha, reviewers, teams, labels)
@@ -278,14 +264,14 @@ class _Reverter:
                 ref.edit(commit_sha, force=True)
         else:
             at(f"creating branch {branch}")
-            if not _create_ref(repo, branch, commit_sha):
+            if not create_ref(repo, branch, commit_sha):
                 if converging:
                     raise PublishError(f"reverting PR #{self.original_pr} in {self.repository}: branch {branch} "
                                        "keeps changing under iacbot; try again later", 409, self.progress.step)
                 log.info("%s: branch %s appeared meanwhile; deciding again", self.repository, branch)
                 return self.run(files, title, body, message, reviewers, teams, labels, converging=True)
         at(f"creating the pull request from {branch}")
-        pr = _create_pull(repo, default, branch, title, text, self.ownership)
+        pr = create_pull(repo, default, branch, title, text, self.ownership)
         if pr is None:  # someone else opened a PR from iacbot's branch meanwhile
             return self._foreign(self._pulls(default)[0], commit_sha, head_sha, Foreign.PR_AUTHOR)
         if labels:
