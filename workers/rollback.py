@@ -325,7 +325,11 @@ def consider(cfg, r, repository: str, merge_sha: str, *, owner: str | None = Non
     if decision.verdict is policy.Verdict.WAIT:
         return _wait(r, record, decision, now, retry_limit(cfg.visibility_timeout_seconds))
     if decision.verdict is policy.Verdict.REVERT:
-        signing_key(cfg)  # no key: nothing is counted or opened (no unsigned revert); decided again later
+        try:
+            signing_key(cfg)  # no key: nothing is counted or opened (no unsigned revert); decided again later
+        except SigningKeyMissing as exc:
+            _audit_unsigned(r, record, exc)
+            raise
         allowed, count = merge_watch.claim_revert(r, repository, merge_sha, cap, now)
         if not allowed:  # another merge's revert took the last place since the decision
             decision = policy.RollbackDecision(policy.Verdict.HOLD, decision.reasons + (
@@ -397,6 +401,14 @@ def _audit(r, event: Event, record: dict[str, Any], details: dict[str, Any]) -> 
     audit_log.record(r, event, repository=record["repository"], subject=f"pr:{record['pr_number']}", actor="iacbot",
                      details={"fingerprint": record["fingerprint"], "merge_sha": record["merge_sha"], **details},
                      once=f"rollback:{record['repository'].lower()}:{record['merge_sha']}:{Event(event).value}")
+
+
+def _audit_unsigned(r, record: dict[str, Any], exc: SigningKeyMissing) -> None:
+    """A revert that is due but cannot be signed is held, and the log says why (once per merge)."""
+    audit_log.record(r, Event.REVERT_BLOCKED, repository=record["repository"], subject=f"pr:{record['pr_number']}",
+                     actor="iacbot", details={"fingerprint": record["fingerprint"], "merge_sha": record["merge_sha"],
+                                              "status": "no-signing-key", "why": str(exc)},
+                     once=f"rollback:{record['repository'].lower()}:{record['merge_sha']}:no-signing-key")
 
 
 def _revert(cfg, r, record: dict[str, Any], decision: policy.RollbackDecision, owner: str | None) -> dict[str, Any]:

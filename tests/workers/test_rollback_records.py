@@ -154,3 +154,16 @@ def test_the_audit_line_reads_the_audit_logs_checkpoint_status(r, tmp_path):
     assert status.size == 4 and status.signed, status
     assert audit_line(r) == (f"4 entries; the last signed checkpoint covers {status.checkpoint_size} (signed "
                              f"`{status.checkpoint_time}`), {status.uncovered} after it")
+
+
+def test_a_revert_that_cannot_be_signed_is_in_the_audit_log_once(r):
+    from bot.audit import redis_log
+    from workers import rollback
+    from workers.signing import SigningKeyMissing
+
+    watch = record("c" * 40, installation_id=1)
+    for _ in range(2):  # decided again on the next event: still one entry
+        rollback._audit_unsigned(r, watch, SigningKeyMissing("IACBOT_SIGNING_KEY_FILE is not set"))
+    [entry] = [e for e in redis_log.entries(r) if e["event"] == "revert_blocked"]
+    assert entry["subject"] == "pr:4" and entry["details"]["status"] == "no-signing-key"
+    assert "IACBOT_SIGNING_KEY_FILE" in entry["details"]["why"]
