@@ -167,8 +167,10 @@ def remediate_job(self, job_id: str) -> dict[str, Any]:
     _audit_attempts(r, job_id, job["repository"], fixes, not_fixed)
     for problem in problems:
         log.info("job %s: %s", job_id, problem)
+    # The checkov that verified the fixes, signed into each PR's provenance.
+    version = scanner().ping() if fixes else None
     stored = {fix.fingerprint: {**fix_to_json(fix), "repository": job["repository"],
-                                "installation_id": job["installation_id"],
+                                "installation_id": job["installation_id"], "scanner_version": version,
                                 "trigger": job_sources.trigger(job, job_id)} for fix in fixes}
     store.save_fixes(r, job_id, stored, {"job": job, "sha": record["sha"], "problems": problems},
                      int(cfg.job_record_ttl_seconds))

@@ -22,6 +22,7 @@ import base64
 import dataclasses
 import json
 import os
+import re
 import signal
 import time
 
@@ -431,6 +432,9 @@ def test_every_step_from_push_to_revert_is_in_the_audit_export_and_the_export_ve
     opened = sorted((o for o in outcomes.values() if o.get("pr_number")), key=lambda o: o["pr_number"])
     assert opened, outcomes
     number = opened[0]["pr_number"]
+    envelope = json.loads(envelope_from_pr_body(world.pull(repo, number).body or ""))
+    signed = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", signed["verification"]["scanner_version"] or ""), signed["verification"]
     parent = world.default_head(repo)
     world.check(repo, parent, CHECK, "success")
     world.gh.close_pull(repo, number, merged=True, login="alice")
