@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bot.attest import MERGE_STATEMENT_TRAILER, STATEMENT_TRAILER, blocks, dsse, keys, statement
+from bot.attest import MERGE_STATEMENT_TRAILER, STATEMENT_TRAILER, blocks, dsse, statement
 from bot.attest.signer import Signer, merge_statement
 from bot.attest.verify import attestation_block
 from bot.cli import main
@@ -18,18 +17,6 @@ from policies.reasons import Action
 from tests.bot.attest.helpers import git, make_statement
 
 POD = b"kind: Pod\nspec: {fixed: true}\n"
-
-
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def pub(tmp_path, key) -> Path:
-    path = tmp_path / "trusted.pub.pem"
-    path.write_bytes(keys.public_pem(key.public_key()))
-    return path
 
 
 def staged(stage: str, action: Action = Action.AUTOMERGE) -> dict:

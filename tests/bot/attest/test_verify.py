@@ -15,18 +15,6 @@ from bot.cli import main
 from tests.bot.attest.helpers import git, make_statement, repo_with_two_commits, signed
 
 
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def pub(tmp_path, key) -> Path:
-    path = tmp_path / "trusted.pub.pem"
-    path.write_bytes(keys.public_pem(key.public_key()))
-    return path
-
-
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(["--no-color", *argv])
     out = capsys.readouterr()
