@@ -299,3 +299,28 @@ def test_asff_bounds_findings_resources_and_tags(monkeypatch):
     tags = {f"k{i}": "v" for i in range(MAX_TAGS + 1)}
     found, problems = asff.parse([_asff([{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b", "Tags": tags}])], {})
     assert found == [] and "tags" in str(problems[0])
+
+
+# --- iacbot's entries through load_findings_file ------------------------------------------------
+
+def test_iacbot_entries_name_a_file_or_a_live_resource(tmp_path):
+    from bot.findings import load_findings_file
+    for path, text in FILES.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    doc = tmp_path / "findings.json"
+    doc.write_text(json.dumps({"findings": [
+        {"rule_id": "CKV_AWS_21", "address": "module.logs.aws_s3_bucket.this", "source": "my-cloud-tool"},
+        {"rule_id": "CKV_AWS_3", "file": "envs/dev/main.tf", "resource": "aws_ebs_volume.disks", "line_start": 1},
+        {"rule_id": "CKV_AWS_3", "cloud_id": "vol-0bbb"},
+        {"rule_id": "CKV_AWS_3", "tags": {"Team": "storage"}},
+        {"rule_id": "CKV_AWS_3", "tags": {"Team": 7}},
+    ]}))
+    state = parse_state(PROD_STATE)
+    findings, problems = load_findings_file(doc, tmp_path, state)
+    assert [(f.file, f.resource, f.source) for f in findings] == [
+        ("envs/dev/main.tf", "aws_ebs_volume.disks", "iacbot"),
+        ("modules/bucket/main.tf", "aws_s3_bucket.this", "my-cloud-tool"),
+        ("envs/prod/main.tf", "aws_ebs_volume.disks", "runtime")]
+    assert [p.where.rsplit(": ", 1)[1] for p in problems] == ["findings[4]", "findings[3]"]
+    assert "tags" in problems[0].what and problems[1].what.startswith("ambiguous:")
