@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from bot.findings.controls import FSBP_GENERATORS, rule_for
+from bot.findings.controls import FSBP_GENERATORS, SECURITY_HUB_CONTROLS
 from bot.findings.paths import InputProblem, obj
 from bot.findings.runtime_map import RuntimeFinding
 from bot.findings.tf_state import MAX_IDENTIFIER, MAX_TAGS
@@ -68,9 +68,10 @@ def _finding(entry: Any, catalog: Mapping[str, RuleMeta], where: str, problems: 
         problems.append(InputProblem(where, f"{len(resources)} resources, over the cap of {MAX_RESOURCES}; refused"))
         return None
     control = _control(entry)
-    rule = control if _CHECKOV_ID.match(control) and control in catalog else rule_for(control)
+    rule, tf_type = (control, "") if _CHECKOV_ID.match(control) and control in catalog else \
+        SECURITY_HUB_CONTROLS.get(control, (None, ""))
     title, label = entry.get("Title"), obj(entry.get("Severity")).get("Label")
-    common = dict(where=where, rule_id=rule, control=control[:200],
+    common = dict(where=where, rule_id=rule, control=control[:200], tf_type=tf_type,
                   title=title[:4000] if isinstance(title, str) else "",
                   severity=label if isinstance(label, str) and len(label) <= 32 else None,
                   source=_source(entry))

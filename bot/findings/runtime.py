@@ -107,14 +107,14 @@ def parse_iacbot(raw: dict, repo_root: Path, source_name: str) -> tuple[list[Fin
                 isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             problems.append(InputProblem(where, f"field 'tags': expected at most {MAX_TAGS} string tags"))
             continue
-        texts = {k: entry.get(k, "") for k in ("arn", "cloud_id", "address", "message", "source")}
+        texts = {k: entry.get(k, "") for k in ("arn", "cloud_id", "address", "type", "message", "source")}
         if not all(isinstance(v, str) and len(v) <= MAX_IDENTIFIER for v in texts.values()):
-            problems.append(InputProblem(where, f"fields arn, cloud_id, address, message, source: strings of at "
+            problems.append(InputProblem(where, f"fields arn, cloud_id, address, type, message, source: strings of at "
                                          f"most {MAX_IDENTIFIER} characters"))
             continue
         severity = entry.get("severity")
         runtime.append(RuntimeFinding(where=where, rule_id=rule, control=rule, arn=texts["arn"],
-                                      cloud_id=texts["cloud_id"], address=texts["address"],
+                                      cloud_id=texts["cloud_id"], address=texts["address"], tf_type=texts["type"],
                                       tags=tuple(sorted(tags.items())), title=texts["message"],
                                       severity=severity if isinstance(severity, str) and len(severity) <= 32 else None,
                                       source=texts["source"][:100] or "runtime"))

@@ -52,6 +52,7 @@ class RuntimeFinding:
     arn: str = ""
     cloud_id: str = ""
     resource_type: str = ""             # ASFF type, e.g. AwsEc2Volume
+    tf_type: str = ""                   # the Terraform type the rule checks, e.g. aws_ebs_volume; "" any
     tags: tuple[tuple[str, str], ...] = ()
     address: str = ""
     title: str = ""
@@ -79,17 +80,20 @@ class _Hit:
 
 
 class Sources:
-    """The repository's `.tf` files ({repository-relative path: text}), parsed once on use."""
+    """The repository's `.tf` files ({repository-relative path: text}), parsed and indexed once
+    on use: one run maps up to a thousand findings over thousands of files."""
 
     def __init__(self, files: Mapping[str, str]) -> None:
         self.files = dict(files)
+        self._by_dir: dict[str, list[str]] = {}
+        for path in sorted(self.files):
+            self._by_dir.setdefault(posixpath.dirname(path), []).append(path)
         self._blocks: dict[str, list[Block]] = {}
+        self._declared: dict[str, dict[tuple[str, tuple[str, ...]], list[tuple[str, Block]]]] = {}
+        self._roots: dict[int, tuple[State, "str | Refusal"]] = {}
 
     def dirs(self) -> list[str]:
-        return sorted({posixpath.dirname(p) for p in self.files})
-
-    def in_dir(self, directory: str) -> list[str]:
-        return sorted(p for p in self.files if posixpath.dirname(p) == directory)
+        return sorted(self._by_dir)
 
     def blocks(self, path: str) -> list[Block]:
         if path not in self._blocks:
@@ -100,7 +104,20 @@ class Sources:
         return self._blocks[path]
 
     def declared(self, directory: str, kind: str, labels: tuple[str, ...]) -> list[tuple[str, Block]]:
-        return [(p, b) for p in self.in_dir(directory) for b in self.blocks(p) if b.type == kind and b.labels == labels]
+        if directory not in self._declared:
+            index: dict[tuple[str, tuple[str, ...]], list[tuple[str, Block]]] = {}
+            for path in self._by_dir.get(directory, []):
+                for block in self.blocks(path):
+                    index.setdefault((block.type, block.labels), []).append((path, block))
+            self._declared[directory] = index
+        return self._declared[directory].get((kind, labels), [])
+
+    def state_root(self, state: State) -> "str | Refusal":
+        """_state_root, once per state (the state is kept so its id cannot be reused)."""
+        cached = self._roots.get(id(state))
+        if cached is None or cached[0] is not state:
+            cached = self._roots[id(state)] = (state, _state_root(state, self))
+        return cached[1]
 
 
 def map_finding(rf: RuntimeFinding, state: State | None, sources: Sources) -> Finding | Refusal:
@@ -120,6 +137,9 @@ def map_finding(rf: RuntimeFinding, state: State | None, sources: Sources) -> Fi
         if isinstance(result, Refusal):
             return result
         if result is not None:
+            if rf.tf_type and result.block.labels[:1] != (rf.tf_type,):
+                return Refusal(rf.where, Reason.NOT_FOUND, f"{result.how} names {'.'.join(result.block.labels)} in "
+                               f"{result.file}, but {rf.rule_id} checks {rf.tf_type}")
             return _finding(rf, result, sources)
     return Refusal(rf.where, Reason.NOT_FOUND, "; ".join(tried) or "nothing to match")
 
@@ -179,27 +199,33 @@ def _by_state(rf: RuntimeFinding, state: State | None, sources: Sources, tried: 
         return Refusal(rf.where, Reason.AMBIGUOUS, f"{len(matches)} resources in the state have {how}: "
                        + _names(m.address for m in matches))
     match = matches[0]
-    root = _state_root(state, sources)
+    root = sources.state_root(state)
     if isinstance(root, Refusal):
         return Refusal(rf.where, root.reason, f"{match.address} (state {how}): {root.detail}")
     return _resolve(rf, match.module_calls, match.type, match.name, [root], sources, f"state {how} -> {match.address}")
 
 
 def _state_matches(rf: RuntimeFinding, state: State) -> tuple[list[StateResource], str]:
+    """The state resources the finding names, and how. With `tf_type`, only resources of that
+    type count: an S3 bucket's companions (versioning, public access block...) share its name as id."""
+    def of_type(found: list[StateResource]) -> list[StateResource]:
+        return [r for r in found if r.type == rf.tf_type] if rf.tf_type else found
+
+    kind = f" of type {rf.tf_type}" if rf.tf_type else ""
     if rf.arn:
-        found = [r for r in state.resources if r.arn == rf.arn]
+        found = of_type([r for r in state.resources if r.arn == rf.arn])
         if found:
             return found, f"arn {rf.arn}"
     ids = [i for i in (rf.cloud_id, _arn_tail(rf.arn)) if i]
     for cloud_id in dict.fromkeys(ids):
-        found = [r for r in state.resources if cloud_id in (r.id, *r.names)]
+        found = of_type([r for r in state.resources if cloud_id in (r.id, *r.names)])
         if found:
-            return found, f"id or name {cloud_id}"
+            return found, f"id or name {cloud_id}{kind}"
     wanted = set((k, v) for k, v in rf.tags if not k.startswith(("yor_", "git_")))
-    if wanted:
-        found = [r for r in state.resources if wanted <= set(r.tags)]
-        return found, "tags " + ", ".join(f"{k}={v}" for k, v in sorted(wanted))
-    return [], (f"arn or id {rf.arn or rf.cloud_id}" if rf.arn or rf.cloud_id else "")
+    if wanted and not ids:
+        found = of_type([r for r in state.resources if wanted <= set(r.tags)])
+        return found, "tags " + ", ".join(f"{k}={v}" for k, v in sorted(wanted)) + kind
+    return [], (f"arn or id {rf.arn or rf.cloud_id}{kind}" if ids else "")
 
 
 def _arn_tail(arn: str) -> str:
@@ -238,7 +264,7 @@ def _by_address(rf: RuntimeFinding, state: State | None, sources: Sources, tried
         return Refusal(rf.where, Reason.NOT_FOUND, f"address {rf.address!r} is not a managed resource address")
     calls = tuple(re.findall(r"module\.([A-Za-z0-9_-]+)", parsed.group(1)))
     if state is not None:
-        root = _state_root(state, sources)
+        root = sources.state_root(state)
         if isinstance(root, Refusal):
             return Refusal(rf.where, root.reason, f"address {rf.address}: {root.detail}")
         roots = [root]

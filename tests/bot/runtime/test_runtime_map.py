@@ -324,3 +324,28 @@ def test_iacbot_entries_name_a_file_or_a_live_resource(tmp_path):
         ("envs/prod/main.tf", "aws_ebs_volume.disks", "runtime")]
     assert [p.where.rsplit(": ", 1)[1] for p in problems] == ["findings[4]", "findings[3]"]
     assert "tags" in problems[0].what and problems[1].what.startswith("ambiguous:")
+
+
+def test_the_rules_resource_type_tells_a_bucket_from_its_companions_sharing_its_name():
+    files = {"main.tf": 'resource "aws_s3_bucket" "b" {\n  bucket = "acme"\n}\n\n'
+                        'resource "aws_s3_bucket_versioning" "b" {\n  bucket = aws_s3_bucket.b.id\n}\n'}
+    state = parse_state({"values": {"root_module": {"resources": [
+        _resource("aws_s3_bucket.b", "aws_s3_bucket", "b", id="acme", bucket="acme", arn="arn:aws:s3:::acme"),
+        _resource("aws_s3_bucket_versioning.b", "aws_s3_bucket_versioning", "b", id="acme", bucket="acme")]}}})
+    typed = map_finding(rf(cloud_id="acme", rule_id="CKV_AWS_21", tf_type="aws_s3_bucket"), state, Sources(files))
+    assert (typed.file, typed.resource) == ("main.tf", "aws_s3_bucket.b")
+    untyped = map_finding(rf(cloud_id="acme", rule_id="CKV_AWS_21"), state, Sources(files))
+    assert isinstance(untyped, Refusal) and untyped.reason is Reason.AMBIGUOUS
+    wrong = map_finding(rf(address="aws_s3_bucket_versioning.b", tf_type="aws_s3_bucket"), None, Sources(files))
+    assert isinstance(wrong, Refusal) and wrong.reason is Reason.NOT_FOUND and "checks aws_s3_bucket" in wrong.detail
+
+
+def test_asff_carries_the_controls_terraform_type():
+    found, _ = asff.parse([_asff([{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::acme"}])], {})
+    assert (found[0].rule_id, found[0].tf_type) == ("CKV_AWS_21", "aws_s3_bucket")
+
+
+def test_the_sources_index_answers_the_same_after_caching(state, sources):
+    first = map_finding(rf(arn="arn:aws:s3:::acme-data", rule_id="CKV_AWS_21"), state, sources)
+    again = map_finding(rf(arn="arn:aws:s3:::acme-logs", rule_id="CKV_AWS_21"), state, sources)
+    assert (first.file, first.line_start) == (again.file, again.line_start) == ("modules/bucket/main.tf", 3)
