@@ -80,3 +80,20 @@ def test_state_without_findings_or_an_unusable_state_is_a_usage_error(run, repo,
     code, _, stderr = run("fix", str(repo), "--findings", str(FIXTURES / "sample-asff.json"),
                           "--state", str(tmp_path / "bad.json"))
     assert code == EXIT_USAGE and "not a `terraform show -json` document" in stderr
+
+
+def test_asff_on_a_module_instance_and_a_for_each_instance_fixes_the_declaring_blocks(run, tmp_path):
+    """modules-repo: envs/prod calls modules/bucket twice and declares a for_each volume."""
+    repo = tmp_path / "modules-repo"
+    shutil.copytree(FIXTURES / "modules-repo", repo)
+    out = tmp_path / "out.json"
+    code, _, stderr = run("fix", str(repo), "--findings", str(repo / "asff.json"),
+                          "--state", str(repo / "state.json"), "--json", str(out), "--write")
+    assert code == EXIT_OK, stderr
+    report = json.loads(out.read_text())
+    assert {(f["rule_id"], f["file"], f["resource"], f["status"]) for f in report["fixes"]} == {
+        ("CKV_AWS_21", "modules/bucket/main.tf", "aws_s3_bucket.this", "fixed"),
+        ("CKV_AWS_3", "envs/prod/main.tf", "aws_ebs_volume.disks", "fixed")}
+    assert 'resource "aws_s3_bucket_versioning" "this"' in (repo / "modules" / "bucket" / "main.tf").read_text()
+    assert "encrypted = true" in (repo / "envs" / "prod" / "main.tf").read_text()
+    assert report["problems"] == []
