@@ -349,3 +349,31 @@ def test_the_sources_index_answers_the_same_after_caching(state, sources):
     first = map_finding(rf(arn="arn:aws:s3:::acme-data", rule_id="CKV_AWS_21"), state, sources)
     again = map_finding(rf(arn="arn:aws:s3:::acme-logs", rule_id="CKV_AWS_21"), state, sources)
     assert (first.file, first.line_start) == (again.file, again.line_start) == ("modules/bucket/main.tf", 3)
+
+
+# --- the edge: files read, bounded ---------------------------------------------------------
+
+def test_a_state_file_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from bot.findings import runtime
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(PROD_STATE))
+    assert len(runtime.load_state(path).resources) == 5
+    monkeypatch.setattr(runtime, "MAX_STATE_BYTES", 100)
+    with pytest.raises(StateError, match="over the cap of 100"):
+        runtime.load_state(path)
+    path.write_text("[" * 100_000)
+    monkeypatch.setattr(runtime, "MAX_STATE_BYTES", 1_000_000)
+    with pytest.raises(StateError, match="not JSON"):
+        runtime.load_state(path)
+
+
+def test_the_repository_read_for_mapping_is_bounded_and_skips_terraform_caches(tmp_path, monkeypatch):
+    from bot.findings import runtime
+    for name in ("a.tf", "b.tf", "c.tf", ".terraform/modules/x/main.tf"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text('resource "aws_kms_key" "k" {}\n')
+    sources, problems = runtime.read_sources(tmp_path)
+    assert sorted(sources.files) == ["a.tf", "b.tf", "c.tf"] and problems == []
+    monkeypatch.setattr(runtime, "MAX_TF_FILES", 2)
+    sources, problems = runtime.read_sources(tmp_path)
+    assert len(sources.files) == 2 and "more than 2 .tf files" in problems[0].what
