@@ -33,6 +33,7 @@ from fixers.models import Finding
 
 #: How many candidates a problem names.
 NAMED = 5
+_YOR_TRACE = re.compile(r'\byor_trace\s*=\s*"([^"\\]{1,200})"')
 
 
 class Reason(str, Enum):
@@ -91,6 +92,8 @@ class Sources:
         self._blocks: dict[str, list[Block]] = {}
         self._declared: dict[str, dict[tuple[str, tuple[str, ...]], list[tuple[str, Block]]]] = {}
         self._roots: dict[int, tuple[State, "str | Refusal"]] = {}
+        self._traces: dict[str, set[str]] | None = None
+        self._dir_text: dict[str, str] = {}
 
     def dirs(self) -> list[str]:
         return sorted(self._by_dir)
@@ -111,6 +114,29 @@ class Sources:
                     index.setdefault((block.type, block.labels), []).append((path, block))
             self._declared[directory] = index
         return self._declared[directory].get((kind, labels), [])
+
+    def traced(self, trace: str, paths: list[str] | None = None) -> list[tuple[str, Block]]:
+        """Resource blocks whose text carries `yor_trace = "<trace>"`. The files that mention any
+        yor_trace are indexed once, and only those are parsed."""
+        if self._traces is None:
+            self._traces = {}
+            for path, text in self.files.items():
+                for match in _YOR_TRACE.finditer(text):
+                    self._traces.setdefault(match.group(1), set()).add(path)
+        hits = []
+        for path in sorted(self._traces.get(trace, ())):
+            if paths is not None and path not in paths:
+                continue
+            pattern = re.compile(r'\byor_trace\s*=\s*"' + re.escape(trace) + '"')
+            hits += [(path, b) for b in self.blocks(path)
+                     if b.type == "resource" and pattern.search(self.files[path], b.start, b.end)]
+        return hits
+
+    def mentions(self, directory: str, words: tuple[str, ...]) -> bool:
+        """Cheap test before parsing: every word appears in some `.tf` file of `directory`."""
+        if directory not in self._dir_text:
+            self._dir_text[directory] = "\n".join(self.files[p] for p in self._by_dir.get(directory, []))
+        return all(w in self._dir_text[directory] for w in words)
 
     def state_root(self, state: State) -> "str | Refusal":
         """_state_root, once per state (the state is kept so its id cannot be reused)."""
@@ -162,10 +188,8 @@ def _by_yor(rf: RuntimeFinding, state: State | None, sources: Sources, tried: li
         return None
     first = [git_file] if git_file in sources.files else []
     if trace:
-        pattern = re.compile(r'\byor_trace\s*=\s*"' + re.escape(trace) + '"')
-        for paths in (first, sorted(sources.files)):
-            hits = [_Hit(p, b, f"yor_trace {trace}") for p in paths for b in sources.blocks(p)
-                    if b.type == "resource" and pattern.search(sources.files[p], b.start, b.end)]
+        for paths in (first, None):
+            hits = [_Hit(p, b, f"yor_trace {trace}") for p, b in sources.traced(trace, paths)]
             if len(hits) == 1:
                 return hits[0]
             if len(hits) > 1:
@@ -239,8 +263,9 @@ def _arn_tail(arn: str) -> str:
 def _state_root(state: State, sources: Sources) -> str | Refusal:
     """The one directory that declares every root-level resource and module call of the state."""
     wanted = state.root_declarations()
-    roots = [d for d in sources.dirs()
-             if all(sources.declared(d, kind, (*name.split("."),) if kind == "resource" else (name,))
+    words = tuple(sorted({part for _, name in wanted for part in name.split(".")}))
+    roots = [d for d in sources.dirs() if sources.mentions(d, words)
+             and all(sources.declared(d, kind, (*name.split("."),) if kind == "resource" else (name,))
                     for kind, name in wanted)]
     if len(roots) == 1:
         return roots[0]
