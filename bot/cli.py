@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="commit each fix to its own new local branch (iacbot/...), with provenance trailers; "
                           "the checkout is not touched (PATH must be in a git repository)")
     fix.add_argument("--findings", type=Path, metavar="FILE",
-                     help="fix these findings (checkov JSON, `iacbot scan --json`, or SARIF) instead of scanning")
+                     help="fix these findings (checkov JSON, `iacbot scan --json`, SARIF, AWS Security Hub "
+                          "ASFF, or iacbot findings) instead of scanning")
+    fix.add_argument("--state", type=Path, metavar="FILE",
+                     help="with --findings: the `terraform show -json` state that maps findings about live "
+                          "resources (ARNs, ids) to their blocks (docs/runtime-findings.md)")
     fix.add_argument("--json", type=Path, metavar="FILE", help="write a machine-readable report of every fix and every finding left")
     fix.add_argument("--signing-key", type=Path, metavar="FILE",
                      help="with --branch: sign each branch's provenance with this Ed25519 key (PEM) into a "
@@ -143,6 +147,17 @@ def _check_usage(args) -> Path:
     findings = getattr(args, "findings", None)
     if findings and not findings.is_file():
         raise UsageError(f"--findings {findings}: no such file")
+    state = getattr(args, "state", None)
+    args.state_loaded = None
+    if state:
+        if not findings:
+            raise UsageError("--state maps the findings of --findings to source; give --findings too")
+        from bot.findings.runtime import load_state
+        from bot.findings.tf_state import StateError
+        try:
+            args.state_loaded = load_state(state)
+        except StateError as exc:
+            raise UsageError(str(exc)) from None
     return root
 
 
@@ -198,7 +213,7 @@ def _fix(args, root: Path, console: Console, errors: Console, open_scanner) -> i
     catalog = load_catalog()
     problems: list[str] = []
     if args.findings:  # read before the scanner starts: an unusable file is a usage error
-        findings, input_problems = load_findings_file(args.findings, root)
+        findings, input_problems = load_findings_file(args.findings, root, args.state_loaded, catalog)
         problems = [str(p) for p in input_problems]
         if not findings and input_problems:
             for problem in problems:

@@ -8,15 +8,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.findings import checkov_json, sarif
+from typing import Mapping
+
+from bot.findings import asff, checkov_json, runtime, sarif
 from bot.findings.paths import InputProblem
-from fixers.models import Finding
+from bot.findings.tf_state import State
+from fixers.models import Finding, RuleMeta
 
 __all__ = ["InputProblem", "load_findings_file"]
 
 
-def load_findings_file(path: Path, repo_root: Path) -> tuple[list[Finding], list[InputProblem]]:
-    """Read checkov JSON or SARIF 2.1.0 (detected from the content) from `path`."""
+def load_findings_file(path: Path, repo_root: Path, state: State | None = None,
+                       catalog: Mapping[str, RuleMeta] | None = None) -> tuple[list[Finding], list[InputProblem]]:
+    """Read checkov JSON, SARIF 2.1.0, AWS Security Hub findings (ASFF) or iacbot's findings
+    (detected from the content) from `path`. Findings about live resources (ASFF, iacbot entries
+    without a file) are mapped to source through `state` and the repository (bot.findings.runtime)."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -31,4 +37,7 @@ def load_findings_file(path: Path, repo_root: Path) -> tuple[list[Finding], list
         return sarif.parse(raw, repo_root, source_name=str(path))
     if checkov_json.looks_like_checkov(raw):
         return checkov_json.parse(raw, repo_root, source_name=str(path))
-    return [], [InputProblem(str(path), "neither SARIF 2.1.0 (no 'runs') nor checkov JSON (no 'results')")]
+    if asff.looks_like_asff(raw) or runtime.looks_like_iacbot(raw):
+        return runtime.load_runtime(raw, repo_root, catalog or {}, state, str(path))
+    return [], [InputProblem(str(path), "neither SARIF 2.1.0 (no 'runs'), checkov JSON (no 'results'), "
+                             "Security Hub ASFF (no 'Findings') nor iacbot findings (no 'findings')")]

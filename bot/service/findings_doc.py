@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.findings import checkov_json, sarif
+from bot.findings import asff, checkov_json, sarif
 from bot.findings.paths import InputProblem
 from bot.service.json_body import TooDeep, loads_bounded
 from fixers.iac_files import MAX_PUSH_FILES
@@ -132,6 +132,12 @@ def detect(raw: Any) -> str:
         return "iacbot"
     if checkov_json.looks_like_checkov(raw):
         return "checkov"
+    if asff.looks_like_asff(raw):
+        # Mapping a live resource to source needs the repository's Terraform and state, which the
+        # service does not fetch yet: said by name rather than "unknown format".
+        raise DocumentError("body is AWS Security Hub findings (ASFF), which name live resources: the API does "
+                            "not map them to source yet; use `iacbot fix --findings FILE --state STATE` "
+                            "(docs/runtime-findings.md)")
     raise DocumentError("body is neither SARIF 2.1.0 (no 'runs' list), checkov JSON (no 'results') "
                         "nor iacbot findings (no 'findings' list)")
 

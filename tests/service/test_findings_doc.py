@@ -125,3 +125,9 @@ def _depth(value):
 @given(doc=JSON, limit=st.integers(0, 6))
 def test_depth_measure_agrees_with_the_recursive_definition(doc, limit):
     assert exceeds_depth(json.loads(json.dumps(doc)), limit) == (_depth(doc) > limit)
+
+
+def test_security_hub_findings_are_refused_by_name_not_as_an_unknown_format():
+    body = json.dumps({"Findings": [{"SchemaVersion": "2018-10-08", "Resources": [{"Id": "arn:aws:s3:::b"}]}]})
+    with pytest.raises(DocumentError, match=r"Security Hub findings \(ASFF\).*--state"):
+        read_document(body.encode())
