@@ -37,7 +37,7 @@ _YOR_TRACE = re.compile(r'\byor_trace\s*=\s*"([^"\\]{1,200})"')
 
 
 class Reason(str, Enum):
-    ACCOUNT_LEVEL = "account-level"      # the finding is about an AWS account, not a resource in source
+    ACCOUNT_LEVEL = "ambiguous-account"  # about an AWS account: no one block in source owns it, so ambiguous
     AMBIGUOUS = "ambiguous"              # several blocks, instances or roots match
     NOT_FOUND = "not found"              # nothing in the state or the source matches
     NO_RULE_MAPPING = "no rule mapping"  # the control has no known checkov rule

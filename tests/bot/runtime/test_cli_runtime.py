@@ -49,8 +49,8 @@ def test_asff_from_the_sample_state_fixes_the_right_blocks_and_reports_the_accou
     assert report["summary"]["findings"] == 2 and report["summary"]["unfixed"] == 0, report["summary"]
     assert fixed == {("CKV_AWS_3", "terraform/main.tf", "aws_ebs_volume.data", "fixed", "asff:Security Hub"),
                      ("CKV_AWS_79", "terraform/main.tf", "aws_instance.app", "fixed", "asff:Security Hub")}
-    assert any("Findings[1]: account-level: IAM.6" in p for p in report["problems"]), report["problems"]
-    assert "account-level: IAM.6" in stdout + stderr
+    assert any("Findings[1]: ambiguous-account: IAM.6" in p for p in report["problems"]), report["problems"]
+    assert "ambiguous-account: IAM.6" in stdout + stderr
 
 
 def test_a_finding_that_matches_two_state_resources_is_reported_ambiguous_and_nothing_changes(run, repo, tmp_path):
