@@ -146,6 +146,8 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
         for proposal, (_originals, scope_findings) in zip(proposals, jobs):
             pending.append((verifier.submit(_verify_scope, proposal, scan_texts, catalog, facts, initial_failed),
                             len(scope_findings)))
+        if isinstance(scan_texts, ScanBatcher):
+            scan_texts.close_intake()
         for future, count in pending:
             attempts, changes = future.result()
             report.attempts.extend(attempts)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -28,6 +29,7 @@ from fixers.syntax import file_kind
 
 MAX_SCOPES_PER_SCAN = 64          # bounds one checkov run's memory and the loss if it must be redone
 MAX_FILES_PER_SCAN = 400
+LINGER_SECONDS = 1.0              # how long a request waits for others while more are coming
 
 _MODULE_BLOCK = re.compile(r'(?m)^\s*module\s+"')
 _KIND = re.compile(r'''(?m)["']?\bkind["']?\s*:\s*["']?([A-Za-z0-9_.-]+)''')
@@ -90,22 +92,35 @@ class _Request:
 class ScanBatcher:
     """A `scan_texts` for many threads at once: a thread that finds the scanner idle scans every
     waiting request that fits with the first one in one call; the others wait for their share.
-    Batches form by themselves: what queues up during one scan goes into the next."""
+
+    A checkov run of one small file is cheap in wall time but not in CPU, which the proposals of
+    the next scopes need too: while more requests are coming (`intake_closed` not set), a request
+    waits up to LINGER_SECONDS for others, or until a full batch is waiting."""
 
     scan_texts: Callable[[Mapping[str, str]], object]
     pairs: Connections
+    linger: float = LINGER_SECONDS
     _queue: list[_Request] = field(default_factory=list)
     _busy: bool = False
+    _closed: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def close_intake(self) -> None:
+        """No more first requests are coming: scan what waits without lingering."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def __call__(self, files: Mapping[str, str]) -> object:
         request = _Request(dict(files), profile(files))
         with self._cond:
             self._queue.append(request)
+            self._cond.notify_all()
+        deadline = time.monotonic() + self.linger
         while True:
             with self._cond:
-                while not request.done and self._busy:
-                    self._cond.wait()
+                while not request.done and (self._busy or not self._ready(deadline)):
+                    self._cond.wait(timeout=None if self._busy else max(0.0, deadline - time.monotonic()))
                 if request.done:
                     break
                 batch = self._take()
@@ -119,6 +134,9 @@ class ScanBatcher:
         if request.error is not None:
             raise request.error
         return request.result
+
+    def _ready(self, deadline: float) -> bool:
+        return self._closed or len(self._queue) >= MAX_SCOPES_PER_SCAN or time.monotonic() >= deadline
 
     def _take(self) -> list[_Request]:
         batch: list[_Request] = []
