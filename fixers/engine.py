@@ -20,8 +20,8 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from fixers import registry
 from fixers.locate.by_line import resource_at_line
-from fixers.scan_batch import MAX_SCOPES_PER_SCAN, ScanBatcher, connection_pairs
 from fixers.models import Finding, FixContext, Fixer, Location, NoChange, Patched, RepoFacts, RuleMeta, Unknown
+from fixers.scan_batch import MAX_SCOPES_PER_SCAN, ScanBatcher, connection_pairs
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
 from fixers.verify import Blind, ScanKey, Verdict, blind_files, describe, failed_keys, finding_key, judge, unparseable_files

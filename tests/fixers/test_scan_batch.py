@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from fixers.scan_batch import ScanBatcher, compatible, connection_pairs, profile, split
+from fixers.scan_batch import ScanBatcher, _Request, compatible, connection_pairs, profile, split
 
 POD = """apiVersion: v1
 kind: Pod
@@ -140,7 +140,6 @@ def test_a_failed_batch_is_scanned_scope_by_scope_so_the_error_reaches_its_owner
 
     batcher = ScanBatcher(scan_texts, pairs)
     good, bad = {"good.yaml": POD}, {"bad.yaml": POD}
-    from fixers.scan_batch import _Request
     requests = [_Request(good, profile(good)), _Request(bad, profile(bad))]
     batcher._run(requests)
     assert requests[0].result == "ok:good.yaml" and requests[0].error is None
