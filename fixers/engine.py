@@ -170,20 +170,35 @@ def _proposers(jobs: list, catalog: Mapping[str, RuleMeta], facts: RepoFacts, pa
     if not parallel or workers < 2 or len(jobs) < PARALLEL_PROPOSALS_FROM or "fork" not in mp.get_all_start_methods():
         yield (_propose_scope(originals, found, catalog, facts) for originals, found in jobs)
         return
+    # Patches chain per file (a fixer reads only its file's text), so the parts are files: a
+    # large Terraform directory does not keep one process busy while the other waits.
+    parts = [(index, path) for index, (_originals, found) in enumerate(jobs) for path in sorted({f.file for f in found})]
     global _FORKED_JOBS
-    _FORKED_JOBS = (jobs, catalog, facts)
+    _FORKED_JOBS = (jobs, parts, catalog, facts)
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            futures = [pool.submit(_propose_forked, index) for index in range(len(jobs))]
-            yield (_restore(future.result(), catalog) for future in futures)
+            futures = [pool.submit(_propose_forked, number) for number in range(len(parts))]
+            yield (_merge(originals, [_restore(futures[n].result(), catalog) for n, part in enumerate(parts) if part[0] == index])
+                   for index, (originals, _found) in enumerate(jobs))
     finally:
         _FORKED_JOBS = None
 
 
-def _propose_forked(index: int):
-    jobs, catalog, facts = _FORKED_JOBS
+def _propose_forked(number: int):
+    jobs, parts, catalog, facts = _FORKED_JOBS
+    index, path = parts[number]
     originals, found = jobs[index]
-    return _portable(_propose_scope(originals, found, catalog, facts))
+    return _portable(_propose_scope(originals, [f for f in found if f.file == path], catalog, facts))
+
+
+def _merge(originals: dict[str, str], parts: list["_ScopeProposal"]) -> "_ScopeProposal":
+    """One scope's proposal from its files' proposals (in file order): what _propose_scope gives
+    for all of them at once, the unparseable files' findings first."""
+    texts = dict(originals)
+    for part in parts:
+        texts.update({path: text for path, text in part.texts.items() if text != originals[path]})
+    return _ScopeProposal(originals, texts, [step for part in parts for step in part.steps],
+                          [a for part in parts for a in part.unparseable], [a for part in parts for a in part.refusals])
 
 
 def _portable(proposal: "_ScopeProposal"):
@@ -192,6 +207,7 @@ def _portable(proposal: "_ScopeProposal"):
     return dataclasses.replace(
         proposal,
         steps=[dataclasses.replace(step, fixer=None) for step in proposal.steps],
+        unparseable=[dataclasses.replace(attempt, fixer=None) for attempt in proposal.unparseable],
         refusals=[(dataclasses.replace(attempt, fixer=None), attempt.fixer is not None) for attempt in proposal.refusals])
 
 
@@ -240,6 +256,7 @@ class _ScopeProposal:
     originals: dict[str, str]
     texts: dict[str, str]        # after every proposed patch
     steps: list[_Step]
+    unparseable: list[Attempt]   # findings in files that do not parse
     refusals: list[Attempt]      # findings no fixer could patch, with why
 
 
@@ -249,13 +266,13 @@ def _propose_scope(originals: dict[str, str], findings: list[Finding], catalog: 
     broken = {path: parse_error(path, originals[path]) for path in {f.file for f in findings}}
     unparseable = [Attempt(f, UNFIXED, f"{f.file}: {broken[f.file]}") for f in findings if broken[f.file]]
     texts, steps, refusals = _apply_in_order(originals, [f for f in findings if not broken[f.file]], catalog, facts)
-    return _ScopeProposal(originals, texts, steps, unparseable + refusals)
+    return _ScopeProposal(originals, texts, steps, unparseable, refusals)
 
 
 def _verify_scope(proposal: _ScopeProposal, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
                   facts: RepoFacts, initial_failed: set[ScanKey]) -> tuple[list[Attempt], dict[str, tuple[str, str]]]:
     """(attempts, changes) of one scope: the batch if it verifies, else what survives recovery."""
-    attempts = list(proposal.refusals)
+    attempts = list(proposal.unparseable) + list(proposal.refusals)
     if not proposal.steps:
         return attempts, {}
     originals = proposal.originals
