@@ -144,3 +144,32 @@ def test_a_failed_batch_is_scanned_scope_by_scope_so_the_error_reaches_its_owner
     batcher._run(requests)
     assert requests[0].result == "ok:good.yaml" and requests[0].error is None
     assert isinstance(requests[1].error, RuntimeError)
+
+
+def test_a_run_with_shared_rescans_and_forked_proposals_reports_what_a_plain_run_does(scanner, tmp_path):
+    """The engine's fast path (remediate with graph_connections) against its plain path, on a
+    repository of several scopes: same attempts, same reasons, same changed texts."""
+    from bot.local_scan import scan_directory
+    from fixers.catalog import load_catalog
+    from fixers.engine import remediate
+
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_text(POD.format(name=name))
+    (tmp_path / "policy.yaml").write_text(NETPOL)
+    for directory in ("x", "y"):
+        (tmp_path / directory).mkdir()
+        (tmp_path / directory / "main.tf").write_text(
+            'resource "aws_instance" "i" {\n  ami           = "ami-1"\n  instance_type = "t3.micro"\n}\n')
+        (tmp_path / directory / "other.tf").write_text(
+            'resource "aws_ebs_volume" "v" {\n  availability_zone = "a"\n  size              = 1\n}\n')
+    findings, _ = scan_directory(scanner, tmp_path)
+    catalog = load_catalog()
+    plain = remediate(tmp_path, findings, scanner.scan_texts, catalog)
+    fast = remediate(tmp_path, findings, scanner.scan_texts, catalog, graph_connections=scanner.graph_connections())
+
+    def shape(report):
+        return ([(a.status, a.reason, a.rule_ids, a.summary, a.fixer.info.id if a.fixer else None) for a in report.attempts],
+                report.changes)
+
+    assert plain.changes, "something was fixed, so the comparison means something"
+    assert shape(fast) == shape(plain)
