@@ -261,13 +261,14 @@ def _audit_signed(args):
 
 def _run_engine(root: Path, findings, scanner: Scanner, catalog, errors: Console):
     show_progress = errors.is_terminal and len(findings) >= PROGRESS_THRESHOLD
+    connections = scanner.graph_connections()  # lets independent scopes share a re-scan
     if not show_progress:
-        return remediate(root, findings, scanner.scan_texts, catalog)
+        return remediate(root, findings, scanner.scan_texts, catalog, graph_connections=connections)
     columns = (TextColumn("fixing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("fix", total=len(findings))
         return remediate(root, findings, scanner.scan_texts, catalog,
-                         on_scope_done=lambda n: progress.advance(task, n))
+                         on_scope_done=lambda n: progress.advance(task, n), graph_connections=connections)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,19 @@ fixers stay pure.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
+import os
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from fixers import registry
 from fixers.locate.by_line import resource_at_line
 from fixers.models import Finding, FixContext, Fixer, Location, NoChange, Patched, RepoFacts, RuleMeta, Unknown
+from fixers.scan_batch import MAX_SCOPES_PER_SCAN, ScanBatcher, connection_pairs
 from fixers.syntax import file_kind, parse_error
 from fixers.terraform.provider import aws_provider_major
 from fixers.verify import Blind, ScanKey, Verdict, blind_files, describe, failed_keys, finding_key, judge, unparseable_files
@@ -105,8 +109,13 @@ def repo_facts(repo_root: Path) -> RepoFacts:
 
 def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanTexts,
               catalog: Mapping[str, RuleMeta], on_scope_done: Callable[[int], None] | None = None,
-              facts: RepoFacts | None = None) -> RunReport:
-    """Fix what can be fixed, verify it, and say why the rest was not."""
+              facts: RepoFacts | None = None,
+              graph_connections: Iterable[tuple[Iterable[str], Iterable[str]]] | None = None) -> RunReport:
+    """Fix what can be fixed, verify it, and say why the rest was not.
+
+    With `graph_connections` (the scanner's, `Scanner.graph_connections()`), the re-scans of
+    independent scopes share checkov runs (fixers/scan_batch.py); each scope is still judged
+    only on what checkov says about its own files, exactly as if scanned alone."""
     report = RunReport()
     sources, unreadable = read_sources(repo_root, {f.file for f in findings})
     report.problems += [f"{path}: {why}" for path, why in unreadable.items()]
@@ -124,14 +133,21 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
             by_scope[scope_of(finding.file)].append(finding)
 
     # Verification of one scope waits mostly on the scanner process; meanwhile this thread
-    # proposes the next scope's patches, so both cores work.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iacbot-verify") as verifier:
+    # proposes the next scope's patches, so both cores work. With batching, many scopes wait
+    # at once and their re-scans are made together.
+    verifiers = 1
+    if graph_connections is not None:
+        scan_texts = ScanBatcher(scan_texts, connection_pairs(graph_connections))
+        verifiers = MAX_SCOPES_PER_SCAN
+    jobs = [(scope_texts(repo_root, scope, sources), scope_findings) for scope, scope_findings in sorted(by_scope.items())]
+    with ThreadPoolExecutor(max_workers=verifiers, thread_name_prefix="iacbot-verify") as verifier, \
+            _proposers(jobs, catalog, facts, parallel=graph_connections is not None) as proposals:
         pending = []
-        for scope, scope_findings in sorted(by_scope.items()):
-            originals = scope_texts(repo_root, scope, sources)
-            proposal = _propose_scope(originals, scope_findings, catalog, facts)
+        for proposal, (_originals, scope_findings) in zip(proposals, jobs):
             pending.append((verifier.submit(_verify_scope, proposal, scan_texts, catalog, facts, initial_failed),
                             len(scope_findings)))
+        if isinstance(scan_texts, ScanBatcher):
+            scan_texts.close_intake()
         for future, count in pending:
             attempts, changes = future.result()
             report.attempts.extend(attempts)
@@ -139,6 +155,68 @@ def remediate(repo_root: Path, findings: Sequence[Finding], scan_texts: ScanText
             if on_scope_done:
                 on_scope_done(count)
     return report
+
+
+PARALLEL_PROPOSALS_FROM = 2       # scopes: a single one gains nothing from a second process
+_FORKED_JOBS: tuple | None = None  # (jobs, catalog, facts) as the forked proposers inherit them
+
+
+@contextmanager
+def _proposers(jobs: list, catalog: Mapping[str, RuleMeta], facts: RepoFacts, parallel: bool) -> Iterator:
+    """Each job's _ScopeProposal, in order. Proposing is CPU work (parsing dominates) and scopes
+    are independent, so a large run proposes in forked processes, one per core; the proposals are
+    the same either way (pure functions of the texts, the findings and the catalog)."""
+    workers = min(os.cpu_count() or 1, 4)
+    if not parallel or workers < 2 or len(jobs) < PARALLEL_PROPOSALS_FROM or "fork" not in mp.get_all_start_methods():
+        yield (_propose_scope(originals, found, catalog, facts) for originals, found in jobs)
+        return
+    # Patches chain per file (a fixer reads only its file's text), so the parts are files: a
+    # large Terraform directory does not keep one process busy while the other waits.
+    parts = [(index, path) for index, (_originals, found) in enumerate(jobs) for path in sorted({f.file for f in found})]
+    global _FORKED_JOBS
+    _FORKED_JOBS = (jobs, parts, catalog, facts)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(_propose_forked, number) for number in range(len(parts))]
+            yield (_merge(originals, [_restore(futures[n].result(), catalog) for n, part in enumerate(parts) if part[0] == index])
+                   for index, (originals, _found) in enumerate(jobs))
+    finally:
+        _FORKED_JOBS = None
+
+
+def _propose_forked(number: int):
+    jobs, parts, catalog, facts = _FORKED_JOBS
+    index, path = parts[number]
+    originals, found = jobs[index]
+    return _portable(_propose_scope(originals, [f for f in found if f.file == path], catalog, facts))
+
+
+def _merge(originals: dict[str, str], parts: list["_ScopeProposal"]) -> "_ScopeProposal":
+    """One scope's proposal from its files' proposals (in file order): what _propose_scope gives
+    for all of them at once, the unparseable files' findings first."""
+    texts = dict(originals)
+    for part in parts:
+        texts.update({path: text for path, text in part.texts.items() if text != originals[path]})
+    return _ScopeProposal(originals, texts, [step for part in parts for step in part.steps],
+                          [a for part in parts for a in part.unparseable], [a for part in parts for a in part.refusals])
+
+
+def _portable(proposal: "_ScopeProposal"):
+    """Fixers hold functions, which do not cross a process boundary: each is sent as whether it
+    was there, and the registry gives it back (fixer_for is what chose it)."""
+    return dataclasses.replace(
+        proposal,
+        steps=[dataclasses.replace(step, fixer=None) for step in proposal.steps],
+        unparseable=[dataclasses.replace(attempt, fixer=None) for attempt in proposal.unparseable],
+        refusals=[(dataclasses.replace(attempt, fixer=None), attempt.fixer is not None) for attempt in proposal.refusals])
+
+
+def _restore(proposal: "_ScopeProposal", catalog: Mapping[str, RuleMeta]) -> "_ScopeProposal":
+    return dataclasses.replace(
+        proposal,
+        steps=[dataclasses.replace(step, fixer=registry.fixer_for(step.finding.rule_id, catalog)) for step in proposal.steps],
+        refusals=[dataclasses.replace(attempt, fixer=registry.fixer_for(attempt.finding.rule_id, catalog) if had else None)
+                  for attempt, had in proposal.refusals])
 
 
 @dataclass(frozen=True)
@@ -178,6 +256,7 @@ class _ScopeProposal:
     originals: dict[str, str]
     texts: dict[str, str]        # after every proposed patch
     steps: list[_Step]
+    unparseable: list[Attempt]   # findings in files that do not parse
     refusals: list[Attempt]      # findings no fixer could patch, with why
 
 
@@ -187,13 +266,13 @@ def _propose_scope(originals: dict[str, str], findings: list[Finding], catalog: 
     broken = {path: parse_error(path, originals[path]) for path in {f.file for f in findings}}
     unparseable = [Attempt(f, UNFIXED, f"{f.file}: {broken[f.file]}") for f in findings if broken[f.file]]
     texts, steps, refusals = _apply_in_order(originals, [f for f in findings if not broken[f.file]], catalog, facts)
-    return _ScopeProposal(originals, texts, steps, unparseable + refusals)
+    return _ScopeProposal(originals, texts, steps, unparseable, refusals)
 
 
 def _verify_scope(proposal: _ScopeProposal, scan_texts: ScanTexts, catalog: Mapping[str, RuleMeta],
                   facts: RepoFacts, initial_failed: set[ScanKey]) -> tuple[list[Attempt], dict[str, tuple[str, str]]]:
     """(attempts, changes) of one scope: the batch if it verifies, else what survives recovery."""
-    attempts = list(proposal.refusals)
+    attempts = list(proposal.unparseable) + list(proposal.refusals)
     if not proposal.steps:
         return attempts, {}
     originals = proposal.originals

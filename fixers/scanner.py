@@ -153,6 +153,14 @@ class Scanner:
             raise ScannerError(f"scanner sent a catalog that is not an object: {type(catalog).__name__}")
         return catalog
 
+    def graph_connections(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """[(resource kinds, connected kinds)] that checkov's Kubernetes graph checks connect."""
+        connections = self._request({"op": "graph_connections"})["connections"]
+        if not isinstance(connections, list) or not all(
+                isinstance(c, list) and len(c) == 2 and all(isinstance(side, list) for side in c) for c in connections):
+            raise ScannerError("scanner sent graph connections that are not [[kinds], [kinds]] pairs")
+        return [(tuple(map(str, kinds)), tuple(map(str, connected))) for kinds, connected in connections]
+
     def close(self) -> None:
         with self._lock:
             self._stop()

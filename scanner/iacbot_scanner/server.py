@@ -62,6 +62,7 @@ def main() -> None:
         "ping": lambda _request: {"checkov_version": checkov.version},
         "scan": checkov.scan_request,
         "catalog": _catalog_request,
+        "graph_connections": lambda _request: {"connections": graph_connections()},
     }
     for line in sys.stdin:
         if line.strip():
@@ -111,6 +112,36 @@ def _catalog_request(_request: dict[str, Any]) -> dict[str, Any]:
     except ImportError as error:
         raise RequestError(f"the rule catalog exporter is unavailable: {error}") from error
     return {"catalog": export_catalog()}
+
+
+def graph_connections() -> list[list[list[str]]]:
+    """[[resource kinds, connected kinds], ...] of every connection condition in checkov's
+    Kubernetes graph checks: the only way a result about one manifest can depend on another
+    (the client batches verification scans by it, fixers/scan_batch.py)."""
+    import checkov.kubernetes.checks.graph_checks as package
+
+    found: list[list[list[str]]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("cond_type") == "connection":
+                found.append([sorted(map(str, node.get("resource_types") or [])),
+                              sorted(map(str, node.get("connected_resource_types") or []))])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for directory in package.__path__:
+        for path in sorted(Path(directory).rglob("*")):
+            if path.suffix == ".json":
+                walk(json.loads(path.read_text(encoding="utf-8")))
+            elif path.suffix in (".yaml", ".yml"):
+                import yaml  # checkov's own dependency
+
+                walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
 
 
 class _CheckovAdapter:
