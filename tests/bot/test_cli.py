@@ -17,16 +17,6 @@ FINDINGS = REPO / "tests" / "fixtures" / "findings"
 
 
 @pytest.fixture
-def run(scanner, capsys):
-    """Run the CLI in-process against the shared scanner; returns (exit code, stdout, stderr)."""
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(scanner))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-    return invoke
-
-
-@pytest.fixture
 def repo(tmp_path) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(SAMPLE, copy)

@@ -15,15 +15,6 @@ from tests.bot.test_cli import ENGINE_FIXTURES, git_repo_of
 from tests.paths import REPO
 
 
-@pytest.fixture
-def run(scanner, capsys):
-    def invoke(*argv: str):
-        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(scanner))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return invoke
-
-
 def test_fix_branch_signs_each_branch_and_verify_checks_it(run, tmp_path):
     private, public = keys.keygen(tmp_path / "keys")
     repo = git_repo_of(REPO / "examples" / "sample-repo", tmp_path)

@@ -105,15 +105,6 @@ def test_an_appender_refuses_a_file_whose_chain_is_broken(tmp_path, keypair):
         jsonl.Appender(log)
 
 
-@pytest.fixture
-def run(scanner, capsys):
-    def invoke(*argv: str):
-        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(scanner))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return invoke
-
-
 def test_fix_audit_log_records_the_run_and_verify_accepts_it(run, tmp_path, keypair):
     private, public = keypair
     repo = git_repo_of(ENGINE_FIXTURES / "one-fix", tmp_path)

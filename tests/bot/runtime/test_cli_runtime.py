@@ -3,27 +3,17 @@ the real scanner: the Security Hub findings built from the sample's state fix th
 the account-level finding is reported, and a state with two matches is reported as ambiguous."""
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from bot.cli import EXIT_OK, EXIT_USAGE, main
+from bot.cli import EXIT_OK, EXIT_USAGE
 from tests.paths import REPO
 
 SAMPLE = REPO / "examples" / "sample-repo"
 FIXTURES = REPO / "tests" / "fixtures" / "runtime"
-
-
-@pytest.fixture
-def run(scanner, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        code = main(["--no-color", *argv], open_scanner=lambda: contextlib.nullcontext(scanner))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-    return invoke
 
 
 @pytest.fixture
